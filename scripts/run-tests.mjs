@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// Runs every *.test.ts with Node's test runner. Node 20 does not expand globs, so files are listed here.
+//   --unit : only the tests beside the code (src/), no real servers.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, dirname, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const unitOnly = process.argv.includes('--unit');
+const extra = process.argv.slice(2).filter((a) => a !== '--unit');
+
+function find(dir) {
+  const out = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) { if (e.name !== 'node_modules') out.push(...find(p)); }
+    else if (e.name.endsWith('.test.ts')) out.push(relative(root, p));
+  }
+  return out;
+}
+
+const files = extra.length > 0 ? extra : [...find(join(root, 'src')), ...(unitOnly ? [] : find(join(root, 'test')))].sort();
+const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files];
+const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
+process.exit(r.status ?? 1);

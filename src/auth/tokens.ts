@@ -1,0 +1,39 @@
+/** Bearer tokens cached per realm, service and scope, honouring expires_in (minus a safety margin). */
+export class TokenCache {
+  private readonly tokens = new Map<string, { token: string; expiresAt: number }>();
+  private readonly pending = new Map<string, Promise<string>>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  static key(realm: string, service: string, scope: string): string {
+    return `${realm}\u0000${service}\u0000${scope}`;
+  }
+
+  get(key: string): string | undefined {
+    const t = this.tokens.get(key);
+    if (!t) return undefined;
+    if (t.expiresAt <= this.now()) { this.tokens.delete(key); return undefined; }
+    return t.token;
+  }
+
+  set(key: string, token: string, expiresInSeconds: number): void {
+    // Spec: expires_in defaults to 60 s. Refresh 10% (at least 5 s) early so a token never expires mid-request.
+    const ttl = Math.max(expiresInSeconds > 0 ? expiresInSeconds : 60, 10) * 1000;
+    this.tokens.set(key, { token, expiresAt: this.now() + ttl - Math.max(5000, ttl * 0.1) });
+  }
+
+  /** One token request per key at a time: concurrent misses share it. */
+  async getOrFetch(key: string, fetch: () => Promise<{ token: string; expiresIn: number }>): Promise<string> {
+    const hit = this.get(key);
+    if (hit) return hit;
+    let p = this.pending.get(key);
+    if (!p) {
+      p = fetch().then(({ token, expiresIn }) => { this.set(key, token, expiresIn); return token; })
+        .finally(() => this.pending.delete(key));
+      this.pending.set(key, p);
+    }
+    return p;
+  }
+
+  invalidate(key: string): void { this.tokens.delete(key); }
+}

@@ -1,0 +1,222 @@
+import { readFileSync } from 'node:fs';
+import { Agent, request, type Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
+import { bearerChallenge, parseChallenges } from '../auth/challenge.js';
+import { TokenCache } from '../auth/tokens.js';
+import type { UpstreamConfig } from '../config/schema.js';
+
+export interface Credentials { username: string; password: string }
+
+export interface UpstreamRequest {
+  method: 'GET' | 'HEAD';
+  /** Repository name as the upstream knows it (already with `library/` for Docker Hub). */
+  name: string;
+  /** Path after `/v2/<name>/`, e.g. `manifests/v1` or `blobs/sha256:…`; empty for the `/v2/` ping. */
+  path: string;
+  query?: string;
+  headers?: Record<string, string>;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable & { dump?: () => Promise<void> };
+}
+
+/** Connection-level failure (refused, reset, timeout, TLS): the next upstream should be tried. */
+export class UpstreamConnectionError extends Error {
+  constructor(readonly upstream: string, readonly reason: unknown) {
+    super(`upstream ${upstream} unreachable: ${describeCause(reason)}`);
+    this.name = 'UpstreamConnectionError';
+  }
+}
+
+const MAX_REDIRECTS = 5;
+const MAX_ERROR_BODY = 64 * 1024;
+const USER_AGENT = 'regway/0.1';
+
+/**
+ * HTTP client for one upstream registry: TLS and timeouts from its config, Docker token (Bearer)
+ * and Basic auth, redirects followed without credentials. It never retries on another upstream:
+ * that is the upstream layer's job.
+ */
+export class UpstreamClient {
+  readonly base: URL;
+  private readonly dispatcher: Agent;
+  private readonly tokens: TokenCache;
+  /** How this upstream asked us to authenticate last time, so later requests skip the 401 round trip. */
+  private scheme: 'none' | 'basic' | 'bearer' | undefined;
+  private bearerParams: { realm: string; service: string } | undefined;
+
+  constructor(readonly config: UpstreamConfig, private readonly credentials?: Credentials, tokens?: TokenCache) {
+    this.base = new URL(config.url.replace(/\/+$/, '') + '/');
+    this.tokens = tokens ?? new TokenCache();
+    const tls = config.tls;
+    this.dispatcher = new Agent({
+      connect: {
+        timeout: config.timeouts.connect,
+        ...(tls.ca ? { ca: readFileSync(tls.ca) } : {}),
+        ...(tls.cert ? { cert: readFileSync(tls.cert) } : {}),
+        ...(tls.key ? { key: readFileSync(tls.key) } : {}),
+        // Explicitly configured per upstream: for labs only, and logged at startup.
+        rejectUnauthorized: !tls.insecure,
+      },
+      headersTimeout: config.timeouts.headers,
+      bodyTimeout: config.timeouts.idle,
+      keepAliveTimeout: 30_000,
+      connections: 64,
+      pipelining: 1,
+    });
+  }
+
+  get id(): string { return this.config.url; }
+
+  url(req: Pick<UpstreamRequest, 'name' | 'path' | 'query'>): URL {
+    const p = req.path === '' && req.name === '' ? 'v2/' : `v2/${req.name}/${req.path}`;
+    const u = new URL(p, this.base);
+    if (req.query) u.search = req.query;
+    return u;
+  }
+
+  async close(): Promise<void> { await this.dispatcher.close(); }
+
+  /** Sends a request, authenticating as the upstream demands; follows redirects without credentials. */
+  async send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    const scope = req.name ? `repository:${req.name}:pull` : '';
+    let auth = await this.authHeader(scope);
+    let res = await this.raw(req, auth);
+    if (res.status === 401) {
+      const challenge = res.headers['www-authenticate'];
+      await drain(res);
+      auth = await this.answerChallenge(challenge, scope);
+      if (auth !== undefined) res = await this.raw(req, auth);
+    }
+    return this.followRedirects(req, res);
+  }
+
+  private async raw(req: UpstreamRequest, auth: string | undefined): Promise<UpstreamResponse> {
+    const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...(req.headers ?? {}) };
+    if (auth) headers.authorization = auth;
+    return this.dispatch(this.url(req), req.method, headers, this.dispatcher);
+  }
+
+  private async dispatch(url: URL, method: string, headers: Record<string, string>, dispatcher: Dispatcher): Promise<UpstreamResponse> {
+    try {
+      const r = await request(url, { method: method as Dispatcher.HttpMethod, headers, dispatcher, maxRedirections: 0 } as Parameters<typeof request>[1]);
+      return { status: r.statusCode, headers: r.headers, body: r.body as unknown as UpstreamResponse['body'] };
+    } catch (e) {
+      throw new UpstreamConnectionError(this.id, e);
+    }
+  }
+
+  private async followRedirects(req: UpstreamRequest, first: UpstreamResponse): Promise<UpstreamResponse> {
+    let res = first;
+    let url = this.url(req);
+    for (let i = 0; i < MAX_REDIRECTS && [301, 302, 303, 307, 308].includes(res.status); i++) {
+      const loc = header(res.headers, 'location');
+      await drain(res);
+      if (!loc) break;
+      url = new URL(loc, url);
+      // Credentials never follow a redirect: blob redirects go to storage (S3, CDN) that must not see them.
+      const headers: Record<string, string> = { 'user-agent': USER_AGENT };
+      if (req.headers?.range) headers.range = req.headers.range;
+      if (req.headers?.accept) headers.accept = req.headers.accept;
+      res = await this.dispatch(url, req.method, headers, url.origin === this.base.origin ? this.dispatcher : redirectAgent());
+    }
+    return res;
+  }
+
+  /** Pre-emptive auth once we know the upstream's scheme: saves a 401 round trip per request. */
+  private async authHeader(scope: string): Promise<string | undefined> {
+    if (this.scheme === 'basic' && this.credentials) return basic(this.credentials);
+    if (this.scheme === 'bearer' && this.bearerParams && scope) {
+      const { realm, service } = this.bearerParams;
+      return `Bearer ${await this.fetchTokenCached(realm, service, scope)}`;
+    }
+    return undefined;
+  }
+
+  private async answerChallenge(header: string | string[] | undefined, scope: string): Promise<string | undefined> {
+    const bearer = bearerChallenge(header);
+    if (bearer?.params.realm) {
+      const realm = bearer.params.realm;
+      const service = bearer.params.service ?? '';
+      this.scheme = 'bearer';
+      this.bearerParams = { realm, service };
+      const want = scope || bearer.params.scope || '';
+      this.tokens.invalidate(TokenCache.key(realm, service, want));
+      return `Bearer ${await this.fetchTokenCached(realm, service, want)}`;
+    }
+    if (parseChallenges(header).some((c) => c.scheme === 'basic') && this.credentials) {
+      this.scheme = 'basic';
+      return basic(this.credentials);
+    }
+    return undefined;
+  }
+
+  private fetchTokenCached(realm: string, service: string, scope: string): Promise<string> {
+    return this.tokens.getOrFetch(TokenCache.key(realm, service, scope), () => this.fetchToken(realm, service, scope));
+  }
+
+  /** Docker token protocol: GET realm?service=&scope= with Basic credentials when we have them. */
+  private async fetchToken(realm: string, service: string, scope: string): Promise<{ token: string; expiresIn: number }> {
+    const u = new URL(realm);
+    if (service) u.searchParams.set('service', service);
+    if (scope) u.searchParams.set('scope', scope);
+    const headers: Record<string, string> = { 'user-agent': USER_AGENT };
+    if (this.credentials) headers.authorization = basic(this.credentials);
+    const res = await this.dispatch(u, 'GET', headers, u.origin === this.base.origin ? this.dispatcher : redirectAgent());
+    const text = await readCapped(res.body, MAX_ERROR_BODY);
+    if (res.status !== 200) throw new UpstreamAuthError(this.id, res.status, `token request to ${u.origin}${u.pathname} answered ${res.status}`);
+    let doc: { token?: string; access_token?: string; expires_in?: number };
+    try { doc = JSON.parse(text); } catch { throw new UpstreamAuthError(this.id, res.status, 'token response is not JSON'); }
+    const token = doc.token ?? doc.access_token;
+    if (!token) throw new UpstreamAuthError(this.id, res.status, 'token response holds no token');
+    return { token, expiresIn: Number(doc.expires_in ?? 60) };
+  }
+}
+
+export class UpstreamAuthError extends Error {
+  constructor(readonly upstream: string, readonly status: number, message: string) {
+    super(`upstream ${upstream}: ${message}`);
+    this.name = 'UpstreamAuthError';
+  }
+}
+
+let sharedRedirectAgent: Agent | undefined;
+function redirectAgent(): Agent {
+  sharedRedirectAgent ??= new Agent({ connect: { timeout: 10_000 }, headersTimeout: 30_000, bodyTimeout: 60_000 });
+  return sharedRedirectAgent;
+}
+
+function describeCause(e: unknown): string {
+  const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = err?.code ?? err?.cause?.code;
+  const msg = err?.message ?? String(e);
+  return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
+}
+
+function basic(c: Credentials): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+}
+
+export function header(h: UpstreamResponse['headers'], name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export async function drain(res: UpstreamResponse): Promise<void> {
+  try { if (res.body.dump) await res.body.dump(); else res.body.resume(); } catch { /* already gone */ }
+}
+
+/** Reads an error or token body with a size cap, so a hostile upstream cannot make us buffer much. */
+export async function readCapped(body: Readable, cap: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    const b = c as Buffer;
+    if (n + b.length > cap) { chunks.push(b.subarray(0, cap - n)); body.destroy(); break; }
+    chunks.push(b); n += b.length;
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { ZodError } from 'zod';
+import { configSchema, type Config, type ConfigInput } from './schema.js';
+import { defaultConfigInput } from './defaults.js';
+
+/** A configuration problem, worded for the operator: which field, what is wrong. */
+export class ConfigError extends Error {
+  constructor(message: string, readonly issues: string[] = []) {
+    super(issues.length ? `${message}\n${issues.map((i) => `  - ${i}`).join('\n')}` : message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Flags from the command line; each one overrides the file. */
+export interface ConfigOverrides {
+  listen?: string;
+  storage?: string;
+  /** `REGISTRY=URL[,URL...]`, URLs in priority order. */
+  upstreams?: string[];
+}
+
+function formatIssues(err: ZodError, source: string): ConfigError {
+  const issues = err.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
+  return new ConfigError(`invalid configuration in ${source}; fix these fields:`, issues);
+}
+
+export function parseUpstreamFlag(flag: string): [string, string[]] {
+  const eq = flag.indexOf('=');
+  if (eq <= 0) throw new ConfigError(`--upstream "${flag}" must look like REGISTRY=URL[,URL...], e.g. docker.io=https://mirror.example.com,https://registry-1.docker.io`);
+  const urls = flag.slice(eq + 1).split(',').map((u) => u.trim()).filter(Boolean);
+  if (urls.length === 0) throw new ConfigError(`--upstream "${flag}" names no URL`);
+  return [flag.slice(0, eq).trim().toLowerCase(), urls];
+}
+
+/** Reads a YAML config file (or the embedded defaults), applies flag overrides and validates. */
+export function loadConfig(file: string | undefined, overrides: ConfigOverrides = {}): Config {
+  let input: ConfigInput;
+  let source = 'the embedded defaults';
+  if (file) {
+    source = file;
+    let text: string;
+    try { text = readFileSync(file, 'utf8'); } catch (e) {
+      throw new ConfigError(`cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}. Check the path given to --config.`);
+    }
+    let doc: unknown;
+    try { doc = parseYaml(text) ?? {}; } catch (e) {
+      throw new ConfigError(`config file ${file} is not valid YAML: ${(e as Error).message}`);
+    }
+    if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${file} must hold a YAML mapping at the top level`);
+    input = doc as ConfigInput;
+  } else {
+    input = defaultConfigInput();
+  }
+  return applyOverrides(input, overrides, source);
+}
+
+export function applyOverrides(input: ConfigInput, o: ConfigOverrides, source = 'configuration'): Config {
+  const merged: ConfigInput = { ...input, storage: { ...(input.storage ?? {}) }, registries: { ...(input.registries ?? {}) } };
+  if (o.listen) merged.listen = o.listen;
+  if (o.storage) merged.storage = { ...merged.storage, path: o.storage };
+  for (const flag of o.upstreams ?? []) {
+    const [registry, urls] = parseUpstreamFlag(flag);
+    merged.registries![registry] = {
+      ...(merged.registries![registry] ?? {}),
+      upstreams: urls.map((url, i) => ({ url, role: i === urls.length - 1 ? 'origin' : 'mirror' })),
+    };
+  }
+  const r = configSchema.safeParse(merged);
+  if (!r.success) throw formatIssues(r.error, source + (o.listen || o.storage || o.upstreams?.length ? ' (with command-line flags)' : ''));
+  return r.data;
+}

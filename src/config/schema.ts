@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
+  try { return parseDuration(v); } catch (e) { ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message }); return z.NEVER; }
+});
+const size = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
+  try { return parseSize(v); } catch (e) { ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message }); return z.NEVER; }
+});
+
+/** A secret given by reference, so config files never need to hold it inline. */
+const secret = z.union([
+  z.string(),
+  z.object({ env: z.string().min(1) }).strict(),
+  z.object({ file: z.string().min(1) }).strict(),
+]);
+export type SecretRef = z.infer<typeof secret>;
+
+const upstreamUrl = z.string().refine((u) => {
+  try { const p = new URL(u); return (p.protocol === 'http:' || p.protocol === 'https:') && !p.search && !p.hash && !p.username; } catch { return false; }
+}, { message: 'must be an http:// or https:// URL without query, fragment or user info (e.g. https://mirror.example.com/dockerhub)' });
+
+export const upstreamSchema = z.object({
+  url: upstreamUrl,
+  role: z.enum(['mirror', 'origin']).default('origin'),
+  /** false: a mirror that may only serve content by digest, never resolve tags. */
+  resolve: z.boolean().default(true),
+  auth: z.object({ username: secret, password: secret }).strict().optional(),
+  tls: z.object({
+    ca: z.string().optional(),
+    cert: z.string().optional(),
+    key: z.string().optional(),
+    insecure: z.boolean().default(false),
+  }).strict().default({}),
+  timeouts: z.object({
+    connect: duration.default('5s'),
+    /** Time to wait for response headers. */
+    headers: duration.default('30s'),
+    /** Longest silence while reading a body. */
+    idle: duration.default('60s'),
+  }).strict().default({}),
+}).strict();
+export type UpstreamConfig = z.infer<typeof upstreamSchema>;
+
+export const registrySchema = z.object({
+  upstreams: z.array(upstreamSchema).min(1, 'a registry needs at least one upstream'),
+  /** How long a tag->digest mapping is served without asking upstream. */
+  tagTtl: duration.optional(),
+  /** How long a stale tag may be served when every upstream fails. */
+  maxStale: duration.optional(),
+}).strict();
+export type RegistryConfig = z.infer<typeof registrySchema>;
+
+const registryName = z.string().regex(/^[a-z0-9.-]+(?::\d{1,5})?$/i, 'a registry name is a host or host:port, e.g. ghcr.io or registry.example.com:5000');
+
+export const configSchema = z.object({
+  listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:5000 or [::1]:5000').default('127.0.0.1:5000'),
+  /** Public base URL, used only in logs and docs; Location headers stay relative. */
+  storage: z.object({
+    driver: z.literal('filesystem').default('filesystem'),
+    path: z.string().min(1).default('./data'),
+    /** 0 = unlimited. Least-recently-used blobs are evicted above it. */
+    maxSize: size.default(0),
+  }).strict().default({}),
+  cache: z.object({
+    tagTtl: duration.default('5m'),
+    maxStale: duration.default('30d'),
+    /** Bytes of manifests kept in memory for fast warm hits. */
+    memoryManifests: size.default('64MiB'),
+  }).strict().default({}),
+  /** Registry used for requests with neither `ns` nor a host as first path segment (dockerd's registry-mirrors). */
+  defaultRegistry: z.string().default('docker.io'),
+  registries: z.record(registryName, registrySchema).default({}),
+  log: z.object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).strict().default({}),
+}).strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,108 @@
+import type { StorageDriver } from './driver.js';
+import type { Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/manifest.js';
+import { blobLinkKey, manifestLinkKey, referrerKey, referrersPrefix, repoFromTagKey, tagKey, repoPrefix, type RepoKey } from './paths.js';
+
+/** tag -> digest, with when it was last confirmed upstream (for the TTL and stale-if-error). */
+export interface TagEntry { digest: string; mediaType: string; size: number; checkedAt: number }
+export interface ManifestLink { mediaType: string; size: number }
+
+/**
+ * Repository metadata: tags, which manifests and blobs a repository may read, referrers.
+ * Kept behind this interface so a shared store (Redis, in the scale-out issue) can replace it.
+ */
+export interface MetadataStore {
+  getTag(r: RepoKey, tag: string): Promise<TagEntry | undefined>;
+  putTag(r: RepoKey, tag: string, e: TagEntry): Promise<void>;
+  listTags(r: RepoKey): Promise<string[]>;
+  getManifestLink(r: RepoKey, d: Digest): Promise<ManifestLink | undefined>;
+  putManifestLink(r: RepoKey, d: Digest, link: ManifestLink): Promise<void>;
+  hasBlobLink(r: RepoKey, d: Digest): Promise<boolean>;
+  putBlobLink(r: RepoKey, d: Digest): Promise<void>;
+  addReferrer(r: RepoKey, subject: Digest, d: Digest, desc: Descriptor): Promise<void>;
+  listReferrers(r: RepoKey, subject: Digest): Promise<Descriptor[]>;
+  /** Every repository with cached content, as "registry/name". */
+  listRepositories(): Promise<{ registry: string; name: string }[]>;
+}
+
+/** Metadata as small files on the storage driver, with a bounded in-memory read cache. */
+export class DriverMetadataStore implements MetadataStore {
+  private readonly hot = new Map<string, unknown>();
+  private readonly maxHot: number;
+
+  constructor(private readonly driver: StorageDriver, opts: { maxCached?: number } = {}) {
+    this.maxHot = opts.maxCached ?? 50_000;
+  }
+
+  private remember(key: string, v: unknown): void {
+    if (this.hot.size >= this.maxHot) this.hot.delete(this.hot.keys().next().value!);
+    this.hot.set(key, v);
+  }
+
+  private async readJson<T>(key: string): Promise<T | undefined> {
+    if (this.hot.has(key)) return this.hot.get(key) as T | undefined;
+    const buf = await this.driver.get(key);
+    let v: T | undefined;
+    try { v = buf ? (JSON.parse(buf.toString('utf8')) as T) : undefined; } catch { v = undefined; }
+    this.remember(key, v);
+    return v;
+  }
+
+  private async writeJson(key: string, v: unknown): Promise<void> {
+    await this.driver.put(key, Buffer.from(JSON.stringify(v)));
+    this.remember(key, v);
+  }
+
+  getTag(r: RepoKey, tag: string) { return this.readJson<TagEntry>(tagKey(r, tag)); }
+  putTag(r: RepoKey, tag: string, e: TagEntry) { return this.writeJson(tagKey(r, tag), e); }
+
+  async listTags(r: RepoKey): Promise<string[]> {
+    const prefix = `${repoPrefix(r)}/_tags/`;
+    const out: string[] = [];
+    for await (const e of this.driver.list(prefix)) {
+      const t = e.key.slice(prefix.length);
+      if (!t.includes('/')) out.push(t);
+    }
+    return out;
+  }
+
+  getManifestLink(r: RepoKey, d: Digest) { return this.readJson<ManifestLink>(manifestLinkKey(r, d)); }
+  putManifestLink(r: RepoKey, d: Digest, link: ManifestLink) { return this.writeJson(manifestLinkKey(r, d), link); }
+
+  async hasBlobLink(r: RepoKey, d: Digest): Promise<boolean> {
+    const key = blobLinkKey(r, d);
+    if (this.hot.get(key) === true) return true;
+    const ok = (await this.driver.stat(key)) !== undefined;
+    if (ok) this.remember(key, true);
+    return ok;
+  }
+
+  async putBlobLink(r: RepoKey, d: Digest): Promise<void> {
+    const key = blobLinkKey(r, d);
+    if (this.hot.get(key) === true) return;
+    await this.driver.put(key, new Uint8Array());
+    this.remember(key, true);
+  }
+
+  async addReferrer(r: RepoKey, subject: Digest, d: Digest, desc: Descriptor): Promise<void> {
+    await this.driver.put(referrerKey(r, subject, d), Buffer.from(JSON.stringify(desc)));
+  }
+
+  async listReferrers(r: RepoKey, subject: Digest): Promise<Descriptor[]> {
+    const out: Descriptor[] = [];
+    for await (const e of this.driver.list(referrersPrefix(r, subject))) {
+      const buf = await this.driver.get(e.key);
+      if (buf) { try { out.push(JSON.parse(buf.toString('utf8')) as Descriptor); } catch { /* skip a corrupt entry */ } }
+    }
+    return out;
+  }
+
+  async listRepositories(): Promise<{ registry: string; name: string }[]> {
+    const seen = new Map<string, { registry: string; name: string }>();
+    for await (const e of this.driver.list('repositories')) {
+      const r = repoFromTagKey(e.key);
+      if (r) seen.set(`${r.registry}/${r.name}`, r);
+    }
+    return [...seen.values()];
+  }
+}
