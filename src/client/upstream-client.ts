@@ -211,6 +211,11 @@ export async function drain(res: UpstreamResponse): Promise<void> {
 
 /** Reads an error or token body with a size cap, so a hostile upstream cannot make us buffer much. */
 export async function readCapped(body: Readable, cap: number): Promise<string> {
+  return (await readCappedBytes(body, cap)).toString('utf8');
+}
+
+/** The exact bytes of a body, up to `cap` (manifests must stay byte-exact: never round-trip text). */
+export async function readCappedBytes(body: Readable, cap: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of body) {
@@ -218,5 +223,5 @@ export async function readCapped(body: Readable, cap: number): Promise<string> {
     if (n + b.length > cap) { chunks.push(b.subarray(0, cap - n)); body.destroy(); break; }
     chunks.push(b); n += b.length;
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }

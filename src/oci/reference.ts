@@ -5,8 +5,14 @@ import { isDigest } from './digest.js';
 const COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
 const NAME_RE = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
 const TAG_RE = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
-/** Host component as clients recognise it: has a dot or colon, or is localhost. */
-const HOST_RE = /^(?:localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+|\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+)(?::[0-9]{1,5})?$/;
+const LABEL = '[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?';
+/** A registry host: DNS labels or a bracketed IPv6 address, optional port. */
+const HOST_RE = new RegExp(`^(?:${LABEL}(?:\\.${LABEL})*|\\[[0-9a-fA-F:]+\\])(?::[0-9]{1,5})?$`);
+
+/** True for a syntactically valid registry host (`ghcr.io`, `127.0.0.1:5000`, `[::1]:5000`). */
+export function isValidHost(s: string): boolean {
+  return s.length <= 255 && HOST_RE.test(s);
+}
 
 export const MAX_NAME_LENGTH = 255;
 
@@ -36,7 +42,7 @@ export function parseReference(ref: string): { kind: 'tag' | 'digest'; value: st
 export function looksLikeHost(component: string): boolean {
   if (component === 'localhost') return true;
   if (!(component.includes('.') || component.includes(':'))) return false;
-  return HOST_RE.test(component);
+  return isValidHost(component);
 }
 
 /** Normalises registry aliases the way clients do: index.docker.io and registry-1.docker.io mean docker.io. */

@@ -1,0 +1,154 @@
+import { EventEmitter } from 'node:events';
+import { promises as fsp } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { ObjectWriter } from '../store/driver.js';
+import { hasher, type Digest } from '../oci/digest.js';
+
+const READ_CHUNK = 256 * 1024;
+
+/** Raised to every reader when the fetched bytes do not match the digest, or the source broke. */
+export class FetchFailedError extends Error {
+  constructor(message: string, readonly kind: 'digest' | 'size' | 'source') {
+    super(message);
+    this.name = 'FetchFailedError';
+  }
+}
+
+/**
+ * One upstream download of one blob, shared by every client that wants it. Bytes are written to
+ * the driver's writer (whose local file doubles as the spool) while any number of readers follow
+ * through positional reads of that file: a late reader starts from what is already on disk and
+ * then follows the live download; nothing is held in memory. The digest is checked at the end: on
+ * mismatch the write is aborted and every reader is destroyed with an error, so no client sees a
+ * clean end of wrong bytes.
+ */
+export class BlobFetch extends EventEmitter {
+  /** Bytes written so far (readable through the spool). */
+  written = 0;
+  /** Expected size, once the source told us (Content-Length). */
+  size: number | undefined;
+  done = false;
+  error: Error | undefined;
+  private readers = 0;
+  private fh: fsp.FileHandle | undefined;
+  /** Resolves when the size is known or the fetch failed: clients can then be answered. */
+  readonly ready: Promise<void>;
+  private resolveReady!: () => void;
+
+  private writer: ObjectWriter | undefined;
+
+  constructor(readonly digest: Digest) {
+    super();
+    this.setMaxListeners(0);
+    this.ready = new Promise((res) => { this.resolveReady = res; });
+  }
+
+  /**
+   * Runs the download: opens the store writer and its spool, asks the source for the body, then
+   * streams it into the store while readers follow. Resolves once the blob is committed and
+   * verified; rejects otherwise (errors before the first byte keep their own type, so the first
+   * client gets the upstream's real answer).
+   */
+  async run(openWriter: () => Promise<ObjectWriter>, openSource: () => Promise<{ size?: number; body: AsyncIterable<Uint8Array> }>): Promise<void> {
+    try {
+      this.writer = await openWriter();
+      if (!this.writer.localPath) throw new Error('storage writer has no local spool file');
+      this.fh = await fsp.open(this.writer.localPath, 'r');
+      const src = await openSource();
+      this.size = src.size;
+      this.resolveReady();
+      await this.consume(src.body, this.writer);
+    } catch (e) {
+      this.fail(e as Error);
+      await this.writer?.abort().catch(() => {});
+      throw e;
+    } finally {
+      this.resolveReady();
+      this.maybeClose();
+    }
+  }
+
+  private async consume(source: AsyncIterable<Uint8Array>, writer: ObjectWriter): Promise<void> {
+    const h = hasher(this.digest.algorithm);
+    try {
+      for await (const chunk of source) {
+        h.update(chunk);
+        await writer.write(chunk);
+        this.written += chunk.length;
+        if (this.size !== undefined && this.written > this.size) throw new FetchFailedError(`upstream sent more than ${this.size} bytes`, 'size');
+        this.emit('progress');
+      }
+    } catch (e) {
+      throw e instanceof FetchFailedError ? e : new FetchFailedError(`upstream stream broke after ${this.written} bytes: ${(e as Error).message}`, 'source');
+    }
+    if (this.size !== undefined && this.written !== this.size) throw new FetchFailedError(`upstream sent ${this.written} of ${this.size} bytes`, 'size');
+    const got = `${this.digest.algorithm}:${h.digest('hex')}`;
+    if (got !== this.digest.value) throw new FetchFailedError(`digest mismatch: upstream bytes hash to ${got}`, 'digest');
+    await writer.commit();
+    this.size = this.written;
+    this.done = true;
+    this.emit('progress');
+  }
+
+  fail(e: Error): void {
+    if (this.error || this.done) return;
+    this.error = e;
+    this.emit('progress');
+  }
+
+  /** A stream of bytes [start, end] that follows the download and ends only once the digest is verified. */
+  reader(start = 0, end?: number): Readable {
+    this.readers++;
+    let pos = start;
+    let released = false;
+    const release = () => { if (!released) { released = true; this.readers--; this.maybeClose(); } };
+    const fetch = this;
+    const stream = new Readable({
+      highWaterMark: READ_CHUNK,
+      read() { fetch.pump(this, pos, end, (n) => { pos += n; }); },
+      destroy(err, cb) { release(); cb(err); },
+    });
+    stream.on('end', release);
+    return stream;
+  }
+
+  private pump(stream: Readable, pos: number, end: number | undefined, advance: (n: number) => void): void {
+    if (this.error) { stream.destroy(this.error); return; }
+    const last = end ?? (this.done ? this.written - 1 : Infinity);
+    if (pos > last) {
+      // Everything asked for is out, but a clean end would claim the bytes are good: wait for the digest.
+      if (this.done) stream.push(null);
+      else this.once('progress', () => this.pump(stream, pos, end, advance));
+      return;
+    }
+    const available = Math.min(this.written - 1, last) - pos + 1;
+    if (available <= 0) { this.once('progress', () => this.pump(stream, pos, end, advance)); return; }
+    const len = Math.min(available, READ_CHUNK);
+    const buf = Buffer.allocUnsafe(len);
+    this.fh!.read(buf, 0, len, pos).then(({ bytesRead }) => {
+      if (stream.destroyed) return;
+      advance(bytesRead);
+      stream.push(bytesRead === len ? buf : buf.subarray(0, bytesRead));
+    }, (e: Error) => stream.destroy(e));
+  }
+
+  get waiting(): number { return this.readers; }
+
+  /**
+   * Keeps the spool open between joining a fetch and creating a reader (the fetch may finish in
+   * between). Call synchronously when joining; release once a reader exists or the client gave up.
+   */
+  hold(): () => void {
+    this.readers++;
+    let released = false;
+    return () => { if (!released) { released = true; this.readers--; this.maybeClose(); } };
+  }
+
+  private maybeClose(): void {
+    if (this.readers === 0 && (this.done || this.error) && this.fh) {
+      const fh = this.fh;
+      this.fh = undefined;
+      void fh.close().catch(() => {});
+    }
+  }
+}

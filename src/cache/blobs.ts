@@ -1,0 +1,120 @@
+import type { Readable } from 'node:stream';
+import { RegistryError, isRegistryError } from '../oci/errors.js';
+import type { Digest } from '../oci/digest.js';
+import { blobKey, type RepoKey } from '../store/paths.js';
+import { NotFoundError } from '../store/driver.js';
+import { header } from '../client/upstream-client.js';
+import { upstreamError } from '../upstream/registry-upstreams.js';
+import { BlobFetch } from './blob-fetch.js';
+import { parseRange, type Range } from './range.js';
+import { routeFor, type CacheDeps, type CacheResult } from './context.js';
+
+export interface BlobResponse {
+  size: number;
+  range?: Range;
+  /** Absent for HEAD. */
+  body?: Readable;
+  result: CacheResult;
+  upstream?: string;
+}
+
+/**
+ * Blobs, pull-through: served from the store when present; otherwise every client joins the one
+ * upstream download of that digest and streams from it while it is written.
+ */
+export class BlobService {
+  constructor(private readonly deps: CacheDeps) {}
+
+  async get(repo: RepoKey, digest: Digest, opts: { head: boolean; range?: string }): Promise<BlobResponse> {
+    const key = blobKey(digest);
+    const local = await this.deps.driver.stat(key);
+    if (local) {
+      const result = await this.ensureLinked(repo, digest);
+      return this.fromStore(key, local.size, opts, result);
+    }
+    return this.fromFetch(repo, digest, opts);
+  }
+
+  /**
+   * A blob cached for one repository is served to another only once the upstream confirms that
+   * repository has it (one HEAD, then remembered), so the cache never leaks content across
+   * repositories. If the upstream cannot answer, the cached bytes are served (stale).
+   */
+  private async ensureLinked(repo: RepoKey, digest: Digest): Promise<CacheResult> {
+    if (await this.deps.meta.hasBlobLink(repo, digest)) return 'hit';
+    const route = routeFor(this.deps.routes, repo);
+    try {
+      const res = await route.upstreams.send({ method: 'HEAD', name: repo.name, path: `blobs/${digest.value}` });
+      await res.body.dump?.();
+      if (res.status !== 200) throw upstreamError(res, 'blob', { digest: digest.value });
+    } catch (e) {
+      if (isRegistryError(e, 'UPSTREAM_UNAVAILABLE')) {
+        this.deps.log.warn({ registry: repo.registry, repository: repo.name, digest: digest.value }, 'upstream unavailable; serving a cached blob not yet confirmed for this repository');
+        return 'stale';
+      }
+      throw e;
+    }
+    await this.deps.meta.putBlobLink(repo, digest);
+    return 'hit';
+  }
+
+  private async fromStore(key: string, size: number, opts: { head: boolean; range?: string }, result: CacheResult): Promise<BlobResponse> {
+    const range = parseRange(opts.range, size);
+    this.deps.index.touch(key);
+    if (opts.head) return { size, range, result };
+    const release = this.deps.index.pin(key);
+    let body: Readable;
+    try { body = await this.deps.driver.read(key, range); } catch (e) {
+      release();
+      if (e instanceof NotFoundError) throw new RegistryError('BLOB_UNKNOWN'); // evicted between stat and open
+      throw e;
+    }
+    body.once('close', release);
+    return { size, range, body, result };
+  }
+
+  private async fromFetch(repo: RepoKey, digest: Digest, opts: { head: boolean; range?: string }): Promise<BlobResponse> {
+    let fetch = this.deps.inflight.get(digest.value);
+    const result: CacheResult = fetch ? 'coalesced' : 'miss';
+    if (!fetch) fetch = this.start(repo, digest);
+    const release = fetch.hold();
+    try {
+      await fetch.ready;
+      if (fetch.error) throw fetch.error;
+      if (fetch.done) {
+        // Finished while we waited for headers: read the committed blob instead.
+        release();
+        return this.fromStore(blobKey(digest), fetch.size!, opts, result);
+      }
+      if (fetch.size === undefined) throw new RegistryError('UPSTREAM_UNAVAILABLE', 'upstream sent no Content-Length for a blob');
+      const range = parseRange(opts.range, fetch.size);
+      if (opts.head) return { size: fetch.size, range, result };
+      const body = fetch.reader(range?.start ?? 0, range?.end);
+      return { size: fetch.size, range, body, result };
+    } finally {
+      release();
+    }
+  }
+
+  /** Starts the one download of a digest. Registered before any await, so concurrent misses join it. */
+  private start(repo: RepoKey, digest: Digest): BlobFetch {
+    const { driver, inflight, index, log } = this.deps;
+    const route = routeFor(this.deps.routes, repo);
+    const fetch = new BlobFetch(digest);
+    const key = blobKey(digest);
+    const settled = fetch.run(() => driver.writer(key), async () => {
+      const res = await route.upstreams.send({ method: 'GET', name: repo.name, path: `blobs/${digest.value}` });
+      if (res.status !== 200) { await res.body.dump?.(); throw upstreamError(res, 'blob', { digest: digest.value }); }
+      const cl = header(res.headers, 'content-length');
+      log.debug({ registry: repo.registry, repository: repo.name, digest: digest.value, upstream: res.upstream.id, size: cl }, 'fetching blob');
+      return { size: cl !== undefined ? Number(cl) : undefined, body: res.body };
+    }).then(async () => {
+      index.add(key, fetch.size!);
+      await this.deps.meta.putBlobLink(repo, digest);
+      await index.evictIfNeeded();
+    });
+    settled.catch((e: Error) => log.warn({ registry: repo.registry, repository: repo.name, digest: digest.value, err: e.message }, 'blob fetch failed; nothing was cached'));
+    inflight.add(digest.value, fetch, settled);
+    return fetch;
+  }
+}

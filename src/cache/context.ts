@@ -1,0 +1,41 @@
+import type { StorageDriver } from '../store/driver.js';
+import type { MetadataStore } from '../store/metadata.js';
+import type { RegistryUpstreams } from '../upstream/registry-upstreams.js';
+import type { Logger } from '../obs/logger.js';
+import type { BlobIndex } from './blob-index.js';
+import type { InflightFetches } from './inflight.js';
+import type { RepoKey } from '../store/paths.js';
+import { RegistryError } from '../oci/errors.js';
+
+/** Per-registry settings the cache needs. */
+export interface RegistryRoute {
+  registry: string;
+  upstreams: RegistryUpstreams;
+  tagTtl: number;
+  maxStale: number;
+}
+
+/** Resolves a registry name to its route; swapped atomically on reload. */
+export interface RouteTable {
+  get(registry: string): RegistryRoute | undefined;
+}
+
+/** How a request was served, for logs, audit and metrics. */
+export type CacheResult = 'hit' | 'miss' | 'coalesced' | 'stale' | 'revalidated';
+
+export interface CacheDeps {
+  driver: StorageDriver;
+  meta: MetadataStore;
+  index: BlobIndex;
+  inflight: InflightFetches;
+  routes: RouteTable;
+  log: Logger;
+  now?: () => number;
+}
+
+export function routeFor(routes: RouteTable, repo: RepoKey): RegistryRoute {
+  const r = routes.get(repo.registry);
+  // Never an open proxy: only configured registries are reachable.
+  if (!r) throw new RegistryError('NAME_UNKNOWN', `registry ${repo.registry} is not configured on this gateway`, { registry: repo.registry });
+  return r;
+}

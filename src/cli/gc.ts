@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { loadConfig } from '../config/load.js';
+import { parseSize } from '../config/units.js';
+import { createLogger } from '../obs/logger.js';
+import { FsDriver } from '../store/fs-driver.js';
+import { BlobIndex } from '../cache/blob-index.js';
+
+export function registerGc(program: Command): void {
+  program.command('gc')
+    .description('Evict least-recently-used blobs until the cache fits its size limit (run while the gateway is stopped)')
+    .option('-c, --config <file>', 'YAML config file')
+    .option('-s, --storage <dir>', 'cache storage folder')
+    .option('--max-size <size>', 'size limit to enforce, e.g. 20GiB (default: storage.maxSize)')
+    .addHelpText('after', `
+Examples:
+  regway gc --storage /var/lib/regway --max-size 50GiB
+  regway gc --config /etc/regway/regway.yaml`)
+    .action(async (opts: { config?: string; storage?: string; maxSize?: string }) => {
+      const config = loadConfig(opts.config, { storage: opts.storage });
+      const max = opts.maxSize ? parseSize(opts.maxSize) : config.storage.maxSize;
+      if (max <= 0) throw new Error('no size limit: pass --max-size (e.g. 20GiB) or set storage.maxSize in the config');
+      const log = createLogger(config.log.level);
+      const driver = new FsDriver(resolve(config.storage.path));
+      await driver.init();
+      const index = new BlobIndex(driver, max, log);
+      await index.load();
+      const before = index.size;
+      const removed = await index.evictIfNeeded();
+      process.stdout.write(`regway gc: ${removed} blobs removed, ${before} -> ${index.size} bytes (limit ${max})\n`);
+    });
+}

@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { createLogger } from '../obs/logger.js';
+import { createGateway } from '../gateway/gateway.js';
+
+function collect(v: string, prev: string[]): string[] { return [...prev, v]; }
+
+export function registerServe(program: Command): void {
+  program.command('serve')
+    .description('Serve the OCI registry gateway (pull-through cache in front of upstream registries)')
+    .option('-c, --config <file>', 'YAML config file (default: the embedded defaults)')
+    .option('-l, --listen <host:port>', 'address to listen on (default 127.0.0.1:5000)')
+    .option('-s, --storage <dir>', 'cache storage folder (default ./data)')
+    .option('-u, --upstream <registry=url[,url...]>', 'upstreams of a registry in priority order; repeatable', collect, [])
+    .addHelpText('after', `
+Examples:
+  regway serve                                   # embedded defaults: 127.0.0.1:5000, ./data, public registries
+  regway serve --listen 0.0.0.0:5000 --storage /var/lib/regway
+  regway serve --upstream docker.io=https://mirror.internal,https://registry-1.docker.io
+  regway serve --config /etc/regway/regway.yaml
+
+Then pull through it, e.g. podman pull 127.0.0.1:5000/library/alpine:3.20 --tls-verify=false,
+or point containerd's hosts.toml / dockerd's registry-mirrors at it (see README).`)
+    .action(async (opts: { config?: string; listen?: string; storage?: string; upstream: string[] }) => {
+      const config = loadConfig(opts.config, { listen: opts.listen, storage: opts.storage, upstreams: opts.upstream });
+      const log = createLogger(config.log.level);
+      const gw = await createGateway(config, log);
+      const idx = config.listen.lastIndexOf(':');
+      const host = config.listen.slice(0, idx).replace(/^\[|\]$/g, '');
+      const port = Number(config.listen.slice(idx + 1));
+      await gw.app.listen({ host, port });
+      log.info({ listen: config.listen, storage: config.storage.path }, 'regway gateway serving');
+      const stop = async (signal: string) => {
+        log.info({ signal }, 'shutting down: finishing in-flight requests');
+        await gw.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop('SIGINT'));
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+    });
+}

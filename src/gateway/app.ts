@@ -1,0 +1,141 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from '../obs/logger.js';
+import { RegistryError } from '../oci/errors.js';
+import { parseDigest } from '../oci/digest.js';
+import { parseReference } from '../oci/reference.js';
+import { acceptable, parseAccept, MT } from '../oci/mediatypes.js';
+import type { BlobService } from '../cache/blobs.js';
+import type { ManifestService } from '../cache/manifests.js';
+import { paginate, type DiscoveryService } from '../cache/discovery.js';
+import { resolveRepository } from './addressing.js';
+import { renderError } from './errors.js';
+
+export interface GatewayServices {
+  blobs: BlobService;
+  manifests: ManifestService;
+  discovery: DiscoveryService;
+  defaultRegistry: () => string;
+  log: Logger;
+}
+
+type Req = FastifyRequest<{ Params: { '*': string }; Querystring: Record<string, string | undefined> }>;
+
+const ROUTES: [RegExp, 'manifest' | 'blob' | 'tags' | 'referrers' | 'upload'][] = [
+  [/^(.+)\/manifests\/([^/]+)$/, 'manifest'],
+  [/^(.+)\/blobs\/uploads(?:\/.*)?$/, 'upload'],
+  [/^(.+)\/blobs\/([^/]+)$/, 'blob'],
+  [/^(.+)\/tags\/list$/, 'tags'],
+  [/^(.+)\/referrers\/([^/]+)$/, 'referrers'],
+];
+
+/**
+ * Builds the HTTP app (the OCI distribution API, pull side). It never listens by itself: the CLI
+ * does, and tests use `app.inject()` or listen on port 0.
+ */
+export function buildApp(svc: GatewayServices): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: svc.log,
+    disableRequestLogging: true,
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+    // Repository names contain slashes and can be 255 characters; keep the router from refusing them.
+    routerOptions: { maxParamLength: 2048, ignoreDuplicateSlashes: false },
+  });
+
+  app.addHook('onRequest', async (_req, reply) => { reply.header('docker-distribution-api-version', 'registry/2.0'); });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+  app.setErrorHandler((e, req, reply) => renderError(e, req, reply));
+  app.setNotFoundHandler((req, reply) => {
+    if (req.url.startsWith('/v2/')) return renderError(new RegistryError('NAME_UNKNOWN', 'no such endpoint'), req, reply);
+    reply.code(404).send({ error: 'not found' });
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  for (const method of ['GET', 'HEAD'] as const) {
+    app.route({ method, url: '/v2/', handler: async (_req, reply) => reply.header('content-type', 'application/json').send('{}') });
+    app.route({ method, url: '/v2', handler: async (_req, reply) => reply.redirect('/v2/', 301) });
+    app.route({ method, url: '/v2/*', handler: (req, reply) => dispatch(svc, req as Req, reply) });
+  }
+  app.route({
+    method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2/*',
+    handler: async () => { throw new RegistryError('UNSUPPORTED', 'this namespace is a pull-through cache; pushes and deletes go to the upstream registry'); },
+  });
+  return app as unknown as FastifyInstance;
+}
+
+async function dispatch(svc: GatewayServices, req: Req, reply: FastifyReply): Promise<unknown> {
+  const path = req.params['*'];
+  if (path === '_catalog') return catalog(svc, req, reply);
+  for (const [re, kind] of ROUTES) {
+    const m = re.exec(path);
+    if (!m) continue;
+    const repo = resolveRepository(m[1]!, req.query.ns, svc.defaultRegistry());
+    if (repo.ns) reply.header('oci-namespace', repo.ns);
+    switch (kind) {
+      case 'manifest': return manifest(svc, req, reply, repo, m[2]!);
+      case 'blob': return blob(svc, req, reply, repo, m[2]!);
+      case 'tags': return tags(svc, req, reply, repo);
+      case 'referrers': return referrers(svc, req, reply, repo, m[2]!);
+      case 'upload': throw new RegistryError('UNSUPPORTED', 'this namespace is a pull-through cache; pushes go to the upstream registry');
+    }
+  }
+  throw new RegistryError('NAME_UNKNOWN', 'no such endpoint');
+}
+
+type Repo = ReturnType<typeof resolveRepository>;
+
+async function manifest(svc: GatewayServices, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
+  const r = await svc.manifests.get(repo, parseReference(ref));
+  if (!acceptable(r.mediaType, parseAccept(req.headers.accept))) {
+    // We never convert formats: say what is stored instead of sending something the client cannot use.
+    throw new RegistryError('MANIFEST_UNKNOWN', `manifest is ${r.mediaType}, which the request's Accept header does not list`, { mediaType: r.mediaType });
+  }
+  reply.header('content-type', r.mediaType).header('docker-content-digest', r.digest).header('etag', `"${r.digest}"`)
+    .header('content-length', r.bytes.length).header('x-regway-cache', r.result);
+  return req.method === 'HEAD' ? reply.send() : reply.send(r.bytes);
+}
+
+async function blob(svc: GatewayServices, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
+  const digest = parseDigest(ref);
+  const r = await svc.blobs.get(repo, digest, { head: req.method === 'HEAD', range: req.headers.range });
+  reply.header('content-type', 'application/octet-stream').header('docker-content-digest', digest.value)
+    .header('etag', `"${digest.value}"`).header('accept-ranges', 'bytes').header('x-regway-cache', r.result);
+  if (r.range) {
+    reply.code(206).header('content-range', `bytes ${r.range.start}-${r.range.end}/${r.size}`).header('content-length', r.range.end - r.range.start + 1);
+  } else {
+    reply.header('content-length', r.size);
+  }
+  // A client that goes away must release the reader (and its pin on the blob) at once.
+  if (r.body) reply.raw.once('close', () => { if (!r.body!.readableEnded) r.body!.destroy(); });
+  return r.body ? reply.send(r.body) : reply.send();
+}
+
+async function tags(svc: GatewayServices, req: Req, reply: FastifyReply, repo: Repo): Promise<unknown> {
+  const { tags: all, result } = await svc.discovery.tags(repo);
+  const { page, next } = paginate(all, req.query.n, req.query.last);
+  if (next !== undefined) {
+    const q = new URLSearchParams({ n: req.query.n!, last: next });
+    if (req.query.ns) q.set('ns', req.query.ns);
+    reply.header('link', `</v2/${req.params['*']}?${q}>; rel="next"`);
+  }
+  reply.header('content-type', 'application/json').header('x-regway-cache', result);
+  return reply.send(JSON.stringify({ name: req.params['*'].replace(/\/tags\/list$/, ''), tags: page }));
+}
+
+async function referrers(svc: GatewayServices, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
+  const subject = parseDigest(ref);
+  const r = await svc.discovery.referrers(repo, subject, req.query.artifactType);
+  if (r.filtered) reply.header('oci-filters-applied', 'artifactType');
+  reply.header('content-type', MT.ociIndex).header('x-regway-cache', r.result);
+  return reply.send(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: r.manifests })));
+}
+
+async function catalog(svc: GatewayServices, req: Req, reply: FastifyReply): Promise<unknown> {
+  const all = await svc.discovery.catalog(svc.defaultRegistry());
+  const { page, next } = paginate(all, req.query.n, req.query.last);
+  if (next !== undefined) reply.header('link', `</v2/_catalog?${new URLSearchParams({ n: req.query.n!, last: next })}>; rel="next"`);
+  reply.header('content-type', 'application/json');
+  return reply.send(JSON.stringify({ repositories: page }));
+}
