@@ -12,7 +12,7 @@ export const HOSTS_MARKER = '# Managed by regway (regway config apply): edit the
 const OWN_HOST_KEYS = new Set(['capabilities', 'skip_verify', 'ca']);
 
 /** The current hosts.toml text of each directory under certs.d, by directory name. */
-export type CertsDirSnapshot = ReadonlyMap<string, string>;
+export type CertsDirSnapshot = ReadonlyMap<string, string | undefined>;
 
 const q = (s: string): string => JSON.stringify(s);
 
@@ -95,7 +95,7 @@ export function renderHostsToml(spec: Spec, dirs: CertsDirSnapshot, configToml: 
   }
   // Files regway wrote for registries that left the spec are removed, so a removed mirror stops being used.
   for (const [dir, text] of dirs) {
-    if (!managed.has(dir) && text.startsWith(HOSTS_MARKER)) files.push({ path: `${base}/${dir}/hosts.toml`, text: null, mode: 0o644 });
+    if (!managed.has(dir) && text?.startsWith(HOSTS_MARKER)) files.push({ path: `${base}/${dir}/hosts.toml`, text: null, mode: 0o644 });
   }
   const blocked = blockedHosts(spec);
   if (blocked.length) warnings.push(`containerd cannot block registries; ${blocked.join(', ')} stay reachable through containerd`);
