@@ -121,7 +121,10 @@ export class BlobFetch extends EventEmitter {
       else this.once('progress', () => this.pump(stream, pos, end, advance));
       return;
     }
-    const available = Math.min(this.written - 1, last) - pos + 1;
+    // Until the digest is verified, hold back the last byte asked for: a client that got every byte
+    // (Content-Length satisfied) would take an abort after it as success.
+    const limit = this.done ? last : Math.min(last - 1, (this.size ?? Infinity) - 2);
+    const available = Math.min(this.written - 1, limit) - pos + 1;
     if (available <= 0) { this.once('progress', () => this.pump(stream, pos, end, advance)); return; }
     const len = Math.min(available, READ_CHUNK);
     const buf = Buffer.allocUnsafe(len);

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../obs/logger.js';
 import { RegistryError } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
@@ -21,9 +21,11 @@ export interface GatewayServices {
 type Req = FastifyRequest<{ Params: { '*': string }; Querystring: Record<string, string | undefined> }>;
 
 const ROUTES: [RegExp, 'manifest' | 'blob' | 'tags' | 'referrers' | 'upload'][] = [
-  [/^(.+)\/manifests\/([^/]+)$/, 'manifest'],
+  // The reference part may contain slashes only in malformed requests; match it anyway so they get
+  // the spec's DIGEST_INVALID / TAG_INVALID instead of a routing 404. Greedy names pick the last marker.
   [/^(.+)\/blobs\/uploads(?:\/.*)?$/, 'upload'],
-  [/^(.+)\/blobs\/([^/]+)$/, 'blob'],
+  [/^(.+)\/manifests\/(.+)$/, 'manifest'],
+  [/^(.+)\/blobs\/(.+)$/, 'blob'],
   [/^(.+)\/tags\/list$/, 'tags'],
   [/^(.+)\/referrers\/([^/]+)$/, 'referrers'],
 ];
@@ -35,7 +37,8 @@ const ROUTES: [RegExp, 'manifest' | 'blob' | 'tags' | 'referrers' | 'upload'][] 
 export function buildApp(svc: GatewayServices): FastifyInstance {
   const app = Fastify({
     loggerInstance: svc.log,
-    disableRequestLogging: true,
+    // Per-request lines would cost throughput on warm hits; the onResponse hook logs at debug.
+    logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
     return503OnClosing: true,
     // Repository names contain slashes and can be 255 characters; keep the router from refusing them.
