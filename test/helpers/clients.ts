@@ -98,7 +98,14 @@ function skopeoSandbox(registriesConf = ''): { env: NodeJS.ProcessEnv; global: s
     CONTAINERS_REGISTRIES_CONF: join(home, 'registries.conf'),
     REGISTRY_AUTH_FILE: join(home, 'auth.json'),
   });
-  const global = ['--policy', join(home, 'policy.json'), '--registries.d', join(home, 'registries.d'), '--tmpdir', join(home, 'tmp')];
+  // skopeo 1.9's containers/image ignores CONTAINERS_REGISTRIES_CONF (podman reads it itself), so
+  // the file must be passed with --registries-conf or mirrors are silently not used.
+  const global = [
+    '--policy', join(home, 'policy.json'),
+    '--registries.d', join(home, 'registries.d'),
+    '--registries-conf', join(home, 'registries.conf'),
+    '--tmpdir', join(home, 'tmp'),
+  ];
   return { env, global, home, cache: join(home, 'blob-info-cache') };
 }
 

@@ -243,3 +243,59 @@ describe('htpasswd-protected distribution', () => {
     assert.ok(log.some((l) => l.status === 401) && log.some((l) => l.status === 201));
   });
 });
+
+// The gateway tests configure clients to use a mirror for docker.io. Prove that wiring with a
+// distribution in proxy mode standing in for the gateway (no internet: docker.io itself is never
+// reachable, so a pull only succeeds if the mirror is really used).
+describe('docker.io mirror configuration of every client (distribution proxy as the mirror)', () => {
+  let origin: Distribution;
+  let proxy: Distribution;
+  let img: PushedImage;
+  before(async () => {
+    origin = await startDistribution();
+    img = await pushImage(origin.url, 'library/mirrored', 'v1', { layers: 1, layerSize: MB });
+    proxy = await startDistribution({ proxy: { remoteurl: origin.url } });
+  });
+  after(async () => {
+    await proxy?.stop();
+    await origin?.stop();
+  });
+
+  test('skopeo and podman via registries.conf [[registry.mirror]]', async () => {
+    const registriesConf = [
+      'unqualified-search-registries = ["docker.io"]',
+      '[[registry]]',
+      'prefix = "docker.io"',
+      'location = "docker.io"',
+      '[[registry.mirror]]',
+      `location = "${proxy.host}"`,
+      'insecure = true',
+      '',
+    ].join('\n');
+    assert.equal(await skopeoInspectDigest('docker://docker.io/library/mirrored:v1', { registriesConf }), img.manifestDigest);
+    assert.equal(await podmanPull('docker.io/library/mirrored:v1', { registriesConf }), img.manifestDigest);
+  });
+
+  test('ctr via hosts.toml for docker.io', async () => {
+    const c = await startContainerd();
+    const hosts = makeTempDir('hosts');
+    try {
+      writeHostsToml(hosts, 'docker.io', { server: 'https://registry-1.docker.io', mirrors: [{ url: proxy.url }] });
+      assert.equal(await ctrPull(c, 'docker.io/library/mirrored:v1', hosts), img.manifestDigest);
+    } finally {
+      removeTempDir(hosts);
+      await c.stop();
+    }
+  });
+
+  test('dockerd via registry-mirrors', async () => {
+    const dk = await startDockerd({ registryMirrors: [proxy.url] });
+    try {
+      assert.equal(await dockerPull(dk, 'mirrored:v1'), img.manifestDigest);
+    } finally {
+      await dk.stop();
+    }
+    const viaProxy = (await proxy.accessLog()).filter((l) => l.path === `/v2/library/mirrored/blobs/${img.layers[0]!.digest}` && l.status === 200);
+    assert.ok(viaProxy.length >= 3, `layer fetched through the proxy ${viaProxy.length} times`);
+  });
+});

@@ -1,9 +1,20 @@
 // Process plumbing shared by the helpers: run a command to completion, start a daemon, and make
 // sure daemons and temp dirs never outlive the test process (even when a test throws or times out).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, openSync, closeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, openSync, closeSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/**
+ * The 'exit' hook below cannot run when the test process is SIGKILLed (runner timeout, a human
+ * killing a hung run), and a detached daemon would then live on, holding ports and temp dirs.
+ * `setpriv --pdeathsig KILL` (util-linux) makes the kernel kill the child when we die; the death
+ * signal survives the exec into the real program. Skipped if setpriv is unavailable.
+ */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+export function withParentDeathSignal(cmd: string, args: string[]): [string, string[]] {
+  return SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, args];
+}
 
 export interface RunResult {
   code: number | null;
@@ -24,7 +35,8 @@ export interface RunOptions {
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
+    const [c, a] = withParentDeathSignal(cmd, args);
+    const child = spawn(c, a, {
       env: opts.env ?? process.env,
       cwd: opts.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -94,12 +106,16 @@ export function spawnDaemon(
 ): Daemon {
   const outFd = openSync(opts.stdoutFile, 'a');
   const errFd = opts.stderrFile !== undefined ? openSync(opts.stderrFile, 'a') : outFd;
-  const child = spawn(cmd, args, {
+  const [c, a] = withParentDeathSignal(cmd, args);
+  const child = spawn(c, a, {
     env: opts.env ?? process.env,
     cwd: opts.cwd,
     stdio: ['ignore', outFd, errFd],
     detached: true,
   });
+  // Do not keep the event loop alive: a test that forgets stop() must still let the process exit
+  // (the 'exit' hook then kills the daemon) instead of hanging until someone SIGKILLs it.
+  child.unref();
   closeSync(outFd);
   if (errFd !== outFd) closeSync(errFd);
   if (child.pid === undefined) throw new Error(`failed to spawn ${cmd}`);
@@ -170,6 +186,7 @@ export function killTree(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void 
  */
 export async function stopDaemon(d: Daemon, graceMs = 10_000): Promise<void> {
   const kids = descendants(d.pid);
+  d.child.ref(); // keep the loop alive until the exit event arrives (spawnDaemon unref'd it)
   if (!d.hasExited()) {
     killTree(d.pid, 'SIGTERM');
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
@@ -196,7 +213,54 @@ const syncCleanups = new Set<() => void>();
 export function makeTempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), `regway-${prefix}-`));
   tempDirs.add(dir);
+  writeFileSync(join(dir, OWNER_FILE), selfIdentity());
   return dir;
+}
+
+// ---- sweeping what a SIGKILLed run left behind ----------------------------------------------------
+// Daemons die with us (pdeathsig), but their temp dirs — and dockerd's bind mount of its data-root
+// onto itself — stay. Each dir records its owner (pid + start time, so a recycled pid is not
+// mistaken for the owner); on load we remove dirs whose owner is gone. Dirs without the marker
+// (other helpers', other people's) are never touched.
+const OWNER_FILE = '.regway-test-owner';
+
+function startTimeOf(pid: number | 'self'): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function selfIdentity(): string {
+  return `${process.pid} ${startTimeOf('self') ?? '?'}\n`;
+}
+
+function sweepStaleTempDirs(): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(tmpdir()).filter((e) => e.startsWith('regway-'));
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const dir = join(tmpdir(), e);
+    let owner: string;
+    try {
+      owner = readFileSync(join(dir, OWNER_FILE), 'utf8').trim();
+    } catch {
+      continue;
+    }
+    const [pid, start] = owner.split(' ');
+    if (pid && startTimeOf(Number(pid)) === start) continue; // owner alive
+    unmountUnder(dir);
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      /* still busy; next run will retry */
+    }
+  }
 }
 
 /** Removes a temp dir, first lazily unmounting anything a daemon left mounted inside it. */
@@ -264,3 +328,4 @@ function installExitHook(): void {
   process.once('SIGTERM', () => process.exit(143));
 }
 installExitHook();
+sweepStaleTempDirs();
