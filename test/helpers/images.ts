@@ -133,7 +133,9 @@ export interface BuiltImage {
 
 /**
  * Builds an image in memory. Layer content is crypto.randomBytes (fast, and unique per call so
- * images never share blobs by accident); gzip level 1 because random data does not compress anyway.
+ * images never share blobs by accident). gzip level 0 — stored blocks, still a valid gzip stream
+ * every client unpacks — because random data does not compress anyway and deflating it ran at
+ * ~30 MB/s, against ~200 MB/s stored.
  */
 export function buildImage(opts: Omit<PushImageOptions, 'auth'>): BuiltImage {
   const format = opts.format ?? 'oci';
@@ -142,7 +144,7 @@ export function buildImage(opts: Omit<PushImageOptions, 'auth'>): BuiltImage {
   const layers: BuiltImage['layers'] = [];
   for (let i = 0; i < opts.layers; i++) {
     const tar = makeTar([{ name: `regway-layer-${i}-${randomBytes(6).toString('hex')}.bin`, data: randomBytes(opts.layerSize) }]);
-    const gz = gzipSync(tar, { level: 1 });
+    const gz = gzipSync(tar, { level: 0 });
     layers.push({ digest: sha256(gz), size: gz.length, diffId: sha256(tar), mediaType: layerMT, bytes: gz });
   }
   const now = new Date().toISOString();
