@@ -8,7 +8,6 @@ import {
   makeTempDir,
   removeTempDir,
   run,
-  runOk,
   spawnDaemon,
   stopDaemon,
   unmountUnder,
@@ -532,4 +531,3 @@ export async function dockerRepoDigests(d: Dockerd, image: string): Promise<stri
   return JSON.parse(r.stdout) as string[];
 }
 
-export { runOk };
