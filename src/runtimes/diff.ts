@@ -26,8 +26,9 @@ function editScript(a: string[], b: string[]): Op[] {
   let i = 0; let j = 0;
   while (i < x.length || j < y.length) {
     if (i < x.length && j < y.length && x[i] === y[j]) { ops.push({ kind: ' ', line: x[i]! }); i++; j++; }
-    else if (j < y.length && (i === x.length || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) { ops.push({ kind: '+', line: y[j]! }); j++; }
-    else { ops.push({ kind: '-', line: x[i]! }); i++; }
+    // Deletions first on a tie, so a replaced line reads as - then +, like diff -u.
+    else if (i < x.length && (j === y.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) { ops.push({ kind: '-', line: x[i]! }); i++; }
+    else { ops.push({ kind: '+', line: y[j]! }); j++; }
   }
   for (const line of a.slice(a.length - suf)) ops.push({ kind: ' ', line });
   return ops;

@@ -13,6 +13,9 @@ import { renderRegistriesConf } from './render/registries-conf.js';
 import type { RenderResult } from './render/types.js';
 import type { Spec, TargetName } from './spec.js';
 
+/** Where `podman login` run as root stores credentials (containers-auth.json(5)); consulted before authFile. */
+export const RUN_AUTH_FILE = '/run/containers/0/auth.json';
+
 /** The current content of every file the spec can touch, read once; renderers and verify work on this. */
 export interface NodeSnapshot {
   /** Node path -> text, for files that exist. */
@@ -47,7 +50,8 @@ export function targetPaths(spec: Spec): Record<TargetName, string[]> {
     'docker-config': [spec.docker.configJson],
     containerd: [spec.containerd.configToml],
     'registries-conf': [c.registriesConf, `${c.dropInDir}/${c.dropInName}`],
-    'containers-auth': [c.authFile],
+    // /run/containers/0/auth.json is read-only for regway: podman reads it first, so verify reports what it shadows.
+    'containers-auth': [c.authFile, RUN_AUTH_FILE],
     kubernetes: [spec.kubernetes.output],
   };
 }

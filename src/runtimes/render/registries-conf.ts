@@ -140,6 +140,8 @@ function expectedDoc(p: Plan, migrated: RegistryTable[], tables: RegistryTable[]
   return out;
 }
 
+const plain = (v: unknown): unknown => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
+
 function migrate(v1: V1Settings | undefined, tables: RegistryTable[], warnings: string[], path: string): RegistryTable[] {
   if (!v1) return [];
   warnings.push(`${path} is in the deprecated v1 format; it is migrated to v2 ([registries.search/insecure/block] become unqualified-search-registries and [[registry]] tables)`);
@@ -167,7 +169,8 @@ function editInPlace(text: string, path: string, tables: RegistryTable[], search
   const want = expectedDoc(p, migrated, tables, effSearch);
   let got: unknown;
   try { got = parseToml(out); } catch { got = undefined; }
-  if (isDeepStrictEqual(got, want)) return out;
+  // smol-toml builds null-prototype objects; compare plain data.
+  if (isDeepStrictEqual(plain(got), plain(want))) return out;
   // The line edit could not be proven right (unusual layout): write the meaning instead and say comments were lost.
   warnings.push(`${path}: could not edit the file in place safely; it is rewritten from its parsed content and its comments are dropped (the old file is in the backup set)`);
   return DROPIN_HEAD + stringifyToml(want) + '\n';

@@ -92,7 +92,9 @@ export function setTopLevelKey(preamble: string[], key: string, line: string): s
   if (start < 0) {
     let end = preamble.length;
     while (end > 0 && preamble[end - 1]!.trim() === '') end--;
-    return [...preamble.slice(0, end), line, ...preamble.slice(end)];
+    // Keep a comment block above (often the file's own header) visually apart from the new key.
+    const sep = end > 0 && /^\s*#/.test(preamble[end - 1]!) ? [''] : [];
+    return [...preamble.slice(0, end), ...sep, line, ...preamble.slice(end)];
   }
   const st: ScanState = { depth: 0, multi: undefined };
   let end = start;
