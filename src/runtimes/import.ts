@@ -148,8 +148,9 @@ export function importSnapshot(spec: Spec, snap: NodeSnapshot): ImportResult {
     'containers-auth': snap.files.has(spec.containers.authFile), kubernetes: false,
   };
   const targets = DEFAULT_TARGETS.filter((t) => present[t]);
-  out.targets = targets.length ? targets : DEFAULT_TARGETS;
-  return { spec: out, warnings };
+  // Field order of the emitted YAML: what the operator reads first.
+  const { version, registries, ...rest } = out;
+  return { spec: { version, targets: targets.length ? targets : DEFAULT_TARGETS, registries, ...rest }, warnings };
 }
 
 export function importYaml(r: ImportResult): string {

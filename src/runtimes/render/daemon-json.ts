@@ -51,6 +51,6 @@ export function renderDaemonJson(spec: Spec, current: string | undefined): Rende
     if (k in before) warnings.push(`${path} contains "${k}": dockerd refuses to start with it (credentials belong in ~/.docker/config.json); remove it by hand — regway leaves keys it does not manage alone`);
   }
   const blocked = blockedHosts(spec);
-  if (blocked.length) warnings.push(`dockerd cannot block registries; ${blocked.join(', ')} stay reachable through Docker`);
+  if (blocked.length) warnings.push(`dockerd cannot block registries, so Docker can still pull from ${blocked.join(', ')}`);
   return { target: 'docker-daemon', files: [{ path, text: writeJson(current, before, next, '  '), mode: 0o644 }], warnings };
 }

@@ -16,6 +16,11 @@ export type CertsDirSnapshot = ReadonlyMap<string, string | undefined>;
 
 const q = (s: string): string => JSON.stringify(s);
 
+/** A table of strings or string arrays, like `header`: safe to write back as a sub-table. */
+function isFlatTable(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => tomlValue(x) !== undefined);
+}
+
 function tomlValue(v: unknown): string | undefined {
   if (typeof v === 'string') return q(v);
   if (typeof v === 'boolean' || typeof v === 'number') return String(v);
@@ -37,13 +42,16 @@ function carriedKeys(existing: Record<string, unknown> | undefined, url: string,
   const table = existing?.[url];
   if (!table || typeof table !== 'object') return [];
   const lines: string[] = [];
+  // Sub-tables such as `header` must come after every plain key of the [host] table.
+  const subtables: string[] = [];
   for (const [k, v] of Object.entries(table as Record<string, unknown>)) {
     if (OWN_HOST_KEYS.has(k)) continue;
     const val = tomlValue(v);
+    if (val === undefined && isFlatTable(v)) { subtables.push(`  [host.${q(url)}.${k}]`, ...Object.entries(v).map(([kk, vv]) => `    ${q(kk)} = ${tomlValue(vv)!}`)); continue; }
     if (val === undefined) { warnings.push(`${file}: [host.${q(url)}].${k} is a table or mixed array; regway cannot carry it over and drops it (it is in the backup)`); continue; }
     lines.push(`  ${k} = ${val}`);
   }
-  return lines;
+  return [...lines, ...subtables];
 }
 
 function hostTable(m: MirrorSpec, existing: Record<string, unknown> | undefined, warnings: string[], file: string): string {
@@ -98,7 +106,7 @@ export function renderHostsToml(spec: Spec, dirs: CertsDirSnapshot, configToml: 
     if (!managed.has(dir) && text?.startsWith(HOSTS_MARKER)) files.push({ path: `${base}/${dir}/hosts.toml`, text: null, mode: 0o644 });
   }
   const blocked = blockedHosts(spec);
-  if (blocked.length) warnings.push(`containerd cannot block registries; ${blocked.join(', ')} stay reachable through containerd`);
+  if (blocked.length) warnings.push(`containerd cannot block registries, so it can still pull from ${blocked.join(', ')}`);
   const check = checkConfigPath(configToml, base);
   if (check) warnings.push(`${spec.containerd.configToml}: ${check}`);
   return { target: 'containerd', files, warnings };
