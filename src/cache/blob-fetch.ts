@@ -36,6 +36,8 @@ export class BlobFetch extends EventEmitter {
   private resolveReady!: () => void;
 
   private writer: ObjectWriter | undefined;
+  /** run() has returned: the blob is committed (or dropped), so the spool may close. */
+  private finished = false;
 
   constructor(readonly digest: Digest) {
     super();
@@ -63,6 +65,7 @@ export class BlobFetch extends EventEmitter {
       await this.writer?.abort().catch(() => {});
       throw e;
     } finally {
+      this.finished = true;
       this.resolveReady();
       this.maybeClose();
     }
@@ -84,10 +87,11 @@ export class BlobFetch extends EventEmitter {
     if (this.size !== undefined && this.written !== this.size) throw new FetchFailedError(`upstream sent ${this.written} of ${this.size} bytes`, 'size');
     const got = `${this.digest.algorithm}:${h.digest('hex')}`;
     if (got !== this.digest.value) throw new FetchFailedError(`digest mismatch: upstream bytes hash to ${got}`, 'digest');
-    await writer.commit();
+    // Verified: readers may finish now; durability (fsync, rename) need not delay them.
     this.size = this.written;
     this.done = true;
     this.emit('progress');
+    await writer.commit();
   }
 
   fail(e: Error): void {
@@ -96,8 +100,12 @@ export class BlobFetch extends EventEmitter {
     this.emit('progress');
   }
 
-  /** A stream of bytes [start, end] that follows the download and ends only once the digest is verified. */
-  reader(start = 0, end?: number): Readable {
+  /**
+   * A stream of bytes [start, end] that follows the download and ends only once the digest is
+   * verified; undefined when the fetch has finished and closed its spool (read the store instead).
+   */
+  reader(start = 0, end?: number): Readable | undefined {
+    if (!this.fh) return undefined;
     this.readers++;
     let pos = start;
     let released = false;
@@ -148,7 +156,7 @@ export class BlobFetch extends EventEmitter {
   }
 
   private maybeClose(): void {
-    if (this.readers === 0 && (this.done || this.error) && this.fh) {
+    if (this.readers === 0 && this.finished && this.fh) {
       const fh = this.fh;
       this.fh = undefined;
       void fh.close().catch(() => {});

@@ -81,15 +81,12 @@ export class BlobService {
     try {
       await fetch.ready;
       if (fetch.error) throw fetch.error;
-      if (fetch.done) {
-        // Finished while we waited for headers: read the committed blob instead.
-        release();
-        return this.fromStore(blobKey(digest), fetch.size!, opts, result);
-      }
       if (fetch.size === undefined) throw new RegistryError('UPSTREAM_UNAVAILABLE', 'upstream sent no Content-Length for a blob');
       const range = parseRange(opts.range, fetch.size);
       if (opts.head) return { size: fetch.size, range, result };
       const body = fetch.reader(range?.start ?? 0, range?.end);
+      // Finished and committed while we waited: the store has it now.
+      if (!body) return this.fromStore(blobKey(digest), fetch.size, opts, result);
       return { size: fetch.size, range, body, result };
     } finally {
       release();

@@ -12,17 +12,29 @@ export interface InflightFetches {
   readonly size: number;
   /** Clients currently reading from in-flight fetches. */
   waiting(): number;
+  /** Resolves once every fetch under way has settled (graceful shutdown), or after the timeout. */
+  drain(timeoutMs: number): Promise<void>;
 }
 
 export class LocalInflight implements InflightFetches {
   private readonly map = new Map<string, BlobFetch>();
+  private readonly settling = new Set<Promise<unknown>>();
 
   get(digest: string): BlobFetch | undefined { return this.map.get(digest); }
 
   add(digest: string, fetch: BlobFetch, settled: Promise<unknown>): void {
     this.map.set(digest, fetch);
     const remove = () => { if (this.map.get(digest) === fetch) this.map.delete(digest); };
-    settled.then(remove, remove);
+    const tracked = settled.then(remove, remove);
+    this.settling.add(tracked);
+    void tracked.then(() => this.settling.delete(tracked));
+  }
+
+  async drain(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((r) => { timer = setTimeout(r, timeoutMs); });
+    await Promise.race([Promise.all([...this.settling]), timeout]);
+    clearTimeout(timer);
   }
 
   get size(): number { return this.map.size; }

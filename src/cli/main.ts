@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerServe } from './serve.js';
 import { registerGc } from './gc.js';
+import { registerConfigCommand } from './config.js';
 import { runCli } from './run.js';
 
 const program = new Command('regway')
@@ -8,4 +9,5 @@ const program = new Command('regway')
   .version('0.1.0');
 registerServe(program);
 registerGc(program);
+registerConfigCommand(program);
 await runCli(program);

@@ -78,6 +78,8 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     app, index, inflight, routes,
     close: async () => {
       await app.close();
+      // Let downloads under way finish and commit: they are shared, and a restart should not waste them.
+      await inflight.drain(30_000);
       await Promise.all(routes.all().map((r) => r.upstreams.close()));
     },
   };

@@ -1,4 +1,4 @@
-import { promises as fsp, createReadStream, constants } from 'node:fs';
+import { promises as fsp, constants } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -39,9 +39,9 @@ export class FsDriver implements StorageDriver {
       if (isMissing(e)) throw new NotFoundError(key);
       throw e;
     }
-    // Opening first means a missing object fails here, not later as a stream error.
-    return createReadStream('', { fd: fh.fd, autoClose: true, highWaterMark: READ_CHUNK, ...(range ?? {}) })
-      .on('close', () => { fh.close().catch(() => {}); });
+    // Opening first means a missing object fails here, not later as a stream error. The stream owns
+    // the handle and closes it exactly once (closing a raw fd twice can close someone else's socket).
+    return fh.createReadStream({ autoClose: true, highWaterMark: READ_CHUNK, ...(range ?? {}) });
   }
 
   async writer(key: string): Promise<ObjectWriter> {

@@ -57,6 +57,8 @@ describe('upstream failures', () => {
       const ok = await fetchBody(url);
       assert.equal(ok.ended, 'end');
       assert.ok(ok.bytes.equals(data));
+      // Clients finish once the digest is verified; the commit (fsync, rename) follows.
+      for (let i = 0; i < 100 && gw.inflight.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
       assert.ok(storedBlobs(gw.storage).includes(digest.slice(7)));
     });
   }
