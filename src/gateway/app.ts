@@ -9,8 +9,18 @@ import type { ManifestService } from '../cache/manifests.js';
 import { paginate, type DiscoveryService } from '../cache/discovery.js';
 import { resolveRepository } from './addressing.js';
 import { renderError } from './errors.js';
+import type { EventSink, RequestEvent } from '../obs/events.js';
+
+/** What a handler learned about a request, for its event. */
+export type RequestFacts = Partial<Pick<RequestEvent, 'operation' | 'registry' | 'repository' | 'reference' | 'digest' | 'cache' | 'upstream' | 'user' | 'errorCode'>>;
+
+declare module 'fastify' {
+  interface FastifyRequest { facts: RequestFacts }
+}
 
 export interface GatewayServices {
+  /** Receives one event per request when its response ends (audit, metrics, SLO). */
+  events?: EventSink;
   blobs: BlobService;
   manifests: ManifestService;
   discovery: DiscoveryService;
@@ -45,9 +55,14 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
     routerOptions: { maxParamLength: 2048, ignoreDuplicateSlashes: false },
   });
 
-  app.addHook('onRequest', async (_req, reply) => { reply.header('docker-distribution-api-version', 'registry/2.0'); });
+  app.decorateRequest('facts', null as unknown as RequestFacts);
+  app.addHook('onRequest', async (req, reply) => {
+    req.facts = {};
+    reply.header('docker-distribution-api-version', 'registry/2.0');
+  });
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    if (svc.events) svc.events.record(toEvent(req, reply));
   });
   app.setErrorHandler((e, req, reply) => renderError(e, req, reply));
   app.setNotFoundHandler((req, reply) => {
@@ -57,7 +72,7 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   for (const method of ['GET', 'HEAD'] as const) {
-    app.route({ method, url: '/v2/', handler: async (_req, reply) => reply.header('content-type', 'application/json').send('{}') });
+    app.route({ method, url: '/v2/', handler: async (req, reply) => { req.facts.operation = 'ping'; return reply.header('content-type', 'application/json').send('{}'); } });
     app.route({ method, url: '/v2', handler: async (_req, reply) => reply.redirect('/v2/', 301) });
     app.route({ method, url: '/v2/*', handler: (req, reply) => dispatch(svc, req as Req, reply) });
   }
@@ -68,13 +83,33 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
   return app as unknown as FastifyInstance;
 }
 
+function toEvent(req: FastifyRequest, reply: FastifyReply): RequestEvent {
+  const f = req.facts ?? {};
+  const raw = reply.raw;
+  return {
+    time: Date.now(),
+    operation: f.operation ?? 'other',
+    method: req.method,
+    status: reply.statusCode,
+    durationMs: reply.elapsedTime,
+    bytes: Number(raw.getHeader('content-length') ?? 0) && req.method !== 'HEAD' ? Number(raw.getHeader('content-length')) : 0,
+    clientIp: req.ip,
+    userAgent: req.headers['user-agent'],
+    aborted: !raw.writableFinished,
+    ...f,
+  };
+}
+
 async function dispatch(svc: GatewayServices, req: Req, reply: FastifyReply): Promise<unknown> {
   const path = req.params['*'];
-  if (path === '_catalog') return catalog(svc, req, reply);
+  if (path === '_catalog') { req.facts.operation = 'catalog'; return catalog(svc, req, reply); }
   for (const [re, kind] of ROUTES) {
     const m = re.exec(path);
     if (!m) continue;
+    req.facts.operation = kind === 'tags' ? 'tags' : kind === 'upload' ? 'upload' : kind;
     const repo = resolveRepository(m[1]!, req.query.ns, svc.defaultRegistry());
+    req.facts.registry = repo.registry;
+    req.facts.repository = repo.name;
     if (repo.ns) reply.header('oci-namespace', repo.ns);
     switch (kind) {
       case 'manifest': return manifest(svc, req, reply, repo, m[2]!);
@@ -90,7 +125,9 @@ async function dispatch(svc: GatewayServices, req: Req, reply: FastifyReply): Pr
 type Repo = ReturnType<typeof resolveRepository>;
 
 async function manifest(svc: GatewayServices, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
+  req.facts.reference = ref;
   const r = await svc.manifests.get(repo, parseReference(ref));
+  Object.assign(req.facts, { digest: r.digest, cache: r.result, upstream: r.upstream });
   if (!acceptable(r.mediaType, parseAccept(req.headers.accept))) {
     // We never convert formats: say what is stored instead of sending something the client cannot use.
     throw new RegistryError('MANIFEST_UNKNOWN', `manifest is ${r.mediaType}, which the request's Accept header does not list`, { mediaType: r.mediaType });
@@ -101,8 +138,10 @@ async function manifest(svc: GatewayServices, req: Req, reply: FastifyReply, rep
 }
 
 async function blob(svc: GatewayServices, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
+  req.facts.reference = ref;
   const digest = parseDigest(ref);
   const r = await svc.blobs.get(repo, digest, { head: req.method === 'HEAD', range: req.headers.range });
+  Object.assign(req.facts, { digest: digest.value, cache: r.result, upstream: r.upstream });
   reply.header('content-type', 'application/octet-stream').header('docker-content-digest', digest.value)
     .header('etag', `"${digest.value}"`).header('accept-ranges', 'bytes').header('x-regway-cache', r.result);
   if (r.range) {

@@ -15,6 +15,7 @@ export function toRegistryError(e: unknown): RegistryError {
 
 export function renderError(e: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const err = toRegistryError(e);
+  if (req.facts) req.facts.errorCode = err.code;
   if (err.code === 'UNKNOWN') req.log.error({ err: e }, 'unexpected error');
   else if (err.status >= 500) req.log.warn({ code: err.code, msg: err.message, detail: err.detail }, 'request failed');
   if (reply.sent || reply.raw.headersSent) { reply.raw.destroy(); return; }

@@ -15,10 +15,13 @@ import { DiscoveryService } from '../cache/discovery.js';
 import type { RegistryRoute, RouteTable } from '../cache/context.js';
 import { canonicalRegistry } from '../oci/reference.js';
 import { buildApp } from './app.js';
+import { EventBus } from '../obs/events.js';
 
 /** A running gateway's parts, for the CLI and for tests. */
 export interface Gateway {
   app: FastifyInstance;
+  /** Request events; observers (audit, metrics, SLO) add themselves as sinks. */
+  events: EventBus;
   index: BlobIndex;
   inflight: LocalInflight;
   routes: SwappableRoutes;
@@ -66,7 +69,9 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const routes = new SwappableRoutes();
   routes.swap(buildRoutes(config, log));
   const deps = { driver, meta, index, inflight, routes, log };
+  const events = new EventBus();
   const app = buildApp({
+    events,
     blobs: new BlobService(deps),
     manifests: new ManifestService(deps, config.cache.memoryManifests),
     discovery: new DiscoveryService(deps),
@@ -75,7 +80,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   });
   log.info({ blobs: index.count, bytes: index.size, registries: [...Object.keys(config.registries)] }, 'cache loaded');
   return {
-    app, index, inflight, routes,
+    app, events, index, inflight, routes,
     close: async () => {
       await app.close();
       // Let downloads under way finish and commit: they are shared, and a restart should not waste them.
