@@ -6,6 +6,21 @@ import { hasher, type Digest } from '../oci/digest.js';
 
 const READ_CHUNK = 256 * 1024;
 
+/** A body to append; `skip` bytes are dropped first (an upstream that ignored our Range). */
+export interface SourceBody { size?: number; body: AsyncIterable<Uint8Array>; skip?: number }
+/** Opens the source at `offset` (0 first; later after a break, with why the last one broke). */
+export type OpenSource = (offset: number, brokeBecause?: string) => Promise<SourceBody>;
+
+/** Drops the first `n` bytes of a stream. */
+async function* skipBytes(body: AsyncIterable<Uint8Array>, n: number): AsyncIterable<Uint8Array> {
+  let left = n;
+  for await (const chunk of body) {
+    if (left >= chunk.length) { left -= chunk.length; continue; }
+    yield left > 0 ? chunk.subarray(left) : chunk;
+    left = 0;
+  }
+}
+
 /** Raised to every reader when the fetched bytes do not match the digest, or the source broke. */
 export class FetchFailedError extends Error {
   constructor(message: string, readonly kind: 'digest' | 'size' | 'source') {
@@ -51,15 +66,15 @@ export class BlobFetch extends EventEmitter {
    * verified; rejects otherwise (errors before the first byte keep their own type, so the first
    * client gets the upstream's real answer).
    */
-  async run(openWriter: () => Promise<ObjectWriter>, openSource: () => Promise<{ size?: number; body: AsyncIterable<Uint8Array> }>): Promise<void> {
+  async run(openWriter: () => Promise<ObjectWriter>, openSource: OpenSource, maxResumes = 3): Promise<void> {
     try {
       this.writer = await openWriter();
       if (!this.writer.localPath) throw new Error('storage writer has no local spool file');
       this.fh = await fsp.open(this.writer.localPath, 'r');
-      const src = await openSource();
+      const src = await openSource(0);
       this.size = src.size;
       this.resolveReady();
-      await this.consume(src.body, this.writer);
+      await this.consume(src, openSource, maxResumes, this.writer);
     } catch (e) {
       this.fail(e as Error);
       await this.writer?.abort().catch(() => {});
@@ -71,20 +86,32 @@ export class BlobFetch extends EventEmitter {
     }
   }
 
-  private async consume(source: AsyncIterable<Uint8Array>, writer: ObjectWriter): Promise<void> {
+  /**
+   * Appends source bytes until the blob is complete. When a source breaks (reset, timeout, early
+   * end) the fetch continues from `openSource(written)`, i.e. the next upstream with a Range: the
+   * hash runs over the bytes in order, so readers see one uninterrupted stream.
+   */
+  private async consume(first: SourceBody, openSource: OpenSource, maxResumes: number, writer: ObjectWriter): Promise<void> {
     const h = hasher(this.digest.algorithm);
-    try {
-      for await (const chunk of source) {
-        h.update(chunk);
-        await writer.write(chunk);
-        this.written += chunk.length;
-        if (this.size !== undefined && this.written > this.size) throw new FetchFailedError(`upstream sent more than ${this.size} bytes`, 'size');
-        this.emit('progress');
+    let src = first;
+    for (let resumes = 0; ; resumes++) {
+      try {
+        for await (const chunk of skipBytes(src.body, src.skip ?? 0)) {
+          h.update(chunk);
+          await writer.write(chunk);
+          this.written += chunk.length;
+          if (this.size !== undefined && this.written > this.size) throw new FetchFailedError(`upstream sent more than ${this.size} bytes`, 'size');
+          this.emit('progress');
+        }
+        if (this.size === undefined || this.written === this.size) break;
+        throw new Error(`stream ended after ${this.written} of ${this.size} bytes`);
+      } catch (e) {
+        if (e instanceof FetchFailedError) throw e;
+        if (resumes >= maxResumes) throw new FetchFailedError(`upstream stream broke after ${this.written} bytes: ${(e as Error).message}`, 'source');
+        this.emit('resume', { offset: this.written, reason: (e as Error).message });
+        src = await openSource(this.written, (e as Error).message);
       }
-    } catch (e) {
-      throw e instanceof FetchFailedError ? e : new FetchFailedError(`upstream stream broke after ${this.written} bytes: ${(e as Error).message}`, 'source');
     }
-    if (this.size !== undefined && this.written !== this.size) throw new FetchFailedError(`upstream sent ${this.written} of ${this.size} bytes`, 'size');
     const got = `${this.digest.algorithm}:${h.digest('hex')}`;
     if (got !== this.digest.value) throw new FetchFailedError(`digest mismatch: upstream bytes hash to ${got}`, 'digest');
     // Verified: readers may finish now; durability (fsync, rename) need not delay them.

@@ -5,9 +5,10 @@ import { blobKey, type RepoKey } from '../store/paths.js';
 import { NotFoundError } from '../store/driver.js';
 import { header } from '../client/upstream-client.js';
 import { upstreamError } from '../upstream/registry-upstreams.js';
-import { BlobFetch } from './blob-fetch.js';
+import { BlobFetch, type OpenSource } from './blob-fetch.js';
+import type { UpstreamClient } from '../client/upstream-client.js';
 import { parseRange, type Range } from './range.js';
-import { routeFor, type CacheDeps, type CacheResult } from './context.js';
+import { routeFor, type CacheDeps, type CacheResult, type RegistryRoute } from './context.js';
 
 export interface BlobResponse {
   size: number;
@@ -99,13 +100,7 @@ export class BlobService {
     const route = routeFor(this.deps.routes, repo);
     const fetch = new BlobFetch(digest);
     const key = blobKey(digest);
-    const settled = fetch.run(() => driver.writer(key), async () => {
-      const res = await route.upstreams.send({ method: 'GET', name: repo.name, path: `blobs/${digest.value}` });
-      if (res.status !== 200) { await res.body.dump?.(); throw upstreamError(res, 'blob', { digest: digest.value }); }
-      const cl = header(res.headers, 'content-length');
-      log.debug({ registry: repo.registry, repository: repo.name, digest: digest.value, upstream: res.upstream.id, size: cl }, 'fetching blob');
-      return { size: cl !== undefined ? Number(cl) : undefined, body: res.body };
-    }).then(async () => {
+    const settled = fetch.run(() => driver.writer(key), openUpstream(route, repo, digest, log)).then(async () => {
       index.add(key, fetch.size!);
       await this.deps.meta.putBlobLink(repo, digest);
       await index.evictIfNeeded();
@@ -114,4 +109,37 @@ export class BlobService {
     inflight.add(digest.value, fetch, settled);
     return fetch;
   }
+}
+
+/**
+ * The source of one blob download across upstreams. Offset 0 is the first request. A later call
+ * means the previous stream broke: that upstream is charged a failure and excluded, and the next
+ * one is asked for the rest with a Range; one that ignores Range (200) has the bytes already
+ * written skipped.
+ */
+function openUpstream(route: RegistryRoute, repo: RepoKey, digest: Digest, log: CacheDeps['log']): OpenSource {
+  const tried = new Set<UpstreamClient>();
+  let current: UpstreamClient | undefined;
+  return async (offset, brokeBecause) => {
+    if (current) {
+      current.health.failure(`blob stream broke: ${brokeBecause ?? 'unknown'}`);
+      tried.add(current);
+    }
+    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    const res = await route.upstreams.send({ method: 'GET', name: repo.name, path: `blobs/${digest.value}`, headers }, { exclude: tried });
+    current = res.upstream;
+    if (res.status !== 200 && res.status !== 206) { await res.body.dump?.(); throw upstreamError(res, 'blob', { digest: digest.value }); }
+    const cl = header(res.headers, 'content-length');
+    if (offset === 0) {
+      log.debug({ registry: repo.registry, repository: repo.name, digest: digest.value, upstream: res.upstream.id, size: cl }, 'fetching blob');
+      return { size: cl !== undefined ? Number(cl) : undefined, body: res.body };
+    }
+    log.warn({ registry: repo.registry, repository: repo.name, digest: digest.value, upstream: res.upstream.id, offset, status: res.status, reason: brokeBecause }, 'blob stream broke; resuming from the next upstream');
+    if (res.status === 206) {
+      const start = Number(/bytes (\d+)-/.exec(header(res.headers, 'content-range') ?? '')?.[1] ?? -1);
+      if (start !== offset) { await res.body.dump?.(); throw new RegistryError('UPSTREAM_UNAVAILABLE', `upstream ${res.upstream.id} answered a resume at ${offset} with range start ${start}`); }
+      return { body: res.body };
+    }
+    return { body: res.body, skip: offset };
+  };
 }

@@ -13,6 +13,8 @@ export interface RegistryRoute {
   upstreams: RegistryUpstreams;
   tagTtl: number;
   maxStale: number;
+  /** How long the origin's 404 for a tag is remembered. */
+  negativeTtl: number;
 }
 
 /** Resolves a registry name to its route; swapped atomically on reload. */

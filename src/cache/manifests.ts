@@ -30,6 +30,8 @@ export interface ManifestResponse {
 export class ManifestService {
   private readonly memory: ManifestMemory;
   private readonly flights = new SingleFlight<ManifestResponse>();
+  /** Tags the origin recently said do not exist, until when. */
+  private readonly missing = new Map<string, number>();
   private readonly now: () => number;
 
   constructor(private readonly deps: CacheDeps, memoryBytes: number) {
@@ -51,7 +53,25 @@ export class ManifestService {
       const bytes = await this.bytes(parseDigest(entry.digest));
       if (bytes) return { bytes, mediaType: entry.mediaType, digest: entry.digest, result: 'hit' };
     }
-    return this.flights.run(key, () => this.refreshTag(route, repo, ref.value, entry));
+    const missingUntil = this.missing.get(key);
+    if (missingUntil !== undefined) {
+      if (missingUntil > this.now()) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown (upstream said so recently)', { tag: ref.value });
+      this.missing.delete(key);
+    }
+    return this.flights.run(key, async () => {
+      try {
+        return await this.refreshTag(route, repo, ref.value, entry);
+      } catch (e) {
+        // The origin's 404 is remembered briefly: a storm of requests for a missing tag costs one call.
+        if (isRegistryError(e, 'MANIFEST_UNKNOWN') && route.negativeTtl > 0) this.rememberMissing(key, route.negativeTtl);
+        throw e;
+      }
+    });
+  }
+
+  private rememberMissing(key: string, ttl: number): void {
+    if (this.missing.size >= 10_000) this.missing.delete(this.missing.keys().next().value!);
+    this.missing.set(key, this.now() + ttl);
   }
 
   private async cachedByDigest(repo: RepoKey, d: Digest): Promise<ManifestResponse | undefined> {

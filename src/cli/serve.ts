@@ -2,6 +2,21 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../obs/logger.js';
 import { createGateway } from '../gateway/gateway.js';
+import { watch } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+
+/**
+ * Calls `fn` after the file settles (editors write in several steps). Watches the folder, not the
+ * file: editors and config managers replace files by rename, which ends a watch on the old inode.
+ */
+function watchFile(path: string, fn: () => void): void {
+  let timer: NodeJS.Timeout | undefined;
+  watch(dirname(resolve(path)), (_event, name) => {
+    if (name !== basename(path)) return;
+    clearTimeout(timer);
+    timer = setTimeout(fn, 300);
+  }).unref();
+}
 
 function collect(v: string, prev: string[]): string[] { return [...prev, v]; }
 
@@ -30,6 +45,17 @@ or point containerd's hosts.toml / dockerd's registry-mirrors at it (see README)
       const port = Number(config.listen.slice(idx + 1));
       await gw.app.listen({ host, port });
       log.info({ listen: config.listen, storage: config.storage.path }, 'regway gateway serving');
+      const overrides = { listen: opts.listen, storage: opts.storage, upstreams: opts.upstream };
+      const reload = (why: string) => {
+        try {
+          gw.reload(loadConfig(opts.config, overrides));
+        } catch (e) {
+          // An invalid config never replaces a working one.
+          log.error({ trigger: why, err: (e as Error).message }, 'configuration reload refused; keeping the running configuration');
+        }
+      };
+      process.on('SIGHUP', () => reload('SIGHUP'));
+      if (config.watchConfig && opts.config) watchFile(opts.config, () => reload('file change'));
       const stop = async (signal: string) => {
         log.info({ signal }, 'shutting down: finishing in-flight requests');
         await gw.close();

@@ -3,9 +3,19 @@ import { Agent, request, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import { bearerChallenge, parseChallenges } from '../auth/challenge.js';
 import { TokenCache } from '../auth/tokens.js';
+import type { Credentials } from '../auth/credentials.js';
 import type { UpstreamConfig } from '../config/schema.js';
+import { UpstreamHealth, parseRateLimit, type HealthSnapshot } from '../upstream/health.js';
 
-export interface Credentials { username: string; password: string }
+export type { Credentials };
+/** Looks up credentials for a host when needed (config, config.json, auth.json, helpers). */
+export type CredentialProvider = (host: string) => Promise<Credentials | undefined>;
+
+export interface UpstreamClientOptions {
+  credentials?: CredentialProvider;
+  tokens?: TokenCache;
+  health?: UpstreamHealth;
+}
 
 export interface UpstreamRequest {
   method: 'GET' | 'HEAD';
@@ -48,9 +58,14 @@ export class UpstreamClient {
   private scheme: 'none' | 'basic' | 'bearer' | undefined;
   private bearerParams: { realm: string; service: string } | undefined;
 
-  constructor(readonly config: UpstreamConfig, private readonly credentials?: Credentials, tokens?: TokenCache) {
+  readonly health: UpstreamHealth;
+  private readonly credentialProvider: CredentialProvider | undefined;
+
+  constructor(readonly config: UpstreamConfig, opts: UpstreamClientOptions = {}) {
     this.base = new URL(config.url.replace(/\/+$/, '') + '/');
-    this.tokens = tokens ?? new TokenCache();
+    this.tokens = opts.tokens ?? new TokenCache();
+    this.health = opts.health ?? new UpstreamHealth({ failureThreshold: 3, openFor: 15_000 });
+    this.credentialProvider = opts.credentials;
     const tls = config.tls;
     this.dispatcher = new Agent({
       connect: {
@@ -66,7 +81,15 @@ export class UpstreamClient {
       keepAliveTimeout: 30_000,
       connections: 64,
       pipelining: 1,
+      allowH2: config.http2,
     });
+  }
+
+  /** Health as observers (metrics, status page) see it. */
+  healthSnapshot(): HealthSnapshot { return this.health.snapshot(); }
+
+  private credentials(): Promise<Credentials | undefined> {
+    return this.credentialProvider ? this.credentialProvider(this.base.host) : Promise.resolve(undefined);
   }
 
   get id(): string { return this.config.url; }
@@ -85,7 +108,8 @@ export class UpstreamClient {
     const scope = req.name ? `repository:${req.name}:pull` : '';
     let auth = await this.authHeader(scope);
     let res = await this.raw(req, auth);
-    if (res.status === 401) {
+    // Probes (no repository) only want to know the upstream is alive: a 401 answers that.
+    if (res.status === 401 && req.name) {
       const challenge = res.headers['www-authenticate'];
       await drain(res);
       auth = await this.answerChallenge(challenge, scope);
@@ -103,6 +127,11 @@ export class UpstreamClient {
   private async dispatch(url: URL, method: string, headers: Record<string, string>, dispatcher: Dispatcher): Promise<UpstreamResponse> {
     try {
       const r = await request(url, { method: method as Dispatcher.HttpMethod, headers, dispatcher, maxRedirections: 0 } as Parameters<typeof request>[1]);
+      const remaining = parseRateLimit(r.headers['ratelimit-remaining'] as string | undefined);
+      if (remaining !== undefined) {
+        this.health.rateLimitRemaining = remaining;
+        this.health.rateLimitLimit = parseRateLimit(r.headers['ratelimit-limit'] as string | undefined);
+      }
       return { status: r.statusCode, headers: r.headers, body: r.body as unknown as UpstreamResponse['body'] };
     } catch (e) {
       throw new UpstreamConnectionError(this.id, e);
@@ -128,7 +157,7 @@ export class UpstreamClient {
 
   /** Pre-emptive auth once we know the upstream's scheme: saves a 401 round trip per request. */
   private async authHeader(scope: string): Promise<string | undefined> {
-    if (this.scheme === 'basic' && this.credentials) return basic(this.credentials);
+    if (this.scheme === 'basic') { const c = await this.credentials(); return c ? basic(c) : undefined; }
     if (this.scheme === 'bearer' && this.bearerParams && scope) {
       const { realm, service } = this.bearerParams;
       return `Bearer ${await this.fetchTokenCached(realm, service, scope)}`;
@@ -147,9 +176,10 @@ export class UpstreamClient {
       this.tokens.invalidate(TokenCache.key(realm, service, want));
       return `Bearer ${await this.fetchTokenCached(realm, service, want)}`;
     }
-    if (parseChallenges(header).some((c) => c.scheme === 'basic') && this.credentials) {
+    const creds = await this.credentials();
+    if (parseChallenges(header).some((c) => c.scheme === 'basic') && creds) {
       this.scheme = 'basic';
-      return basic(this.credentials);
+      return basic(creds);
     }
     return undefined;
   }
@@ -164,7 +194,8 @@ export class UpstreamClient {
     if (service) u.searchParams.set('service', service);
     if (scope) u.searchParams.set('scope', scope);
     const headers: Record<string, string> = { 'user-agent': USER_AGENT };
-    if (this.credentials) headers.authorization = basic(this.credentials);
+    const creds = await this.credentials();
+    if (creds) headers.authorization = basic(creds);
     const res = await this.dispatch(u, 'GET', headers, u.origin === this.base.origin ? this.dispatcher : redirectAgent());
     const text = await readCapped(res.body, MAX_ERROR_BODY);
     if (res.status !== 200) throw new UpstreamAuthError(this.id, res.status, `token request to ${u.origin}${u.pathname} answered ${res.status}`);

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
+import { trustedProxiesSchema, auditSchema, alertsSchema, sloSchema } from './observability.js';
+import { authSchema, hostedSchema, limitsSchema, serverSchema, tlsSchema } from './hosted-schema.js';
 
 const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
   try { return parseDuration(v); } catch (e) { ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message }); return z.NEVER; }
@@ -25,7 +27,13 @@ export const upstreamSchema = z.object({
   role: z.enum(['mirror', 'origin']).default('origin'),
   /** false: a mirror that may only serve content by digest, never resolve tags. */
   resolve: z.boolean().default(true),
-  auth: z.object({ username: secret, password: secret }).strict().optional(),
+  /** Credentials: a username/password pair (values by reference), or a Docker credential helper. */
+  auth: z.union([
+    z.object({ username: secret, password: secret }).strict(),
+    z.object({ helper: z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'a helper name, e.g. ecr-login for docker-credential-ecr-login') }).strict(),
+  ]).optional(),
+  /** Offer HTTP/2 (ALPN) to this upstream; used when it agrees. */
+  http2: z.boolean().default(false),
   tls: z.object({
     ca: z.string().optional(),
     cert: z.string().optional(),
@@ -48,6 +56,8 @@ export const registrySchema = z.object({
   tagTtl: duration.optional(),
   /** How long a stale tag may be served when every upstream fails. */
   maxStale: duration.optional(),
+  /** How long the origin's 404 for a tag is remembered (a storm of requests costs one call). */
+  negativeTtl: duration.optional(),
 }).strict();
 export type RegistryConfig = z.infer<typeof registrySchema>;
 
@@ -65,15 +75,48 @@ export const configSchema = z.object({
   cache: z.object({
     tagTtl: duration.default('5m'),
     maxStale: duration.default('30d'),
+    negativeTtl: duration.default('30s'),
     /** Bytes of manifests kept in memory for fast warm hits. */
     memoryManifests: size.default('64MiB'),
   }).strict().default({}),
+  /** Upstream health: passive circuit breaking and active `/v2/` probes. */
+  health: z.object({
+    failureThreshold: z.number().int().positive().default(3),
+    openFor: duration.default('15s'),
+    /** Active probe interval; 0 disables active probes. */
+    probeInterval: duration.default('10s'),
+  }).strict().default({}),
+  /**
+   * Where upstream credentials are looked up when an upstream has no `auth`: Docker config.json and
+   * containers auth.json files (including their credsStore/credHelpers), by the upstream's host.
+   */
+  credentials: z.object({
+    dockerConfig: z.string().optional(),
+    authFiles: z.array(z.string()).default([]),
+  }).strict().default({}),
+  /** Re-read the config file when it changes (SIGHUP always does). */
+  watchConfig: z.boolean().default(false),
   /** Registry used for requests with neither `ns` nor a host as first path segment (dockerd's registry-mirrors). */
   defaultRegistry: z.string().default('docker.io'),
   registries: z.record(registryName, registrySchema).default({}),
+  /** Proxies whose X-Forwarded-For is believed (IPs or CIDRs); from anyone else the socket address counts. */
+  trustedProxies: trustedProxiesSchema,
+  /** Audit log (ECS JSON lines), its rotation and forwarding. */
+  audit: auditSchema,
+  /** Anomaly rules and their webhooks. */
+  alerts: alertsSchema,
+  /** Pull success and latency objectives. */
+  slo: sloSchema,
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().default({}),
+  /** Hosted (pushable) repositories, client auth, TLS, limits: see hosted-schema.ts. */
+  hosted: hostedSchema.default({}),
+  /** Absent: no client auth (every client may do everything; fine on loopback only). */
+  auth: authSchema.optional(),
+  tls: tlsSchema.optional(),
+  limits: limitsSchema.default({}),
+  server: serverSchema.default({}),
 }).strict();
 
 export type Config = z.infer<typeof configSchema>;

@@ -134,6 +134,7 @@ async function manifest(svc: GatewayServices, req: Req, reply: FastifyReply, rep
   }
   reply.header('content-type', r.mediaType).header('docker-content-digest', r.digest).header('etag', `"${r.digest}"`)
     .header('content-length', r.bytes.length).header('x-regway-cache', r.result);
+  if (r.result === 'stale') reply.header('warning', '110 regway "Response is Stale: upstreams unavailable"');
   return req.method === 'HEAD' ? reply.send() : reply.send(r.bytes);
 }
 

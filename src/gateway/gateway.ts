@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { Config } from '../config/schema.js';
+import type { Config, UpstreamConfig } from '../config/schema.js';
+import { CredentialChain, DockerConfigSource, AuthFileSource, HelperSource, StaticSource, type CredentialSource } from '../auth/credentials.js';
+import { UpstreamHealth } from '../upstream/health.js';
 import { resolveSecret } from '../config/secrets.js';
 import type { Logger } from '../obs/logger.js';
 import { FsDriver } from '../store/fs-driver.js';
@@ -25,6 +27,8 @@ export interface Gateway {
   index: BlobIndex;
   inflight: LocalInflight;
   routes: SwappableRoutes;
+  /** Swaps in the registries of a new (already validated) config; in-flight pulls finish on the old ones. */
+  reload(next: Config): { changed: string[]; needsRestart: string[] };
   close(): Promise<void>;
 }
 
@@ -36,20 +40,34 @@ export class SwappableRoutes implements RouteTable {
   all(): RegistryRoute[] { return [...this.table.values()]; }
 }
 
+/** Where an upstream's credentials come from: its own `auth`, else the configured files by host. */
+function credentialSources(config: Config, u: UpstreamConfig): CredentialSource[] {
+  if (u.auth && 'helper' in u.auth) return [new HelperSource(u.auth.helper)];
+  if (u.auth) return [new StaticSource({ username: resolveSecret(u.auth.username), password: resolveSecret(u.auth.password) })];
+  const sources: CredentialSource[] = [];
+  if (config.credentials.dockerConfig) sources.push(new DockerConfigSource(config.credentials.dockerConfig));
+  for (const f of config.credentials.authFiles) sources.push(new AuthFileSource(f));
+  return sources;
+}
+
 export function buildRoutes(config: Config, log: Logger): Map<string, RegistryRoute> {
   const table = new Map<string, RegistryRoute>();
   for (const [name, reg] of Object.entries(config.registries)) {
     const registry = canonicalRegistry(name);
     const clients = reg.upstreams.map((u) => {
       if (u.tls.insecure) log.warn({ registry, upstream: u.url }, 'TLS verification is off for this upstream (tls.insecure): for labs only');
-      const creds = u.auth ? { username: resolveSecret(u.auth.username), password: resolveSecret(u.auth.password) } : undefined;
-      return new UpstreamClient(u, creds);
+      const chain = new CredentialChain(credentialSources(config, u));
+      return new UpstreamClient(u, {
+        credentials: chain.empty ? undefined : (host) => chain.get(host),
+        health: new UpstreamHealth({ failureThreshold: config.health.failureThreshold, openFor: config.health.openFor }),
+      });
     });
     table.set(registry, {
       registry,
       upstreams: new RegistryUpstreams(registry, clients, log),
       tagTtl: reg.tagTtl ?? config.cache.tagTtl,
       maxStale: reg.maxStale ?? config.cache.maxStale,
+      negativeTtl: reg.negativeTtl ?? config.cache.negativeTtl,
     });
   }
   return table;
@@ -67,7 +85,13 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   await index.load();
   const inflight = new LocalInflight();
   const routes = new SwappableRoutes();
-  routes.swap(buildRoutes(config, log));
+  let current = config;
+  const install = (c: Config) => {
+    const table = buildRoutes(c, log);
+    for (const r of table.values()) r.upstreams.startProbes(c.health.probeInterval);
+    return routes.swap(table);
+  };
+  install(config);
   const deps = { driver, meta, index, inflight, routes, log };
   const events = new EventBus();
   const app = buildApp({
@@ -75,12 +99,25 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     blobs: new BlobService(deps),
     manifests: new ManifestService(deps, config.cache.memoryManifests),
     discovery: new DiscoveryService(deps),
-    defaultRegistry: () => config.defaultRegistry,
+    defaultRegistry: () => current.defaultRegistry,
     log,
   });
   log.info({ blobs: index.count, bytes: index.size, registries: [...Object.keys(config.registries)] }, 'cache loaded');
   return {
     app, events, index, inflight, routes,
+    reload: (next) => {
+      const needsRestart = (['listen', 'storage'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(current[k]));
+      const changed = Object.keys(next.registries).filter((k) => JSON.stringify(next.registries[k]) !== JSON.stringify(current.registries[k]))
+        .concat(Object.keys(current.registries).filter((k) => !(k in next.registries)));
+      const old = install(next);
+      current = next;
+      // Requests under way hold their old route and finish on it; close its connections later.
+      const timer = setTimeout(() => { for (const r of old.values()) void r.upstreams.close(); }, 120_000);
+      timer.unref();
+      log.info({ changed, needsRestart }, 'configuration reloaded: new pulls use the new upstreams');
+      if (needsRestart.length) log.warn({ needsRestart }, 'these settings only take effect after a restart');
+      return { changed, needsRestart };
+    },
     close: async () => {
       await app.close();
       // Let downloads under way finish and commit: they are shared, and a restart should not waste them.

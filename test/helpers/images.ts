@@ -394,3 +394,8 @@ export async function pushReferrer(
   }
   return { digest, manifest, descriptor, usedFallbackTag };
 }
+
+/** Pushes an already built image (so the same bytes can go to several registries: mirror + origin). */
+export async function pushBuiltImage(registryUrl: string, name: string, tag: string, img: BuiltImage, auth?: BasicAuth): Promise<PushedImage> {
+  return pushBuilt(new Session(registryUrl, auth), name, tag, img);
+}

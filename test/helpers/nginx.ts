@@ -1,0 +1,57 @@
+// A real nginx on loopback with a config fragment of the test's choosing: a slow (limit_rate),
+// killable or misbehaving (return 500/429/404) front for a real registry.
+import { writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, waitForHttp } from './ports.js';
+import { makeTempDir, removeTempDir, spawnDaemon, stopDaemon, killTree, type Daemon } from './proc.js';
+
+export interface Nginx {
+  url: string;
+  host: string;
+  port: number;
+  dir: string;
+  /** Lines of the access log ($request $status $body_bytes_sent). */
+  accessLog(): string[];
+  stop(): Promise<void>;
+  /** SIGKILL the master and workers: connections die mid-transfer. */
+  kill(): void;
+}
+
+/** `server` is the inside of a `server {}` block; `listen` is added. */
+export async function startNginx(server: string, opts: { port?: number } = {}): Promise<Nginx> {
+  const dir = makeTempDir('nginx');
+  const port = opts.port ?? await freePort();
+  for (const d of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d), { recursive: true });
+  const conf = `
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log ${dir}/access.log regway;
+  log_format regway '$request_method $uri $status $body_bytes_sent';
+  client_body_temp_path ${dir}/client; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  proxy_buffering off;
+  proxy_request_buffering off;
+  proxy_http_version 1.1;
+  server {
+    listen 127.0.0.1:${port};
+    ${server}
+  }
+}`;
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  const d: Daemon = spawnDaemon('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdoutFile: join(dir, 'stdout.log') });
+  try { await waitForHttp(`http://127.0.0.1:${port}/`, 10_000); } catch (e) {
+    const err = existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '';
+    killTree(d.pid); removeTempDir(dir);
+    throw new Error(`nginx did not start: ${(e as Error).message}\n${err}`);
+  }
+  return {
+    url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, port, dir,
+    accessLog: () => (existsSync(join(dir, 'access.log')) ? readFileSync(join(dir, 'access.log'), 'utf8').split('\n').filter(Boolean) : []),
+    stop: async () => { await stopDaemon(d, 3000); removeTempDir(dir); },
+    kill: () => { killTree(d.pid, 'SIGKILL'); },
+  };
+}
