@@ -1,0 +1,87 @@
+// Benchmark options: flags override BENCH_* environment variables, which override the defaults.
+// The defaults keep a whole run under ~5 minutes on the 2-core CI machine.
+import { parseArgs } from 'node:util';
+
+export interface BenchOptions {
+  layers: number;
+  /** Bytes of random content per layer. */
+  layerSize: number;
+  clients: number;
+  /** Parallel blob downloads per pulling client (containerd's default is 3). */
+  pullParallel: number;
+  durationSec: number;
+  warmupSec: number;
+  manifestConnections: number;
+  blobConnections: number;
+  threads: number;
+  nginxWorkers: number | 'auto';
+  writeDocs: boolean;
+  cpuProfDir: string | undefined;
+  help: boolean;
+}
+
+export const HELP = `Usage: npm run bench -- [options]      (or: node --import tsx bench/run.ts [options])
+
+Side-by-side benchmark of regway against distribution's proxy mode, with nginx serving the same
+blob files as the ceiling. Everything runs on 127.0.0.1 with fresh temp dirs; prints a table of
+ratios, writes bench/results/<timestamp>.json and regenerates the table in docs/benchmarks.md.
+
+Options (environment variable in brackets):
+  --layers N                 layers in the generated image             [BENCH_LAYERS]      default 5
+  --layer-mb N               MB of random content per layer            [BENCH_LAYER_MB]    default 20
+  --clients N                concurrent cold-pull clients              [BENCH_CLIENTS]     default 10
+  --pull-parallel N          parallel blob downloads per client        [BENCH_PULL_PARALLEL] default 3
+  --duration S               seconds per measured load run             [BENCH_DURATION]    default 10
+  --warmup S                 unmeasured seconds before each run        [BENCH_WARMUP]      default 2
+  --manifest-connections N   wrk connections for manifests             [BENCH_MANIFEST_CONNECTIONS] default 16
+  --blob-connections N       wrk connections (clients) for blobs       [BENCH_BLOB_CONNECTIONS] default 8
+  --threads N                wrk threads                               [BENCH_THREADS]     default 2
+  --nginx-workers N|auto     nginx worker_processes                    [BENCH_NGINX_WORKERS] default auto
+  --cpu-prof DIR             run regway with node --cpu-prof into DIR  [BENCH_CPU_PROF]
+  --no-docs                  do not rewrite docs/benchmarks.md
+  -h, --help                 this text
+
+Examples:
+  npm run bench
+  npm run bench -- --layers 3 --layer-mb 8 --duration 5 --no-docs     # a quick smoke run
+  npm run bench -- --cpu-prof /tmp/prof --no-docs                      # then open the .cpuprofile in Chrome DevTools
+`;
+
+function num(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Parses argv (without node and script) and env into options; throws with a clear message on bad input. */
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions {
+  const { values: f } = parseArgs({
+    args: argv,
+    options: {
+      layers: { type: 'string' }, 'layer-mb': { type: 'string' }, clients: { type: 'string' }, 'pull-parallel': { type: 'string' },
+      duration: { type: 'string' }, warmup: { type: 'string' }, 'manifest-connections': { type: 'string' },
+      'blob-connections': { type: 'string' }, threads: { type: 'string' }, 'nginx-workers': { type: 'string' },
+      'cpu-prof': { type: 'string' }, 'no-docs': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  const pick = (flag: string, envName: string) => (f as Record<string, string | undefined>)[flag] ?? env[envName];
+  const workers = pick('nginx-workers', 'BENCH_NGINX_WORKERS') ?? 'auto';
+  const warmup = pick('warmup', 'BENCH_WARMUP');
+  return {
+    layers: Math.round(num('--layers', pick('layers', 'BENCH_LAYERS'), 5)),
+    layerSize: Math.round(num('--layer-mb', pick('layer-mb', 'BENCH_LAYER_MB'), 20) * 1e6),
+    clients: Math.round(num('--clients', pick('clients', 'BENCH_CLIENTS'), 10)),
+    pullParallel: Math.round(num('--pull-parallel', pick('pull-parallel', 'BENCH_PULL_PARALLEL'), 3)),
+    durationSec: num('--duration', pick('duration', 'BENCH_DURATION'), 10),
+    warmupSec: warmup === '0' ? 0 : num('--warmup', warmup, 2),
+    manifestConnections: Math.round(num('--manifest-connections', pick('manifest-connections', 'BENCH_MANIFEST_CONNECTIONS'), 16)),
+    blobConnections: Math.round(num('--blob-connections', pick('blob-connections', 'BENCH_BLOB_CONNECTIONS'), 8)),
+    threads: Math.round(num('--threads', pick('threads', 'BENCH_THREADS'), 2)),
+    nginxWorkers: workers === 'auto' ? 'auto' : Math.round(num('--nginx-workers', workers, 1)),
+    writeDocs: !f['no-docs'],
+    cpuProfDir: pick('cpu-prof', 'BENCH_CPU_PROF'),
+    help: f.help === true,
+  };
+}

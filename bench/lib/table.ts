@@ -1,0 +1,186 @@
+// Pure: raw measurements -> rows with ratios and targets -> a text table and a markdown table.
+// Kept free of I/O so the test in test/bench can check every ratio and verdict.
+import type { LoadResult } from './wrk.js';
+
+export const MB = 1e6;
+
+/** One cold concurrent pull against one peer (fresh storage). */
+export interface ColdPull {
+  clients: number;
+  wallMs: number;
+  /** Sum of the blob sizes (config + layers) of the image. */
+  imageBlobBytes: number;
+  /** Blob bytes the upstream sent for this scenario (its access log). */
+  upstreamBlobBytes: number;
+  upstreamBlobGets: number;
+  upstreamManifestGets: number;
+  /** Bytes every client received and verified against the digests. */
+  clientBytes: number;
+}
+
+export interface RssSummary {
+  /** Highest VmRSS seen by the sampler while serving. */
+  peakRssBytes: number;
+  /** The kernel's own high-water mark (VmHWM) read at the end: catches peaks between samples. */
+  hwmBytes: number;
+  samples: number;
+}
+
+export interface BenchResults {
+  cold: { regway: ColdPull; distribution: ColdPull };
+  manifestByTag: { regway: LoadResult; distribution: LoadResult };
+  manifestByDigest: { regway: LoadResult; distribution: LoadResult };
+  blobs: { regway: LoadResult; distribution: LoadResult; nginx: LoadResult; blobBytes: number };
+  rss: { regway: RssSummary; distribution?: RssSummary };
+}
+
+/** The issue's targets, measured in one run on the 2-core machine. */
+export const TARGETS = {
+  maxAmplification: 1.0,
+  minManifestRatio: 10,
+  minBlobShareOfNginx: 0.8,
+  maxPeakRssBytes: 200 * MB,
+} as const;
+
+export interface Row {
+  scenario: string;
+  unit: string;
+  regway: number | undefined;
+  distribution: number | undefined;
+  nginx: number | undefined;
+  ratio: number | undefined;
+  /** How the ratio is formed, e.g. "regway/distribution". */
+  ratioOf: string;
+  target: string;
+  /** undefined: informational row without a target. */
+  met: boolean | undefined;
+  /** Why a measurement is not trustworthy (errors during the run); a row with a note never passes. */
+  note?: string;
+}
+
+export function ratio(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return undefined;
+  return a / b;
+}
+
+export function amplification(c: ColdPull): number {
+  return c.upstreamBlobBytes / c.imageBlobBytes;
+}
+
+/** A load run with error responses or socket errors measured something other than serving. */
+function loadProblem(name: string, r: LoadResult): string | undefined {
+  if (r.requests === 0) return `${name}: no request completed`;
+  if (r.non2xx > 0) return `${name}: ${r.non2xx} non-2xx responses`;
+  if (r.socketErrors > 0) return `${name}: ${r.socketErrors} socket errors`;
+  return undefined;
+}
+
+function notes(...ps: (string | undefined)[]): string | undefined {
+  const s = ps.filter(Boolean).join('; ');
+  return s || undefined;
+}
+
+function coldProblem(name: string, c: ColdPull): string | undefined {
+  const want = c.imageBlobBytes * c.clients;
+  return c.clientBytes !== want ? `${name}: clients verified ${c.clientBytes} of ${want} bytes` : undefined;
+}
+
+function coldRows(r: BenchResults): Row[] {
+  const { regway, distribution } = r.cold;
+  const note = notes(coldProblem('regway', regway), coldProblem('distribution', distribution));
+  const amp = amplification(regway);
+  return [{
+    scenario: `cold pull, ${regway.clients} concurrent clients: upstream bytes / image bytes`, unit: 'x',
+    regway: amp, distribution: amplification(distribution), nginx: undefined,
+    ratio: ratio(amplification(distribution), amp), ratioOf: 'distribution/regway',
+    // Compared at the precision the table prints (2 decimals): 1.004x is "1.00x".
+    target: `regway ${TARGETS.maxAmplification.toFixed(2)}x`, met: note ? false : Math.round(amp * 100) / 100 <= TARGETS.maxAmplification, note,
+  }, {
+    scenario: `cold pull, ${regway.clients} concurrent clients: wall time`, unit: 's',
+    regway: regway.wallMs / 1000, distribution: distribution.wallMs / 1000, nginx: undefined,
+    ratio: ratio(distribution.wallMs, regway.wallMs), ratioOf: 'distribution/regway', target: '-', met: undefined, note,
+  }];
+}
+
+function manifestRow(label: string, m: { regway: LoadResult; distribution: LoadResult }): Row {
+  const rt = ratio(m.regway.requestsPerSec, m.distribution.requestsPerSec);
+  const note = notes(loadProblem('regway', m.regway), loadProblem('distribution', m.distribution));
+  return {
+    scenario: `warm manifest ${label}`, unit: 'req/s',
+    regway: m.regway.requestsPerSec, distribution: m.distribution.requestsPerSec, nginx: undefined,
+    ratio: rt, ratioOf: 'regway/distribution', target: `>= ${TARGETS.minManifestRatio}x`,
+    met: note ? false : rt !== undefined && rt >= TARGETS.minManifestRatio, note,
+  };
+}
+
+function blobRow(r: BenchResults): Row {
+  const b = r.blobs;
+  const rt = ratio(b.regway.bytesPerSec, b.nginx.bytesPerSec);
+  const note = notes(loadProblem('regway', b.regway), loadProblem('distribution', b.distribution), loadProblem('nginx', b.nginx));
+  return {
+    scenario: `warm blob throughput (${(b.blobBytes / MB).toFixed(0)} MB blob)`, unit: 'MB/s',
+    regway: b.regway.bytesPerSec / MB, distribution: b.distribution.bytesPerSec / MB, nginx: b.nginx.bytesPerSec / MB,
+    ratio: rt, ratioOf: 'regway/nginx', target: `>= ${TARGETS.minBlobShareOfNginx.toFixed(2)}`,
+    met: note ? false : rt !== undefined && rt >= TARGETS.minBlobShareOfNginx, note,
+  };
+}
+
+function rssRow(r: BenchResults): Row {
+  const peak = Math.max(r.rss.regway.peakRssBytes, r.rss.regway.hwmBytes);
+  const dist = r.rss.distribution ? Math.max(r.rss.distribution.peakRssBytes, r.rss.distribution.hwmBytes) : undefined;
+  return {
+    scenario: 'peak RSS while serving (whole run)', unit: 'MB',
+    regway: peak / MB, distribution: dist === undefined ? undefined : dist / MB, nginx: undefined,
+    ratio: undefined, ratioOf: '-', target: `regway < ${TARGETS.maxPeakRssBytes / MB} MB`,
+    met: r.rss.regway.samples > 0 && peak < TARGETS.maxPeakRssBytes,
+    ...(r.rss.regway.samples === 0 ? { note: 'no RSS sample was taken' } : {}),
+  };
+}
+
+/** Every row of the report, in the order the issue lists the measurements. */
+export function buildRows(r: BenchResults): Row[] {
+  return [...coldRows(r), manifestRow('by tag', r.manifestByTag), manifestRow('by digest', r.manifestByDigest), blobRow(r), rssRow(r)];
+}
+
+/** Numbers with a precision that suits their size: 1.00, 12.3, 4567. */
+export function fmt(v: number | undefined, unit = ''): string {
+  if (v === undefined || !Number.isFinite(v)) return '-';
+  const digits = unit === 'x' ? 2 : Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2;
+  return v.toFixed(digits);
+}
+
+const HEAD = ['scenario', 'unit', 'regway', 'distribution-proxy', 'nginx', 'ratio', 'target', 'met?'];
+
+function cells(r: Row): string[] {
+  const verdict = r.met === undefined ? '-' : r.met ? 'yes' : 'NO';
+  return [r.scenario, r.unit, fmt(r.regway, r.unit), fmt(r.distribution, r.unit), fmt(r.nginx, r.unit),
+    r.ratio === undefined ? '-' : `${fmt(r.ratio, 'x')}x (${r.ratioOf})`, r.target, verdict];
+}
+
+/** Aligned plain-text table for the terminal, with any measurement notes below it. */
+export function formatText(rows: Row[]): string {
+  const all = [HEAD, ...rows.map(cells)];
+  const widths = HEAD.map((_, i) => Math.max(...all.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((v, i) => (i >= 2 && i <= 4 ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join('  ').trimEnd();
+  const out = [line(HEAD), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((r) => line(cells(r)))];
+  for (const r of rows) if (r.note) out.push(`note (${r.scenario}): ${r.note}`);
+  return out.join('\n');
+}
+
+/** GitHub-flavoured markdown table, for docs/benchmarks.md. */
+export function formatMarkdown(rows: Row[]): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  const out = [`| ${HEAD.join(' | ')} |`, `|${HEAD.map((_, i) => (i >= 2 && i <= 5 ? '---:' : '---')).join('|')}|`];
+  for (const r of rows) out.push(`| ${cells(r).map(esc).join(' | ')} |`);
+  const ns = rows.filter((r) => r.note).map((r) => `- ${r.scenario}: ${r.note}`);
+  return [...out, ...(ns.length ? ['', ...ns] : [])].join('\n');
+}
+
+/** Replaces the generated block between the markers, or appends one when the markers are absent. */
+export function spliceGenerated(doc: string, block: string, begin = '<!-- bench:begin -->', end = '<!-- bench:end -->'): string {
+  const i = doc.indexOf(begin);
+  const j = doc.indexOf(end);
+  const wrapped = `${begin}\n${block.trim()}\n${end}`;
+  if (i === -1 || j === -1 || j < i) return `${doc.trimEnd()}\n\n${wrapped}\n`;
+  return doc.slice(0, i) + wrapped + doc.slice(j + end.length);
+}

@@ -1,0 +1,96 @@
+// `npm run bench`: starts the peers, runs every scenario, prints the table of ratios, writes the
+// JSON results and regenerates the table in docs/benchmarks.md. Usage: see bench/lib/options.ts.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { coldPull } from './cold-pull.js';
+import { warmManifests } from './warm-manifests.js';
+import { warmBlobs, largestLayer } from './warm-blobs.js';
+import { HELP, parseOptions, type BenchOptions } from './lib/options.js';
+import { ROOT, distIsStale, startDistributionProxy, startNginx, startRegway, startUpstream, type Peer } from './lib/peers.js';
+import { RssSampler } from './lib/rss.js';
+import { buildRows, formatText, type BenchResults } from './lib/table.js';
+import { commandLine, machine, markdownBlock, updateDocs, writeJson } from './lib/report.js';
+
+const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+
+/** bin/regway runs dist/ when present: make sure it is the current code, or fall back to tsx. */
+async function regwayMode(): Promise<'dist' | 'source'> {
+  if (process.env.REGWAY_FROM_SOURCE) return 'source';
+  if (!(await distIsStale())) return 'dist';
+  say('dist/ is older than src/: npm run build');
+  const r = spawnSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (r.status === 0 || !(await distIsStale())) return 'dist';
+  say('build failed; running regway from source through tsx (slower start, same code paths)');
+  process.env.REGWAY_FROM_SOURCE = '1';
+  return 'source';
+}
+
+async function runAll(o: BenchOptions, stops: (() => Promise<void>)[]): Promise<{ results: BenchResults; extra: Record<string, unknown> }> {
+  say(`generating and pushing ${o.layers} x ${(o.layerSize / 1e6).toFixed(0)} MB layers to the upstream`);
+  const up = await startUpstream({ layers: o.layers, layerSize: o.layerSize, name: 'bench/app', tag: 'v1' });
+  stops.push(() => up.dist.stop());
+  if (o.cpuProfDir) mkdirSync(o.cpuProfDir, { recursive: true });
+  const regway = await startRegway(up.dist, { cpuProfDir: o.cpuProfDir });
+  stops.push(() => regway.stop());
+  const dist = await startDistributionProxy(up.dist.url);
+  stops.push(() => dist.stop());
+  const rssRegway = new RssSampler(regway.pid).start();
+  const rssDist = new RssSampler(dist.pid).start();
+
+  say(`cold pull: ${o.clients} concurrent clients, regway`);
+  const coldRegway = await coldPull(regway, up, o.clients, o.pullParallel);
+  say(`cold pull: ${o.clients} concurrent clients, distribution proxy`);
+  const coldDist = await coldPull(dist, up, o.clients, o.pullParallel);
+
+  const peers2: Peer[] = [regway, dist];
+  const mOpts = { durationSec: o.durationSec, warmupSec: o.warmupSec, connections: o.manifestConnections, threads: o.threads };
+  say('warm manifests by tag and by digest (wrk)');
+  const manifests = await warmManifests(peers2, up, mOpts);
+
+  const blobFile = join(regway.storage, 'blobs');
+  if (!existsSync(blobFile)) throw new Error(`regway stored no blobs under ${blobFile}`);
+  const nginx = await startNginx(regway.storage, o.nginxWorkers);
+  stops.push(() => nginx.stop());
+  say('warm blob throughput (wrk): regway, distribution proxy, nginx');
+  const blobs = await warmBlobs([regway, dist, nginx], up, { ...mOpts, connections: o.blobConnections });
+
+  const results: BenchResults = {
+    cold: { regway: coldRegway, distribution: coldDist },
+    manifestByTag: { regway: manifests.byTag.regway!, distribution: manifests.byTag['distribution-proxy']! },
+    manifestByDigest: { regway: manifests.byDigest.regway!, distribution: manifests.byDigest['distribution-proxy']! },
+    blobs: { regway: blobs.regway!, distribution: blobs['distribution-proxy']!, nginx: blobs.nginx!, blobBytes: largestLayer(up).size },
+    rss: { regway: rssRegway.stop(), distribution: rssDist.stop() },
+  };
+  return { results, extra: { image: { manifestDigest: up.image.manifestDigest, layers: up.image.layers.map((l) => ({ digest: l.digest, size: l.size })) } } };
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const o = parseOptions(argv, process.env);
+  if (o.help) { process.stdout.write(HELP); return 0; }
+  const mode = await regwayMode();
+  const when = new Date();
+  const stops: (() => Promise<void>)[] = [];
+  let out: Awaited<ReturnType<typeof runAll>>;
+  try {
+    out = await runAll(o, stops);
+  } finally {
+    // Reverse order: nginx and the gateways before the upstream they talk to.
+    for (const stop of stops.reverse()) await stop().catch((e: Error) => say(`stop failed: ${e.message}`));
+  }
+  const rows = buildRows(out.results);
+  const m = machine();
+  process.stdout.write(`\n${formatText(rows)}\n\n`);
+  const stamp = when.toISOString().replace(/[:.]/g, '-');
+  const json = writeJson(ROOT, stamp, { when: when.toISOString(), command: commandLine(argv), machine: m, regway: mode, options: o, ...out.extra, results: out.results, rows });
+  say(`results: ${json}`);
+  if (o.writeDocs) say(`table: ${updateDocs(ROOT, markdownBlock(rows, o, m, when, argv))}`);
+  if (o.cpuProfDir) say(`regway CPU profile(s) in ${o.cpuProfDir}`);
+  return rows.every((r) => r.met !== false) ? 0 : 1;
+}
+
+main().then((code) => process.exit(code), (e: Error) => {
+  process.stderr.write(`[bench] failed: ${e.stack ?? e.message}\n`);
+  process.exit(2);
+});
