@@ -26,6 +26,8 @@ export interface GatewayServices {
   discovery: DiscoveryService;
   defaultRegistry: () => string;
   log: Logger;
+  /** Proxies (IPs/CIDRs) whose X-Forwarded-For is believed; anyone else's is ignored (it is trivially forged). */
+  trustProxy?: string[];
 }
 
 type Req = FastifyRequest<{ Params: { '*': string }; Querystring: Record<string, string | undefined> }>;
@@ -51,6 +53,8 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
     return503OnClosing: true,
+    // req.ip is the audit log's client address: only configured proxies may set it via X-Forwarded-For.
+    trustProxy: svc.trustProxy?.length ? svc.trustProxy : false,
     // Repository names contain slashes and can be 255 characters; keep the router from refusing them.
     routerOptions: { maxParamLength: 2048, ignoreDuplicateSlashes: false },
   });

@@ -18,6 +18,7 @@ import type { RegistryRoute, RouteTable } from '../cache/context.js';
 import { canonicalRegistry } from '../oci/reference.js';
 import { buildApp } from './app.js';
 import { EventBus } from '../obs/events.js';
+import { attachObservability, type Observability } from '../obs/plugin.js';
 
 /** A running gateway's parts, for the CLI and for tests. */
 export interface Gateway {
@@ -27,6 +28,8 @@ export interface Gateway {
   index: BlobIndex;
   inflight: LocalInflight;
   routes: SwappableRoutes;
+  /** Audit log, alerts, metrics, SLO and status page wired onto this gateway. */
+  obs: Observability;
   /** Swaps in the registries of a new (already validated) config; in-flight pulls finish on the old ones. */
   reload(next: Config): { changed: string[]; needsRestart: string[] };
   close(): Promise<void>;
@@ -101,10 +104,12 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     discovery: new DiscoveryService(deps),
     defaultRegistry: () => current.defaultRegistry,
     log,
+    trustProxy: config.trustedProxies,
   });
   log.info({ blobs: index.count, bytes: index.size, registries: [...Object.keys(config.registries)] }, 'cache loaded');
+  const obs = await attachObservability({ app, events, index, inflight, routes }, config, log);
   return {
-    app, events, index, inflight, routes,
+    app, events, index, inflight, routes, obs,
     reload: (next) => {
       const needsRestart = (['listen', 'storage'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(current[k]));
       const changed = Object.keys(next.registries).filter((k) => JSON.stringify(next.registries[k]) !== JSON.stringify(current.registries[k]))
@@ -122,6 +127,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       await app.close();
       // Let downloads under way finish and commit: they are shared, and a restart should not waste them.
       await inflight.drain(30_000);
+      await obs.close(); // after the drain: the last requests' events are audited and saved
       await Promise.all(routes.all().map((r) => r.upstreams.close()));
     },
   };

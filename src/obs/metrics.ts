@@ -1,0 +1,102 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ObservedEvent } from './pulls.js';
+import { isServerFailure } from './pulls.js';
+
+/** What the gauges read at scrape time; every field optional so a partial gateway still scrapes. */
+export interface MetricSources {
+  inflight?: () => { fetches: number; waiting: number };
+  cache?: () => { bytes: number; blobs: number; maxBytes: number; evictions: number };
+  upstreams?: () => { registry: string; upstream: string; up: boolean; latencyMs?: number | null; rateLimitRemaining?: number; rateLimitLimit?: number }[];
+  auditDropped?: () => Record<string, number>;
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+/**
+ * The Prometheus metrics, in a registry of their own (never the process-global one, so two gateways
+ * in one test process do not collide). Counters come from request events; gauges are read from the
+ * gateway when Prometheus scrapes, so they cost nothing between scrapes.
+ *
+ * Label sets are bounded on purpose: operation, method, status code, cache result, registry
+ * (configured ones only) and upstream URL (configured ones only). No repository, tag or client
+ * address: those are unbounded and belong in the audit log.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'operation' | 'method' | 'status'>;
+  private readonly duration: Histogram<'operation'>;
+  private readonly bytes: Counter<'operation'>;
+  private readonly cache: Counter<'operation' | 'result'>;
+  private readonly pulls: Counter<'registry' | 'outcome'>;
+  private readonly pullFailures: Counter<'registry'>;
+  private readonly pullDuration: Histogram<'registry'>;
+  private readonly upRequests: Counter<'upstream' | 'status'>;
+  private readonly upDuration: Histogram<'upstream'>;
+  private readonly alerts: Counter<'rule'>;
+  private evictionsSeen = 0;
+
+  constructor(private readonly sources: MetricSources = {}, opts: { defaultMetrics?: boolean } = {}) {
+    const r = [this.registry];
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({ name: 'regway_http_requests_total', help: 'HTTP requests served, by operation, method and status code', labelNames: ['operation', 'method', 'status'], registers: r });
+    this.duration = new Histogram({ name: 'regway_http_request_duration_seconds', help: 'Time from request to the end of the response, by operation', labelNames: ['operation'], buckets: LATENCY_BUCKETS, registers: r });
+    this.bytes = new Counter({ name: 'regway_http_response_bytes_total', help: 'Response body bytes sent to clients, by operation', labelNames: ['operation'], registers: r });
+    this.cache = new Counter({ name: 'regway_cache_requests_total', help: 'Manifest and blob requests by cache result (hit, miss, coalesced, stale, revalidated)', labelNames: ['operation', 'result'], registers: r });
+    this.pulls = new Counter({ name: 'regway_pulls_total', help: 'Image pulls (counted once per pull: the manifest request that starts it), by registry and outcome (success, failure, client_error)', labelNames: ['registry', 'outcome'], registers: r });
+    this.pullFailures = new Counter({ name: 'regway_pull_failures_total', help: 'Failed pulls as the SLO counts them (5xx, 429 or upstream unavailable on any request of the pull)', labelNames: ['registry'], registers: r });
+    this.pullDuration = new Histogram({ name: 'regway_pull_duration_seconds', help: 'Latency of the manifest request that starts a pull (the SLO latency), pulls not failed there', labelNames: ['registry'], buckets: LATENCY_BUCKETS, registers: r });
+    this.upRequests = new Counter({ name: 'regway_upstream_requests_total', help: 'Requests to upstream registries, by upstream and status code ("error" for connection failures and timeouts)', labelNames: ['upstream', 'status'], registers: r });
+    this.upDuration = new Histogram({ name: 'regway_upstream_request_duration_seconds', help: 'Time to response headers from an upstream registry', labelNames: ['upstream'], buckets: LATENCY_BUCKETS, registers: r });
+    this.alerts = new Counter({ name: 'regway_alerts_fired_total', help: 'Anomaly alerts fired, by rule', labelNames: ['rule'], registers: r });
+    this.gauges(r);
+  }
+
+  private gauges(r: Registry[]): void {
+    const s = this.sources;
+    new Gauge({ name: 'regway_inflight_fetches', help: 'Upstream blob downloads in progress (each shared by all its waiting clients)', registers: r,
+      collect() { this.set(s.inflight?.().fetches ?? 0); } });
+    new Gauge({ name: 'regway_inflight_waiting_clients', help: 'Client requests reading from in-progress downloads', registers: r,
+      collect() { this.set(s.inflight?.().waiting ?? 0); } });
+    new Gauge({ name: 'regway_cache_size_bytes', help: 'Bytes of blobs in the cache', registers: r, collect() { this.set(s.cache?.().bytes ?? 0); } });
+    new Gauge({ name: 'regway_cache_max_size_bytes', help: 'Configured cache size limit (0 = unlimited)', registers: r, collect() { this.set(s.cache?.().maxBytes ?? 0); } });
+    new Gauge({ name: 'regway_cache_blobs', help: 'Blobs in the cache', registers: r, collect() { this.set(s.cache?.().blobs ?? 0); } });
+    const self = this;
+    new Counter({ name: 'regway_cache_evictions_total', help: 'Blobs evicted to stay under the cache size limit', registers: r,
+      collect() { const now = s.cache?.().evictions ?? 0; if (now > self.evictionsSeen) { this.inc(now - self.evictionsSeen); self.evictionsSeen = now; } } });
+    const ups = () => s.upstreams?.() ?? [];
+    new Gauge({ name: 'regway_upstream_up', help: 'Whether the upstream is considered healthy (1) or not (0)', labelNames: ['registry', 'upstream'], registers: r,
+      collect() { this.reset(); for (const u of ups()) this.set({ registry: u.registry, upstream: u.upstream }, u.up ? 1 : 0); } });
+    new Gauge({ name: 'regway_upstream_latency_seconds', help: 'Recent upstream latency as the health checker sees it', labelNames: ['registry', 'upstream'], registers: r,
+      collect() { this.reset(); for (const u of ups()) if (u.latencyMs != null) this.set({ registry: u.registry, upstream: u.upstream }, u.latencyMs / 1000); } });
+    new Gauge({ name: 'regway_upstream_rate_limit_remaining', help: 'Pulls left in the upstream rate-limit window (Docker Hub ratelimit-remaining)', labelNames: ['registry', 'upstream'], registers: r,
+      collect() { this.reset(); for (const u of ups()) if (u.rateLimitRemaining !== undefined) this.set({ registry: u.registry, upstream: u.upstream }, u.rateLimitRemaining); } });
+    new Gauge({ name: 'regway_upstream_rate_limit_limit', help: 'Size of the upstream rate-limit window (Docker Hub ratelimit-limit)', labelNames: ['registry', 'upstream'], registers: r,
+      collect() { this.reset(); for (const u of ups()) if (u.rateLimitLimit !== undefined) this.set({ registry: u.registry, upstream: u.upstream }, u.rateLimitLimit); } });
+    new Gauge({ name: 'regway_audit_dropped_lines', help: 'Audit lines dropped because a destination could not keep up, by destination', labelNames: ['sink'], registers: r,
+      collect() { this.reset(); for (const [k, v] of Object.entries(s.auditDropped?.() ?? {})) this.set({ sink: k }, v); } });
+  }
+
+  record(e: ObservedEvent): void {
+    this.requests.inc({ operation: e.operation, method: e.method, status: String(e.status) });
+    this.duration.observe({ operation: e.operation }, e.durationMs / 1000);
+    if (e.bytes) this.bytes.inc({ operation: e.operation }, e.bytes);
+    if (e.cache) this.cache.inc({ operation: e.operation, result: e.cache });
+    const registry = e.registry ?? '';
+    if (e.pull) {
+      const outcome = isServerFailure(e) ? 'failure' : e.status >= 400 ? 'client_error' : 'success';
+      this.pulls.inc({ registry, outcome });
+      if (outcome !== 'failure') this.pullDuration.observe({ registry }, e.durationMs / 1000);
+    }
+    if (e.pullFailed) this.pullFailures.inc({ registry });
+  }
+
+  upstream(upstream: string, status: number | 'error', seconds: number): void {
+    this.upRequests.inc({ upstream, status: String(status) });
+    this.upDuration.observe({ upstream }, seconds);
+  }
+
+  alert(rule: string): void { this.alerts.inc({ rule }); }
+
+  async text(): Promise<string> { return this.registry.metrics(); }
+  get contentType(): string { return this.registry.contentType; }
+}

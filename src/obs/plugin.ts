@@ -1,0 +1,193 @@
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { AuditConfig, AlertsConfig, SloConfig } from '../config/observability.js';
+import { resolveSecret } from '../config/secrets.js';
+import type { Logger } from './logger.js';
+import type { EventSink } from './events.js';
+import { PullClassifier, type ObservedEvent } from './pulls.js';
+import { AuditLog } from './audit/audit-log.js';
+import { RotatingFile } from './audit/rotating-file.js';
+import { HttpSink, StdoutSink, type LineSink } from './audit/forwarders.js';
+import { AlertEngine, type Alert } from './alerts/engine.js';
+import { WebhookNotifier } from './alerts/webhooks.js';
+import { Metrics } from './metrics.js';
+import { SloTracker } from './slo.js';
+import { StatusStats, type UpstreamStatus } from './status.js';
+import { STATUS_PAGE } from './ui/page.js';
+
+/** The config sections observability reads (a structural slice of the full Config). */
+export interface ObsConfig {
+  storage: { path: string; maxSize: number };
+  audit: AuditConfig;
+  alerts: AlertsConfig;
+  slo: SloConfig;
+}
+
+/** Health as an upstream client may report it (the failover work adds it; absent means up). */
+interface UpstreamLike {
+  readonly id: string;
+  config?: { role?: string };
+  send: (req: never) => Promise<{ status: number }>;
+  healthSnapshot?: () => { up: boolean; latencyMs?: number; rateLimitRemaining?: number; rateLimitLimit?: number };
+}
+
+/** What observability needs from a gateway; structural, so obs/ imports nothing from gateway/ or cache/. */
+export interface ObservableGateway {
+  app: FastifyInstance;
+  events: { add(s: EventSink): void };
+  index: { readonly size: number; readonly count: number; readonly evictions: number };
+  inflight: { readonly size: number; waiting(): number };
+  routes: { all(): { registry: string; upstreams: { clients: readonly UpstreamLike[] } }[] };
+}
+
+export interface Observability {
+  metrics: Metrics;
+  slo: SloTracker;
+  alerts: AlertEngine;
+  audit: AuditLog;
+  webhooks: WebhookNotifier;
+  /** Where the SLO buckets are saved. */
+  sloPath: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Wires the audit log, alerts, metrics, SLO tracker and status page onto a gateway: one event sink
+ * (every consumer sees the same classified event) and the routes /metrics, /-/slo, /-/alerts,
+ * /-/status and /-/ui. Call before the app listens.
+ */
+export async function attachObservability(gw: ObservableGateway, config: ObsConfig, log: Logger): Promise<Observability> {
+  const obsDir = join(resolve(config.storage.path), '_obs');
+  const metrics = new Metrics({
+    inflight: () => ({ fetches: gw.inflight.size, waiting: gw.inflight.waiting() }),
+    cache: () => ({ bytes: gw.index.size, blobs: gw.index.count, maxBytes: config.storage.maxSize, evictions: gw.index.evictions }),
+    upstreams: () => upstreamStatus(gw, stats),
+    auditDropped: () => audit.dropped,
+  });
+  const audit = buildAudit(config.audit, obsDir);
+  const webhooks = new WebhookNotifier(
+    config.alerts.webhooks.map((h) => ({ url: resolveSecret(h.url), format: h.format, headers: resolveHeaders(h.headers) })),
+    { retries: config.alerts.retries, timeoutMs: config.alerts.timeout },
+  );
+  const onAlert = (a: Alert) => {
+    log.warn({ rule: a.rule, key: a.key, value: a.value, threshold: a.threshold }, `alert: ${a.summary}`);
+    audit.alert(a);
+    metrics.alert(a.rule);
+    webhooks.send(a);
+  };
+  const alerts = new AlertEngine(config.alerts, onAlert);
+  const slo = new SloTracker({ successPercent: config.slo.successTarget, latencyMs: config.slo.latencyTarget });
+  const sloPath = join(obsDir, 'slo.json');
+  if (await slo.load(sloPath)) log.info({ path: sloPath, buckets: slo.bucketCount }, 'SLO history restored');
+  const stats = new StatusStats();
+  const classifier = new PullClassifier(config.slo.pullSession);
+
+  const instrumented = new WeakSet<object>();
+  const instrument = () => {
+    for (const r of gw.routes.all()) for (const c of r.upstreams.clients) instrumentUpstream(c, instrumented, (id, status, ms) => {
+      const ok = status !== 'error' && status < 500 && status !== 429;
+      metrics.upstream(id, status, ms / 1000);
+      stats.upstream(id, ok, ms);
+      alerts.recordUpstream(id, ok);
+    });
+  };
+  instrument();
+  const consumers: { record(e: ObservedEvent): void }[] = [audit, metrics, alerts, slo, stats];
+  gw.events.add({
+    record(raw) {
+      const e = classifier.classify(raw);
+      // Each consumer is isolated: one throwing must not starve the others.
+      for (const c of consumers) {
+        try { c.record(e); } catch (err) { log.error({ err }, 'observability consumer failed'); }
+      }
+      instrument(); // routes may have been swapped by a reload: new clients get measured too
+    },
+  });
+  registerRoutes(gw, { metrics, slo, alerts, stats, config });
+
+  const timer = setInterval(() => { if (slo.dirty) slo.save(sloPath).catch((err) => log.warn({ err }, 'could not save SLO history')); }, config.slo.persistInterval);
+  timer.unref();
+  return {
+    metrics, slo, alerts, audit, webhooks, sloPath,
+    close: async () => {
+      clearInterval(timer);
+      await slo.save(sloPath).catch((err) => log.warn({ err }, 'could not save SLO history'));
+      await Promise.all([audit.close(), webhooks.close()]);
+    },
+  };
+}
+
+function buildAudit(cfg: AuditConfig, obsDir: string): AuditLog {
+  const sinks: LineSink[] = [];
+  if (cfg.enabled && cfg.stdout) sinks.push(new StdoutSink());
+  if (cfg.enabled && cfg.http) {
+    const h = cfg.http;
+    sinks.push(new HttpSink({ url: resolveSecret(h.url), headers: resolveHeaders(h.headers), batch: h.batch, queue: h.queue, retries: h.retries, timeoutMs: h.timeout }));
+  }
+  const path = cfg.path ?? join(obsDir, 'audit', 'audit.jsonl');
+  const file = cfg.enabled && path !== '' ? new RotatingFile(resolve(path), { maxSize: cfg.rotate.maxSize, intervalMs: cfg.rotate.interval, keep: cfg.rotate.keep }) : undefined;
+  return new AuditLog({ file, sinks, blobs: cfg.blobs });
+}
+
+function resolveHeaders(h: Record<string, Parameters<typeof resolveSecret>[0]>): Record<string, string> {
+  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, resolveSecret(v)]));
+}
+
+/**
+ * Measures every request an upstream client makes (status, time to headers) by decorating its
+ * `send`: the upstream layer stays unaware of metrics, and probes, token-authenticated retries and
+ * fail-over attempts are all counted as the upstream sees them.
+ */
+function instrumentUpstream(c: UpstreamLike, done: WeakSet<object>, observe: (id: string, status: number | 'error', ms: number) => void): void {
+  if (done.has(c) || typeof c.send !== 'function') return;
+  done.add(c);
+  const send = c.send.bind(c) as (req: unknown) => Promise<{ status: number }>;
+  (c as { send: unknown }).send = async (req: unknown) => {
+    const started = performance.now();
+    try {
+      const res = await send(req);
+      observe(c.id, res.status, performance.now() - started);
+      return res;
+    } catch (e) {
+      observe(c.id, 'error', performance.now() - started);
+      throw e;
+    }
+  };
+}
+
+function upstreamStatus(gw: ObservableGateway, stats: StatusStats): UpstreamStatus[] {
+  const out: UpstreamStatus[] = [];
+  for (const r of gw.routes.all()) {
+    for (const c of r.upstreams.clients) {
+      const h = typeof c.healthSnapshot === 'function' ? c.healthSnapshot() : undefined;
+      const own = stats.upstreamCounts(c.id);
+      out.push({
+        registry: r.registry, upstream: c.id, role: c.config?.role, up: h?.up ?? true,
+        latencyMs: h?.latencyMs ?? own.latencyMs,
+        ...(h?.rateLimitRemaining !== undefined ? { rateLimitRemaining: h.rateLimitRemaining } : {}),
+        ...(h?.rateLimitLimit !== undefined ? { rateLimitLimit: h.rateLimitLimit } : {}),
+        requests5m: own.requests5m, errors5m: own.errors5m,
+      });
+    }
+  }
+  return out;
+}
+
+function registerRoutes(gw: ObservableGateway, o: { metrics: Metrics; slo: SloTracker; alerts: AlertEngine; stats: StatusStats; config: ObsConfig }): void {
+  const app = gw.app;
+  app.get('/metrics', async (_req, reply) => reply.header('content-type', o.metrics.contentType).send(await o.metrics.text()));
+  app.get('/-/slo', async (_req, reply) => reply.header('cache-control', 'no-store').send(o.slo.report()));
+  app.get('/-/alerts', async (req, reply) => {
+    const limit = Math.max(1, Math.min(1000, Number((req.query as Record<string, string>).limit) || 100));
+    return reply.header('cache-control', 'no-store').send({ alerts: o.alerts.recent(limit) });
+  });
+  app.get('/-/status', async (_req, reply) => reply.header('cache-control', 'no-store').send(o.stats.snapshot({
+    upstreams: upstreamStatus(gw, o.stats),
+    cache: { bytes: gw.index.size, maxBytes: o.config.storage.maxSize, blobs: gw.index.count, evictions: gw.index.evictions },
+    inflight: { fetches: gw.inflight.size, waiting: gw.inflight.waiting() },
+  })));
+  app.get('/-/ui', async (_req, reply) => reply
+    .header('content-type', 'text/html; charset=utf-8').header('content-security-policy', STATUS_PAGE.csp)
+    .header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer').header('cache-control', 'no-cache')
+    .send(STATUS_PAGE.html));
+}

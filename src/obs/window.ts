@@ -1,0 +1,67 @@
+/**
+ * Counts over a sliding time window, per key, in fixed time slots (window / slots each). Memory is
+ * bounded twice: by the slot count per key and by `maxKeys` (the least recently touched key goes
+ * first), so a scan from a million addresses cannot grow it without limit.
+ *
+ * The window slides by whole slots: a count leaves the window between `window - slot` and `window`
+ * after it was added. With 60 slots that is within 1/60 of the window, which is what rate alerts
+ * need and far cheaper than keeping every timestamp.
+ */
+export class SlidingCounter {
+  private readonly slotMs: number;
+  private readonly keys = new Map<string, { slots: Float64Array; stamps: Float64Array }>();
+
+  constructor(readonly windowMs: number, private readonly slots = 60, private readonly maxKeys = 100_000) {
+    this.slotMs = Math.max(1, Math.ceil(windowMs / slots));
+  }
+
+  /** Adds `n` to `key` at time `now` and returns the key's total over the window ending at `now`. */
+  add(key: string, now: number, n = 1): number {
+    let k = this.keys.get(key);
+    if (k) this.keys.delete(key); // re-insert: Map order is our LRU order
+    else {
+      k = { slots: new Float64Array(this.slots), stamps: new Float64Array(this.slots).fill(-1) };
+      if (this.keys.size >= this.maxKeys) this.keys.delete(this.keys.keys().next().value as string);
+    }
+    this.keys.set(key, k);
+    const slot = Math.floor(now / this.slotMs);
+    const i = slot % this.slots;
+    if (k.stamps[i] !== slot) { k.stamps[i] = slot; k.slots[i] = 0; }
+    k.slots[i]! += n;
+    return this.sum(k, slot);
+  }
+
+  /** The key's total over the window ending at `now` (0 for an unknown key). */
+  total(key: string, now: number): number {
+    const k = this.keys.get(key);
+    return k ? this.sum(k, Math.floor(now / this.slotMs)) : 0;
+  }
+
+  /** Keys with their totals, largest first. */
+  top(now: number, n: number): { key: string; count: number }[] {
+    const slot = Math.floor(now / this.slotMs);
+    const out: { key: string; count: number }[] = [];
+    for (const [key, k] of this.keys) {
+      const count = this.sum(k, slot);
+      if (count > 0) out.push({ key, count });
+    }
+    return out.sort((a, b) => b.count - a.count || a.key.localeCompare(b.key)).slice(0, n);
+  }
+
+  /** Drops keys with nothing left in the window (call now and then; `add` never needs it). */
+  prune(now: number): void {
+    const slot = Math.floor(now / this.slotMs);
+    for (const [key, k] of this.keys) if (this.sum(k, slot) === 0) this.keys.delete(key);
+  }
+
+  get size(): number { return this.keys.size; }
+
+  private sum(k: { slots: Float64Array; stamps: Float64Array }, slot: number): number {
+    let t = 0;
+    for (let i = 0; i < this.slots; i++) {
+      const s = k.stamps[i]!;
+      if (s > slot - this.slots && s <= slot) t += k.slots[i]!;
+    }
+    return t;
+  }
+}
