@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync, renameSync, statSync, type WriteStream } from 'node:fs';
+import { createWriteStream, fstatSync, mkdirSync, openSync, renameSync, statSync, type WriteStream } from 'node:fs';
 import { readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 
@@ -57,12 +57,12 @@ export class RotatingFile {
   }
 
   private open(): void {
-    let existing = 0;
-    try { existing = statSync(this.path).size; } catch { /* new file */ }
-    // 0640: audit lines name clients and users; not for every local account to read.
-    this.stream = createWriteStream(this.path, { flags: 'a', mode: 0o640 });
+    // Opened synchronously so the descriptor is bound to this inode before any rename (an async open
+    // could happen after a rotation and write into the new file). 0640: lines name clients and users.
+    const fd = openSync(this.path, 'a', 0o640);
+    this.stream = createWriteStream('', { fd });
     this.stream.on('error', () => { this.dropped++; });
-    this.bytes = existing;
+    this.bytes = fstatSync(fd).size;
     this.openedAt = this.now();
   }
 
