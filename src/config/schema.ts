@@ -61,17 +61,43 @@ export const registrySchema = z.object({
 }).strict();
 export type RegistryConfig = z.infer<typeof registrySchema>;
 
+/** S3-compatible object storage (AWS S3, Ceph RGW, MinIO, R2); see docs/scale-out.md. */
+const s3Schema = z.object({
+  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name is 3-63 lowercase letters, digits, dots and hyphens'),
+  /** Custom endpoint (Ceph RGW, MinIO, R2); absent: AWS S3 for the region. */
+  endpoint: z.string().url().refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http:// or https:// URL').optional(),
+  region: z.string().min(1).default('us-east-1'),
+  /** Bucket in the URL path; default: on with a custom endpoint, off for AWS. */
+  forcePathStyle: z.boolean().optional(),
+  /** Key prefix inside the bucket, e.g. regway/prod. */
+  prefix: z.string().regex(/^[A-Za-z0-9._/-]*$/, 'letters, digits, . _ - and /').default(''),
+  /** Both or neither; neither: the AWS default chain (env, ~/.aws, web identity, instance role). */
+  accessKeyId: secret.optional(),
+  secretAccessKey: secret.optional(),
+  /** Multipart part size (>= 5MiB); memory per blob being written is about 3 parts. */
+  partSize: size.default('8MiB').refine((n) => n >= 5 * 1024 * 1024, 'must be at least 5MiB (the S3 minimum part size)'),
+  /** Create the bucket at start when missing (labs; production pre-creates it). */
+  createBucket: z.boolean().default(false),
+}).strict().refine((s) => (s.accessKeyId === undefined) === (s.secretAccessKey === undefined), {
+  message: 'give both accessKeyId and secretAccessKey, or neither (then the AWS default credential chain is used)',
+});
+export type S3StorageConfig = z.infer<typeof s3Schema>;
+
 const registryName = z.string().regex(/^[a-z0-9.-]+(?::\d{1,5})?$/i, 'a registry name is a host or host:port, e.g. ghcr.io or registry.example.com:5000');
 
 export const configSchema = z.object({
   listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:5000 or [::1]:5000').default('127.0.0.1:5000'),
   /** Public base URL, used only in logs and docs; Location headers stay relative. */
   storage: z.object({
-    driver: z.literal('filesystem').default('filesystem'),
+    driver: z.enum(['filesystem', 's3']).default('filesystem'),
+    /** Filesystem driver's root (unused with s3). */
     path: z.string().min(1).default('./data'),
     /** 0 = unlimited. Least-recently-used blobs are evicted above it. */
     maxSize: size.default(0),
-  }).strict().default({}),
+    s3: s3Schema.optional(),
+  }).strict().refine((s) => s.driver !== 's3' || s.s3 !== undefined, {
+    message: 'storage.driver is s3 but storage.s3 is missing: give at least storage.s3.bucket', path: ['s3'],
+  }).default({}),
   cache: z.object({
     tagTtl: duration.default('5m'),
     maxStale: duration.default('30d'),

@@ -1,11 +1,10 @@
-import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config, UpstreamConfig } from '../config/schema.js';
 import { CredentialChain, DockerConfigSource, AuthFileSource, HelperSource, StaticSource, type CredentialSource } from '../auth/credentials.js';
 import { UpstreamHealth } from '../upstream/health.js';
 import { resolveSecret } from '../config/secrets.js';
 import type { Logger } from '../obs/logger.js';
-import { FsDriver } from '../store/fs-driver.js';
+import { openStorage } from '../store/open-driver.js';
 import { DriverMetadataStore } from '../store/metadata.js';
 import { UpstreamClient } from '../client/upstream-client.js';
 import { RegistryUpstreams } from '../upstream/registry-upstreams.js';
@@ -81,8 +80,8 @@ export function buildRoutes(config: Config, log: Logger): Map<string, RegistryRo
  * what it has cached even when every upstream is down (distribution's proxy refuses to start then).
  */
 export async function createGateway(config: Config, log: Logger): Promise<Gateway> {
-  const driver = new FsDriver(resolve(config.storage.path));
-  await driver.init();
+  const storage = await openStorage(config.storage, log);
+  const driver = storage.driver;
   const meta = new DriverMetadataStore(driver);
   const index = new BlobIndex(driver, config.storage.maxSize, log);
   await index.load();
@@ -129,6 +128,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       await inflight.drain(30_000);
       await obs.close(); // after the drain: the last requests' events are audited and saved
       await Promise.all(routes.all().map((r) => r.upstreams.close()));
+      storage.close();
     },
   };
 }
