@@ -1,5 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ObjectWriter } from '../store/driver.js';
 import { hasher, type Digest } from '../oci/digest.js';
@@ -54,7 +57,8 @@ export class BlobFetch extends EventEmitter {
   /** run() has returned: the blob is committed (or dropped), so the spool may close. */
   private finished = false;
 
-  constructor(readonly digest: Digest) {
+  /** spoolDir: where the private spool goes when the store's writer has no local file (S3). */
+  constructor(readonly digest: Digest, private readonly spoolDir: string = tmpdir()) {
     super();
     this.setMaxListeners(0);
     this.ready = new Promise((res) => { this.resolveReady = res; });
@@ -69,12 +73,12 @@ export class BlobFetch extends EventEmitter {
   async run(openWriter: () => Promise<ObjectWriter>, openSource: OpenSource, maxResumes = 3): Promise<void> {
     try {
       this.writer = await openWriter();
-      if (!this.writer.localPath) throw new Error('storage writer has no local spool file');
-      this.fh = await fsp.open(this.writer.localPath, 'r');
+      const sink = this.writer.localPath ? this.writer : await this.spooled(this.writer);
+      if (this.writer.localPath) this.fh = await fsp.open(this.writer.localPath, 'r');
       const src = await openSource(0);
       this.size = src.size;
       this.resolveReady();
-      await this.consume(src, openSource, maxResumes, this.writer);
+      await this.consume(src, openSource, maxResumes, sink);
     } catch (e) {
       this.fail(e as Error);
       await this.writer?.abort().catch(() => {});
@@ -119,6 +123,28 @@ export class BlobFetch extends EventEmitter {
     this.done = true;
     this.emit('progress');
     await writer.commit();
+  }
+
+  /**
+   * For a writer without a local file (object storage): every chunk also goes to a private spool
+   * file that readers follow. It is unlinked as soon as it is open, so its space is freed when
+   * maybeClose() closes the last handle, and a crash cannot leave it behind.
+   */
+  private async spooled(writer: ObjectWriter): Promise<ObjectWriter> {
+    const path = join(this.spoolDir, `regway-spool-${randomUUID()}`);
+    const fh = await fsp.open(path, 'wx+', 0o600);
+    this.fh = fh;
+    await fsp.unlink(path);
+    let pos = 0;
+    return {
+      write: async (chunk) => {
+        const at = pos;
+        pos += chunk.length;
+        await Promise.all([fh.write(chunk, 0, chunk.length, at), writer.write(chunk)]);
+      },
+      commit: () => writer.commit(),
+      abort: () => writer.abort(),
+    };
   }
 
   fail(e: Error): void {
