@@ -18,6 +18,10 @@ export interface ConfigOverrides {
   storage?: string;
   /** `REGISTRY=URL[,URL...]`, URLs in priority order. */
   upstreams?: string[];
+  /** Hosted repository patterns (`--hosted local/**`), added to the file's. */
+  hosted?: string[];
+  /** htpasswd file: turns client auth on (`--htpasswd`). */
+  htpasswd?: string;
 }
 
 function formatIssues(err: ZodError, source: string): ConfigError {
@@ -59,6 +63,8 @@ export function applyOverrides(input: ConfigInput, o: ConfigOverrides, source = 
   const merged: ConfigInput = { ...input, storage: { ...(input.storage ?? {}) }, registries: { ...(input.registries ?? {}) } };
   if (o.listen) merged.listen = o.listen;
   if (o.storage) merged.storage = { ...merged.storage, path: o.storage };
+  if (o.hosted?.length) merged.hosted = { ...(input.hosted ?? {}), repositories: [...(input.hosted?.repositories ?? []), ...o.hosted] };
+  if (o.htpasswd) merged.auth = { ...(input.auth ?? {}), htpasswd: o.htpasswd };
   for (const flag of o.upstreams ?? []) {
     const [registry, urls] = parseUpstreamFlag(flag);
     merged.registries![registry] = {
@@ -67,6 +73,6 @@ export function applyOverrides(input: ConfigInput, o: ConfigOverrides, source = 
     };
   }
   const r = configSchema.safeParse(merged);
-  if (!r.success) throw formatIssues(r.error, source + (o.listen || o.storage || o.upstreams?.length ? ' (with command-line flags)' : ''));
+  if (!r.success) throw formatIssues(r.error, source + (o.listen || o.storage || o.upstreams?.length || o.hosted?.length || o.htpasswd ? ' (with command-line flags)' : ''));
   return r.data;
 }

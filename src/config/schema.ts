@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 import { trustedProxiesSchema, auditSchema, alertsSchema, sloSchema } from './observability.js';
-import { authSchema, hostedSchema, limitsSchema, serverSchema, tlsSchema } from './hosted-schema.js';
+import { authSchema, hostedSchema, limitsSchema, tlsSchema } from './hosted-schema.js';
 
 const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
   try { return parseDuration(v); } catch (e) { ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message }); return z.NEVER; }
@@ -142,7 +142,6 @@ export const configSchema = z.object({
   auth: authSchema.optional(),
   tls: tlsSchema.optional(),
   limits: limitsSchema.default({}),
-  server: serverSchema.default({}),
 }).strict();
 
 export type Config = z.infer<typeof configSchema>;
