@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { parseSize } from '../config/units.js';
 import { createLogger } from '../obs/logger.js';
-import { FsDriver } from '../store/fs-driver.js';
+import { openStorage } from '../store/open-driver.js';
 import { BlobIndex } from '../cache/blob-index.js';
 
 export function registerGc(program: Command): void {
@@ -21,12 +20,13 @@ Examples:
       const max = opts.maxSize ? parseSize(opts.maxSize) : config.storage.maxSize;
       if (max <= 0) throw new Error('no size limit: pass --max-size (e.g. 20GiB) or set storage.maxSize in the config');
       const log = createLogger(config.log.level);
-      const driver = new FsDriver(resolve(config.storage.path));
-      await driver.init();
-      const index = new BlobIndex(driver, max, log);
+      // storage.driver decides: a folder, or an S3 bucket (listed page by page).
+      const storage = await openStorage(config.storage, log);
+      const index = new BlobIndex(storage.driver, max, log);
       await index.load();
       const before = index.size;
       const removed = await index.evictIfNeeded();
+      storage.close();
       process.stdout.write(`regway gc: ${removed} blobs removed, ${before} -> ${index.size} bytes (limit ${max})\n`);
     });
 }
