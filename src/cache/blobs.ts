@@ -124,6 +124,7 @@ function openUpstream(route: RegistryRoute, repo: RepoKey, digest: Digest, log: 
     if (current) {
       current.health.failure(`blob stream broke: ${brokeBecause ?? 'unknown'}`);
       tried.add(current);
+      log.warn({ registry: repo.registry, digest: digest.value, upstream: current.id, offset, reason: brokeBecause }, 'blob stream broke');
     }
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
     const res = await route.upstreams.send({ method: 'GET', name: repo.name, path: `blobs/${digest.value}`, headers }, { exclude: tried });

@@ -24,13 +24,15 @@ export async function startNginx(server: string, opts: { port?: number } = {}): 
   for (const d of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d), { recursive: true });
   const conf = `
 worker_processes 1;
+# Workers as root: the temp dirs are private (0700) to the test, and nginx buffers to them.
+user root;
 daemon off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 1024; }
 http {
-  access_log ${dir}/access.log regway;
   log_format regway '$request_method $uri $status $body_bytes_sent';
+  access_log ${dir}/access.log regway;
   client_body_temp_path ${dir}/client; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
   proxy_buffering off;
@@ -44,7 +46,7 @@ http {
   writeFileSync(join(dir, 'nginx.conf'), conf);
   const d: Daemon = spawnDaemon('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdoutFile: join(dir, 'stdout.log') });
   try { await waitForHttp(`http://127.0.0.1:${port}/`, 10_000); } catch (e) {
-    const err = existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '';
+    const err = ['error.log', 'stdout.log'].map((f) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '')).join('\n');
     killTree(d.pid); removeTempDir(dir);
     throw new Error(`nginx did not start: ${(e as Error).message}\n${err}`);
   }
