@@ -14,11 +14,13 @@
 //   fields we patch, which have no merge keys), 415 for json-patch, which the controller never sends.
 // Test hooks: upsert/remove objects (as the kubelet or a user would), compact history, close all
 // watches, inject API errors, and a log of every request with its Content-Type.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { makeCert, type TestCert } from './certs.js';
 
 type Obj = { metadata: { name?: string; namespace?: string; uid?: string; resourceVersion?: string; generateName?: string; creationTimestamp?: string }; [k: string]: unknown };
 type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -80,14 +82,18 @@ export class FakeApiServer {
   private faults: Array<{ match: (method: string, path: string, query: Record<string, string>) => boolean; code: number }> = [];
   private bookmarkTimer?: NodeJS.Timeout;
 
-  constructor(readonly opts: { token?: string; bookmarkIntervalMs?: number } = {}) {
-    this.server = createServer((req, res) => void this.handle(req, res));
+  /** Served over HTTPS like a real apiserver (client-node refuses plain http without skip-verify). */
+  readonly cert: TestCert;
+
+  constructor(readonly opts: { dir: string; token?: string; bookmarkIntervalMs?: number }) {
+    this.cert = makeCert(opts.dir, 'apiserver');
+    this.server = createServer({ cert: this.cert.cert, key: this.cert.key }, (req, res) => void this.handle(req, res));
     for (const r of Object.keys(KINDS)) this.store.set(r, new Map());
   }
 
   async start(): Promise<this> {
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     if (this.opts.bookmarkIntervalMs) this.bookmarkTimer = setInterval(() => this.bookmark(), this.opts.bookmarkIntervalMs);
     return this;
   }
@@ -99,12 +105,12 @@ export class FakeApiServer {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
-  /** A kubeconfig pointing at this server, with the bearer token it requires (if any). */
-  writeKubeconfig(dir: string): string {
-    const file = join(dir, 'kubeconfig');
+  /** A kubeconfig pointing at this server: its CA, the bearer token it requires (if any). */
+  writeKubeconfig(name = 'kubeconfig'): string {
+    const file = join(this.opts.dir, name);
     writeFileSync(file, [
       'apiVersion: v1', 'kind: Config', 'current-context: fake',
-      'clusters:', '- name: fake', '  cluster:', `    server: ${this.url}`,
+      'clusters:', '- name: fake', '  cluster:', `    server: ${this.url}`, `    certificate-authority-data: ${Buffer.from(this.cert.ca).toString('base64')}`,
       'users:', '- name: fake', '  user:', `    token: ${this.opts.token ?? 'none'}`,
       'contexts:', '- name: fake', '  context:', '    cluster: fake', '    user: fake', '',
     ].join('\n'));

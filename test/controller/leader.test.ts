@@ -1,0 +1,101 @@
+// Lease-based leader election with two real electors against the in-test API server: one leader at a
+// time, a graceful release hands over at once, a crashed leader is replaced after the lease expires.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeApiServer } from './fake-apiserver.js';
+import { kubeApiFromConfig, loadKubeConfig, type KubeApi } from '../../src/controller/kube-client.js';
+import { LeaderElector } from '../../src/controller/leader.js';
+import type { Lease } from '../../src/controller/k8s-types.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'regway-leader-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const T = { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 150 };
+
+async function until(cond: () => boolean, what: string, ms = 15_000): Promise<number> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Date.now() - start;
+}
+
+interface Candidate { el: LeaderElector; stop: AbortController; run: Promise<void>; leading: boolean; overlaps: number }
+
+function candidate(api: KubeApi, identity: string, all: Candidate[]): Candidate {
+  const stop = new AbortController();
+  const c = { stop, leading: false, overlaps: 0 } as Candidate;
+  c.el = new LeaderElector({
+    api, namespace: 'regway-system', name: 'regway-controller', identity, ...T,
+    onStartedLeading: () => { if (all.some((o) => o !== c && o.leading)) c.overlaps++; c.leading = true; },
+    onStoppedLeading: () => { c.leading = false; },
+  });
+  c.run = c.el.run(stop.signal);
+  all.push(c);
+  return c;
+}
+
+/** A KubeApi that can be "killed": every call then fails like a partitioned or dead process. */
+function killable(api: KubeApi): { api: KubeApi; kill(): void } {
+  let dead = false;
+  const guard = <T>(f: () => Promise<T>): Promise<T> => (dead ? Promise.reject(new Error('process is dead')) : f());
+  return {
+    kill: () => { dead = true; },
+    api: { get: (p) => guard(() => api.get(p)), post: (p, b) => guard(() => api.post(p, b)), put: (p, b) => guard(() => api.put(p, b)), patch: (p, b, t) => guard(() => api.patch(p, b, t)), watch: (p, q, s) => guard(() => api.watch(p, q, s)) },
+  };
+}
+
+test('two replicas: one leader; graceful release hands over at once; a dead leader is replaced after the lease', async () => {
+  const s = await new FakeApiServer({ dir }).start();
+  const all: Candidate[] = [];
+  try {
+    const api = kubeApiFromConfig(loadKubeConfig({ kubeconfig: s.writeKubeconfig() }));
+    const a = candidate(api, 'replica-a', all);
+    await until(() => a.leading, 'replica-a to lead');
+    const b = candidate(api, 'replica-b', all);
+    // b keeps campaigning for several lease renewals but never leads while a renews.
+    await new Promise((r) => setTimeout(r, T.leaseDurationMs * 2));
+    assert.equal(b.leading, false);
+    let lease = s.get('leases', 'regway-system', 'regway-controller') as unknown as Lease;
+    assert.equal(lease.spec!.holderIdentity, 'replica-a');
+    assert.equal(lease.spec!.leaseDurationSeconds, 2);
+    assert.match(lease.spec!.renewTime!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'MicroTime');
+    assert.equal(lease.spec!.leaseTransitions, 0);
+    const puts = s.requests.filter((q) => q.method === 'PUT' && q.path.endsWith('/leases/regway-controller'));
+    assert.ok(puts.length >= 3, 'renewals happened');
+    assert.ok(puts.every((q) => (q.body as Lease).metadata.resourceVersion), 'every update is guarded by resourceVersion');
+    // Graceful shutdown of a: it releases, b takes over well before the lease would have expired.
+    a.stop.abort();
+    await a.run;
+    assert.equal((s.get('leases', 'regway-system', 'regway-controller') as unknown as Lease).spec!.holderIdentity === 'replica-a', false);
+    const handover = await until(() => b.leading, 'replica-b to take over');
+    assert.ok(handover < T.leaseDurationMs, `handover after release took ${handover} ms`);
+    lease = s.get('leases', 'regway-system', 'regway-controller') as unknown as Lease;
+    assert.equal(lease.spec!.holderIdentity, 'replica-b');
+    assert.equal(lease.spec!.leaseTransitions, 1);
+    // A third replica joins; then b dies without releasing: c takes over only after the lease ran out.
+    const k = killable(api);
+    const c = candidate(k.api, 'replica-c', all);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(c.leading, false);
+    b.stop.abort();
+    await b.run;
+    await until(() => c.leading, 'replica-c after b released');
+    k.kill(); // c now "crashes": it can neither renew nor release
+    const d = candidate(api, 'replica-d', all);
+    const t0 = Date.now();
+    await until(() => d.leading, 'replica-d after c crashed');
+    const waited = Date.now() - t0;
+    assert.ok(waited >= T.leaseDurationMs * 0.9, `d waited ${waited} ms: at least the lease duration`);
+    await until(() => !c.leading, 'c to notice it lost the lease (renew deadline)');
+    assert.equal(all.reduce((n, x) => n + x.overlaps, 0), 0, 'never two leaders at once (as each saw it)');
+  } finally {
+    for (const c of all) c.stop.abort();
+    await Promise.all(all.map((c) => c.run));
+    await s.stop();
+  }
+});
