@@ -2,7 +2,19 @@
 // killable or misbehaving (return 500/429/404) front for a real registry.
 import { writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, waitForHttp } from './ports.js';
+import { connect } from 'node:net';
+import { freePort } from './ports.js';
+
+/** Waits until the port accepts connections (works for TLS listeners too). */
+async function waitForTcp(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => { const s = connect(port, '127.0.0.1', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} not accepting connections after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 import { makeTempDir, removeTempDir, spawnDaemon, stopDaemon, killTree, type Daemon } from './proc.js';
 
 export interface Nginx {
@@ -18,7 +30,7 @@ export interface Nginx {
 }
 
 /** `server` is the inside of a `server {}` block; `listen` is added. */
-export async function startNginx(server: string, opts: { port?: number } = {}): Promise<Nginx> {
+export async function startNginx(server: string, opts: { port?: number; ssl?: { cert: string; key: string; http2?: boolean } } = {}): Promise<Nginx> {
   const dir = makeTempDir('nginx');
   const port = opts.port ?? await freePort();
   for (const d of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d), { recursive: true });
@@ -39,19 +51,21 @@ http {
   proxy_request_buffering off;
   proxy_http_version 1.1;
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${opts.ssl ? ` ssl${opts.ssl.http2 ? ' http2' : ''}` : ''};
+    ${opts.ssl ? `ssl_certificate ${opts.ssl.cert}; ssl_certificate_key ${opts.ssl.key};` : ''}
     ${server}
   }
 }`;
   writeFileSync(join(dir, 'nginx.conf'), conf);
   const d: Daemon = spawnDaemon('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdoutFile: join(dir, 'stdout.log') });
-  try { await waitForHttp(`http://127.0.0.1:${port}/`, 10_000); } catch (e) {
+  const scheme = opts.ssl ? 'https' : 'http';
+  try { await waitForTcp(port, 10_000); } catch (e) {
     const err = ['error.log', 'stdout.log'].map((f) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '')).join('\n');
     killTree(d.pid); removeTempDir(dir);
     throw new Error(`nginx did not start: ${(e as Error).message}\n${err}`);
   }
   return {
-    url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, port, dir,
+    url: `${scheme}://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, port, dir,
     accessLog: () => (existsSync(join(dir, 'access.log')) ? readFileSync(join(dir, 'access.log'), 'utf8').split('\n').filter(Boolean) : []),
     stop: async () => { await stopDaemon(d, 3000); removeTempDir(dir); },
     kill: () => { killTree(d.pid, 'SIGKILL'); },
