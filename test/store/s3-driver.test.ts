@@ -78,7 +78,9 @@ describe('S3 driver on a real Ceph RGW', { timeout: 300_000 }, () => {
     const bucket = await ceph.createBucket();
     const d = await make({ bucket, partSize: 5 * MB });
     const w = await d.writer('blobs/aborted');
-    const data = randomBytes(12 * MB);
+    // Three full parts with two uploading at once: the third write waits for a finished part, so the
+    // multipart upload exists by the time the writes return.
+    const data = randomBytes(16 * MB);
     for (let i = 0; i < data.length; i += MB) await w.write(data.subarray(i, i + MB));
     // The upload really is multipart and in progress (otherwise the check below proves nothing).
     assert.equal((await uploads(d, bucket)).length, 1);

@@ -96,6 +96,8 @@ describe('gateway on S3 storage (Ceph RGW)', { timeout: 300_000 }, () => {
   });
 
   it('the blobs are objects in the bucket, and no multipart upload is left open', async () => {
+    // Clients are answered once the digest is verified; the commit (CompleteMultipartUpload) follows.
+    await gw1.gw.inflight.drain(30_000);
     const d = new S3Driver({ bucket, region: ceph.region, endpoint: ceph.endpoint, prefix: 'regway', credentials: { accessKeyId: ceph.accessKey, secretAccessKey: ceph.secretKey } });
     try {
       const keys = new Map<string, number>();
