@@ -10,6 +10,7 @@ import type { Finding } from './types.js';
 const STAGE = 'blob';
 /** Below this a pull of a few hundred MB takes minutes: worth a warning. */
 export const SLOW_BYTES_PER_SEC = 1024 * 1024;
+const MIN_JUDGED_BYTES = 256 * 1024;
 
 export interface SampleResult { status: number; bytes: number; ttfbMs: number; totalMs: number; timedOut: boolean; error?: string }
 
@@ -63,6 +64,8 @@ export async function checkBlob(ctx: DoctorContext): Promise<Finding[]> {
     return [finding('BLOB_TIMEOUT', STAGE, `only ${fmtBytes(r.bytes)} of a ${fmtBytes(limit)} sample arrived in ${(r.totalMs / 1000).toFixed(1)} s (${speed}); at this rate the image's ${fmtBytes(total)} take ${Number.isFinite(eta) ? `${Math.round(eta)} s` : 'forever'}`, { durationMs: r.totalMs, data })];
   }
   const what = `${fmtBytes(r.bytes)} of ${layer.digest.slice(0, 19)} in ${(r.totalMs / 1000).toFixed(2)} s (first byte after ${r.ttfbMs.toFixed(0)} ms): ${speed}; the image's ${fmtBytes(total)} would take ~${Math.max(1, Math.round(eta))} s`;
-  if (rate < SLOW_BYTES_PER_SEC) return [finding('BLOB_SLOW', STAGE, what, { durationMs: r.totalMs, data })];
+  // A small sample that came in a few chunks says little about speed; only a real stretch of body is judged.
+  const judged = r.bytes >= MIN_JUDGED_BYTES || r.totalMs - r.ttfbMs > 1000;
+  if (judged && rate < SLOW_BYTES_PER_SEC) return [finding('BLOB_SLOW', STAGE, what, { durationMs: r.totalMs, data })];
   return [finding('BLOB_OK', STAGE, what, { durationMs: r.totalMs, data })];
 }

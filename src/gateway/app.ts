@@ -8,8 +8,12 @@ import type { BlobService } from '../cache/blobs.js';
 import type { ManifestService } from '../cache/manifests.js';
 import { paginate, type DiscoveryService } from '../cache/discovery.js';
 import { resolveRepository } from './addressing.js';
+import type { RepoKey } from '../store/paths.js';
 import { renderError } from './errors.js';
 import type { EventSink, RequestEvent } from '../obs/events.js';
+import type { HostedRepositories } from '../hosted/repositories.js';
+import { HostedHttp } from '../hosted/http.js';
+import type { Guard } from './guard.js';
 
 /** What a handler learned about a request, for its event. */
 export type RequestFacts = Partial<Pick<RequestEvent, 'operation' | 'registry' | 'repository' | 'reference' | 'digest' | 'cache' | 'upstream' | 'user' | 'errorCode'>>;
@@ -28,6 +32,19 @@ export interface GatewayServices {
   log: Logger;
   /** Proxies (IPs/CIDRs) whose X-Forwarded-For is believed; anyone else's is ignored (it is trivially forged). */
   trustProxy?: string[];
+  /** Hosted (pushable) repositories; absent: every name is pull-through. */
+  hosted?: { repos: HostedRepositories; http: HostedHttp };
+  /** Authentication, authorization and limits (gateway/guard.ts). */
+  guard?: Guard;
+  /** Extra Fastify/Node server options: TLS, HTTP/2, timeouts (gateway/secure.ts). */
+  server?: Record<string, unknown>;
+}
+
+/** The read side a handler serves from: the pull-through cache, or hosted repositories. */
+interface ReadSources {
+  manifests: Pick<ManifestService, 'get'> | HostedRepositories['manifests'];
+  blobs: Pick<BlobService, 'get'> | HostedRepositories['blobs'];
+  discovery: Pick<DiscoveryService, 'tags' | 'referrers'> | HostedRepositories['discovery'];
 }
 
 type Req = FastifyRequest<{ Params: { '*': string }; Querystring: Record<string, string | undefined> }>;
@@ -57,6 +74,7 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
     trustProxy: svc.trustProxy?.length ? svc.trustProxy : false,
     // Repository names contain slashes and can be 255 characters; keep the router from refusing them.
     routerOptions: { maxParamLength: 2048, ignoreDuplicateSlashes: false },
+    ...(svc.server ?? {}),
   });
 
   app.decorateRequest('facts', null as unknown as RequestFacts);
@@ -64,6 +82,11 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
     req.facts = {};
     reply.header('docker-distribution-api-version', 'registry/2.0');
   });
+  // Bodies (blob chunks, manifests, token forms) are streamed by their handlers with their own
+  // limits; no parser may buffer an upload into memory first.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+  svc.guard?.install(app as unknown as FastifyInstance);
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     if (svc.events) svc.events.record(toEvent(req, reply));
@@ -82,7 +105,10 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
   }
   app.route({
     method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2/*',
-    handler: async () => { throw new RegistryError('UNSUPPORTED', 'this namespace is a pull-through cache; pushes and deletes go to the upstream registry'); },
+    handler: async (req, reply) => {
+      if (svc.hosted) return svc.hosted.http.handle(req as Req, reply, (name, action) => req.principal?.can(name, action) ?? true);
+      throw new RegistryError('UNSUPPORTED', 'this namespace is a pull-through cache; pushes and deletes go to the upstream registry');
+    },
   });
   return app as unknown as FastifyInstance;
 }
@@ -111,24 +137,28 @@ async function dispatch(svc: GatewayServices, req: Req, reply: FastifyReply): Pr
     const m = re.exec(path);
     if (!m) continue;
     req.facts.operation = kind === 'tags' ? 'tags' : kind === 'upload' ? 'upload' : kind;
-    const repo = resolveRepository(m[1]!, req.query.ns, svc.defaultRegistry());
+    // Hosted names are served from local storage only and never go upstream.
+    const hostedRepo = svc.hosted?.repos.repoFor(m[1]!, req.query.ns);
+    if (kind === 'upload' && hostedRepo) return svc.hosted!.http.handle(req, reply, () => true);
+    const repo = hostedRepo ?? resolveRepository(m[1]!, req.query.ns, svc.defaultRegistry());
+    const src: ReadSources = hostedRepo ? svc.hosted!.repos : svc;
     req.facts.registry = repo.registry;
     req.facts.repository = repo.name;
-    if (repo.ns) reply.header('oci-namespace', repo.ns);
+    if ('ns' in repo && repo.ns) reply.header('oci-namespace', repo.ns);
     switch (kind) {
-      case 'manifest': return manifest(svc, req, reply, repo, m[2]!);
-      case 'blob': return blob(svc, req, reply, repo, m[2]!);
-      case 'tags': return tags(svc, req, reply, repo);
-      case 'referrers': return referrers(svc, req, reply, repo, m[2]!);
+      case 'manifest': return manifest(src, req, reply, repo, m[2]!);
+      case 'blob': return blob(src, req, reply, repo, m[2]!);
+      case 'tags': return tags(src, req, reply, repo);
+      case 'referrers': return referrers(src, req, reply, repo, m[2]!);
       case 'upload': throw new RegistryError('UNSUPPORTED', 'this namespace is a pull-through cache; pushes go to the upstream registry');
     }
   }
   throw new RegistryError('NAME_UNKNOWN', 'no such endpoint');
 }
 
-type Repo = ReturnType<typeof resolveRepository>;
+type Repo = RepoKey;
 
-async function manifest(svc: GatewayServices, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
+async function manifest(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
   req.facts.reference = ref;
   const r = await svc.manifests.get(repo, parseReference(ref));
   Object.assign(req.facts, { digest: r.digest, cache: r.result, upstream: r.upstream });
@@ -142,7 +172,7 @@ async function manifest(svc: GatewayServices, req: Req, reply: FastifyReply, rep
   return req.method === 'HEAD' ? reply.send() : reply.send(r.bytes);
 }
 
-async function blob(svc: GatewayServices, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
+async function blob(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
   req.facts.reference = ref;
   const digest = parseDigest(ref);
   const r = await svc.blobs.get(repo, digest, { head: req.method === 'HEAD', range: req.headers.range });
@@ -159,7 +189,7 @@ async function blob(svc: GatewayServices, req: Req, reply: FastifyReply, repo: R
   return r.body ? reply.send(r.body) : reply.send();
 }
 
-async function tags(svc: GatewayServices, req: Req, reply: FastifyReply, repo: Repo): Promise<unknown> {
+async function tags(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo): Promise<unknown> {
   const { tags: all, result } = await svc.discovery.tags(repo);
   const { page, next } = paginate(all, req.query.n, req.query.last);
   if (next !== undefined) {
@@ -171,7 +201,7 @@ async function tags(svc: GatewayServices, req: Req, reply: FastifyReply, repo: R
   return reply.send(JSON.stringify({ name: req.params['*'].replace(/\/tags\/list$/, ''), tags: page }));
 }
 
-async function referrers(svc: GatewayServices, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
+async function referrers(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
   const subject = parseDigest(ref);
   const r = await svc.discovery.referrers(repo, subject, req.query.artifactType);
   if (r.filtered) reply.header('oci-filters-applied', 'artifactType');
@@ -180,7 +210,13 @@ async function referrers(svc: GatewayServices, req: Req, reply: FastifyReply, re
 }
 
 async function catalog(svc: GatewayServices, req: Req, reply: FastifyReply): Promise<unknown> {
-  const all = await svc.discovery.catalog(svc.defaultRegistry());
+  let all = await svc.discovery.catalog(svc.defaultRegistry());
+  if (svc.hosted) {
+    const hosted = await svc.hosted.repos.catalog();
+    all = [...new Set([...all.filter((n) => !n.startsWith('_hosted/')), ...hosted])].sort();
+  }
+  // Only what the caller may pull is listed: a catalog must not reveal other tenants' names.
+  if (req.principal) all = all.filter((n) => req.principal!.visible(n));
   const { page, next } = paginate(all, req.query.n, req.query.last);
   if (next !== undefined) reply.header('link', `</v2/_catalog?${new URLSearchParams({ n: req.query.n!, last: next })}>; rel="next"`);
   reply.header('content-type', 'application/json');
