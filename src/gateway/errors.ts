@@ -19,7 +19,7 @@ export function renderError(e: unknown, req: FastifyRequest, reply: FastifyReply
   if (err.code === 'UNKNOWN') req.log.error({ err: e }, 'unexpected error');
   else if (err.status >= 500) req.log.warn({ code: err.code, msg: err.message, detail: err.detail }, 'request failed');
   if (reply.sent || reply.raw.headersSent) { reply.raw.destroy(); return; }
-  const body = errorBody([err]);
+  const body = errorBody([err, ...err.also]);
   reply.code(err.status).headers(err.headers).header('content-type', 'application/json; charset=utf-8');
   if (req.method === 'HEAD') { reply.header('content-length', Buffer.byteLength(body)).send(); return; }
   reply.send(body);

@@ -16,6 +16,7 @@ import { DiscoveryService } from '../cache/discovery.js';
 import type { RegistryRoute, RouteTable } from '../cache/context.js';
 import { canonicalRegistry } from '../oci/reference.js';
 import { buildApp } from './app.js';
+import { createSecureParts, type SecureParts } from './secure.js';
 import { EventBus } from '../obs/events.js';
 import { attachObservability, type Observability } from '../obs/plugin.js';
 
@@ -29,6 +30,8 @@ export interface Gateway {
   routes: SwappableRoutes;
   /** Audit log, alerts, metrics, SLO and status page wired onto this gateway. */
   obs: Observability;
+  /** Hosted repositories, auth (token-signing key), limits and server options. */
+  secure: SecureParts;
   /** Swaps in the registries of a new (already validated) config; in-flight pulls finish on the old ones. */
   reload(next: Config): { changed: string[]; needsRestart: string[] };
   close(): Promise<void>;
@@ -96,7 +99,11 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   install(config);
   const deps = { driver, meta, index, inflight, routes, log };
   const events = new EventBus();
+  const secure = await createSecureParts(config, driver, meta, log);
   const app = buildApp({
+    hosted: secure.hosted,
+    guard: secure.guard,
+    server: secure.server,
     events,
     blobs: new BlobService(deps),
     manifests: new ManifestService(deps, config.cache.memoryManifests),
@@ -108,7 +115,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   log.info({ blobs: index.count, bytes: index.size, registries: [...Object.keys(config.registries)] }, 'cache loaded');
   const obs = await attachObservability({ app, events, index, inflight, routes }, config, log);
   return {
-    app, events, index, inflight, routes, obs,
+    app, events, index, inflight, routes, obs, secure,
     reload: (next) => {
       const needsRestart = (['listen', 'storage'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(current[k]));
       const changed = Object.keys(next.registries).filter((k) => JSON.stringify(next.registries[k]) !== JSON.stringify(current.registries[k]))
@@ -123,6 +130,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       return { changed, needsRestart };
     },
     close: async () => {
+      secure.close();
       await app.close();
       // Let downloads under way finish and commit: they are shared, and a restart should not waste them.
       await inflight.drain(30_000);

@@ -35,14 +35,17 @@ export class RegistryError extends Error {
   readonly status: number;
   readonly detail: unknown;
   readonly headers: Record<string, string>;
+  /** Further errors reported in the same body (one MANIFEST_BLOB_UNKNOWN per missing digest). */
+  readonly also: RegistryError[];
 
-  constructor(code: ErrorCode, message?: string, detail?: unknown, opts: { status?: number; headers?: Record<string, string> } = {}) {
+  constructor(code: ErrorCode, message?: string, detail?: unknown, opts: { status?: number; headers?: Record<string, string>; also?: RegistryError[] } = {}) {
     super(message ?? ERROR_CATALOGUE[code].message);
     this.name = 'RegistryError';
     this.code = code;
     this.status = opts.status ?? ERROR_CATALOGUE[code].status;
     this.detail = detail ?? {};
     this.headers = opts.headers ?? {};
+    this.also = opts.also ?? [];
   }
 }
 

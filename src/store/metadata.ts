@@ -25,8 +25,21 @@ export interface MetadataStore {
   listRepositories(): Promise<{ registry: string; name: string }[]>;
 }
 
+/**
+ * What hosted (pushable) repositories need on top: deletes and listings for delete-by-digest and
+ * garbage collection. A separate interface so a read-mostly store need not implement it.
+ */
+export interface MutableMetadataStore extends MetadataStore {
+  deleteTag(r: RepoKey, tag: string): Promise<boolean>;
+  deleteManifestLink(r: RepoKey, d: Digest): Promise<boolean>;
+  deleteBlobLink(r: RepoKey, d: Digest): Promise<boolean>;
+  removeReferrer(r: RepoKey, subject: Digest, d: Digest): Promise<void>;
+  /** Digests (as strings) of every manifest linked in the repository. */
+  listManifestLinks(r: RepoKey): Promise<string[]>;
+}
+
 /** Metadata as small files on the storage driver, with a bounded in-memory read cache. */
-export class DriverMetadataStore implements MetadataStore {
+export class DriverMetadataStore implements MutableMetadataStore {
   private readonly hot = new Map<string, unknown>();
   private readonly maxHot: number;
 
@@ -93,6 +106,29 @@ export class DriverMetadataStore implements MetadataStore {
     for await (const e of this.driver.list(referrersPrefix(r, subject))) {
       const buf = await this.driver.get(e.key);
       if (buf) { try { out.push(JSON.parse(buf.toString('utf8')) as Descriptor); } catch { /* skip a corrupt entry */ } }
+    }
+    return out;
+  }
+
+  private async forget(key: string): Promise<boolean> {
+    // Drop the cached value before and after: a concurrent read must not re-cache the old one.
+    this.hot.delete(key);
+    const existed = await this.driver.delete(key);
+    this.hot.delete(key);
+    return existed;
+  }
+
+  deleteTag(r: RepoKey, tag: string) { return this.forget(tagKey(r, tag)); }
+  deleteManifestLink(r: RepoKey, d: Digest) { return this.forget(manifestLinkKey(r, d)); }
+  deleteBlobLink(r: RepoKey, d: Digest) { return this.forget(blobLinkKey(r, d)); }
+  async removeReferrer(r: RepoKey, subject: Digest, d: Digest): Promise<void> { await this.driver.delete(referrerKey(r, subject, d)); }
+
+  async listManifestLinks(r: RepoKey): Promise<string[]> {
+    const prefix = `${repoPrefix(r)}/_manifests/`;
+    const out: string[] = [];
+    for await (const e of this.driver.list(prefix)) {
+      const m = /^(\w+)\/([a-f0-9]+)$/.exec(e.key.slice(prefix.length));
+      if (m) out.push(`${m[1]}:${m[2]}`);
     }
     return out;
   }

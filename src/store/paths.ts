@@ -8,6 +8,10 @@
  *   repositories/<registry>/<name>/_blobs/<alg>/<hex>       empty: this repository may read this blob
  *   repositories/<registry>/<name>/_referrers/<alg>-<hex>/<alg>-<hex>   JSON descriptor of a referrer
  *   _tmp/<uuid>                                         writes in progress (removed at start)
+ *   hosted/blobs/<alg>/<hex[0:2]>/<hex>                 content pushed to hosted repositories (never evicted)
+ *   hosted/uploads/<uuid>/state.json                    JSON upload session (survives restarts)
+ *   hosted/uploads/<uuid>/chunk-<n>                     bytes of the n-th accepted chunk
+ *   repositories/_hosted/<name>/...                     hosted repositories' metadata, same layout as above
  */
 import type { Digest } from '../oci/digest.js';
 
@@ -30,3 +34,11 @@ export function repoFromTagKey(key: string): { registry: string; name: string } 
   if (!m) return undefined;
   return { registry: m[1]!.replace(/_(\d+)$/, ':$1'), name: m[2]! };
 }
+
+/** Hosted content lives apart from the cache's `blobs/`, so LRU eviction can never remove it. */
+export const hostedBlobKey = (d: Digest) => `hosted/blobs/${d.algorithm}/${d.encoded.slice(0, 2)}/${d.encoded}`;
+export const HOSTED_BLOBS_PREFIX = 'hosted/blobs';
+export const UPLOADS_PREFIX = 'hosted/uploads';
+/** `id` must be validated (a UUID) by the caller before it reaches a key. */
+export const uploadStateKey = (id: string) => `${UPLOADS_PREFIX}/${id}/state.json`;
+export const uploadChunkKey = (id: string, n: number) => `${UPLOADS_PREFIX}/${id}/chunk-${n}`;

@@ -1,0 +1,155 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { RegistryError } from '../oci/errors.js';
+import { parseDigest } from '../oci/digest.js';
+import { parseReference, validateName } from '../oci/reference.js';
+import type { RepoKey } from '../store/paths.js';
+import { copyBody, parseUploadRange, readSmallBody } from './body.js';
+import { MAX_MANIFEST_BYTES } from './manifest-check.js';
+import { HOSTED_REGISTRY, type HostedRepositories } from './repositories.js';
+import { uploadLocation, uploadRange, type BodyPart, type UploadState, type Uploads } from './uploads.js';
+
+type Req = FastifyRequest<{ Params: { '*': string }; Querystring: Record<string, string | string[] | undefined> }>;
+/** Whether the caller may do `action` on repository `name` (the gateway's access decision). */
+export type AccessCheck = (name: string, action: 'pull' | 'push' | 'delete') => boolean;
+
+const ROUTES: [RegExp, 'start' | 'session' | 'manifest' | 'blob'][] = [
+  [/^(.+)\/blobs\/uploads\/?$/, 'start'],
+  [/^(.+)\/blobs\/uploads\/([^/]+)$/, 'session'],
+  [/^(.+)\/manifests\/([^/]+)$/, 'manifest'],
+  [/^(.+)\/blobs\/([^/]+)$/, 'blob'],
+];
+
+const PROXIED = 'this namespace is a pull-through cache; pushes and deletes go to the upstream registry';
+
+/**
+ * The push side of the distribution API for hosted repositories: uploads (monolithic, chunked,
+ * streamed, mount), upload status and cancel, manifest PUT, and deletes. The gateway calls it for
+ * every write method and for upload-status GETs; names that are not hosted are refused.
+ */
+export class HostedHttp {
+  constructor(private readonly repos: HostedRepositories, private readonly uploads: Uploads, private readonly opts: { maxBlobSize: number; idleMs: number }) {}
+
+  /** Whether a path (after /v2/) is an upload URL: the gateway routes its GET here. */
+  static isUploadPath(path: string): boolean { return ROUTES[0]![0].test(path) || ROUTES[1]![0].test(path); }
+
+  async handle(req: Req, reply: FastifyReply, can: AccessCheck): Promise<unknown> {
+    const path = req.params['*'];
+    for (const [re, kind] of ROUTES) {
+      const m = re.exec(path);
+      if (!m) continue;
+      const repo = this.repos.repoFor(m[1]!, one(req.query.ns));
+      if (!repo) { validateName(m[1]!); throw new RegistryError('UNSUPPORTED', PROXIED); }
+      const f = req.facts;
+      Object.assign(f, { registry: HOSTED_REGISTRY, repository: repo.name });
+      if (kind === 'start' && req.method === 'POST') { f.operation = 'upload'; return this.start(req, reply, repo, can); }
+      if (kind === 'session') { f.operation = 'upload'; return this.session(req, reply, repo, m[2]!); }
+      if (kind === 'manifest' && req.method === 'PUT') { f.operation = 'manifest_put'; return this.putManifest(req, reply, repo, m[2]!); }
+      if (kind === 'manifest' && req.method === 'DELETE') { f.operation = 'delete'; return this.deleteManifest(req, reply, repo, m[2]!); }
+      if (kind === 'blob' && req.method === 'DELETE') {
+        f.operation = 'delete';
+        const d = parseDigest(m[2]!);
+        f.digest = d.value;
+        await this.repos.deleteBlob(repo, d);
+        return reply.code(202).header('content-length', 0).send();
+      }
+      throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on this endpoint`);
+    }
+    throw new RegistryError('NAME_UNKNOWN', 'no such endpoint');
+  }
+
+  /** POST …/blobs/uploads/: mount, monolithic (?digest=), or a new session. */
+  private async start(req: Req, reply: FastifyReply, repo: RepoKey, can: AccessCheck): Promise<unknown> {
+    const mount = one(req.query.mount);
+    const from = one(req.query.from);
+    if (mount && from) {
+      const d = parseDigest(mount);
+      const source = this.repos.repoFor(from);
+      // Only from a repository the caller may read: a mount must not become a way to copy
+      // someone else's blob by guessing its digest. Otherwise a plain session (202), as the spec says.
+      if (source && can(source.name, 'pull') && (await this.repos.linkedContent(source, d))) {
+        await this.repos.linkBlob(repo, d);
+        this.repos.content.used(d.value);
+        req.facts.digest = d.value;
+        return blobCreated(reply, repo, d.value);
+      }
+    }
+    const alg = one(req.query['digest-algorithm']);
+    if (alg !== undefined && alg !== 'sha256' && alg !== 'sha512') throw new RegistryError('DIGEST_INVALID', `unsupported digest algorithm "${alg.slice(0, 32)}"`);
+    const digest = one(req.query.digest);
+    if (digest !== undefined) {
+      const d = parseDigest(digest);
+      req.facts.digest = d.value;
+      await this.repos.content.ingest(d, (w, h) => copyBody(req.raw, w, [h], { expected: contentLength(req), max: this.opts.maxBlobSize, idleMs: this.opts.idleMs }));
+      await this.repos.linkBlob(repo, d);
+      return blobCreated(reply, repo, d.value);
+    }
+    const s = await this.uploads.create(repo.name);
+    return sessionReply(reply.code(202), s);
+  }
+
+  private async session(req: Req, reply: FastifyReply, repo: RepoKey, id: string): Promise<unknown> {
+    switch (req.method) {
+      case 'GET': case 'HEAD':
+        return sessionReply(reply.code(204), await this.uploads.get(repo.name, id));
+      case 'PATCH':
+        return sessionReply(reply.code(202), await this.uploads.append(repo.name, id, bodyPart(req)));
+      case 'PUT': {
+        const digest = one(req.query.digest);
+        if (!digest) throw new RegistryError('DIGEST_INVALID', 'the final PUT needs ?digest=<digest of the whole blob>');
+        const d = parseDigest(digest);
+        req.facts.digest = d.value;
+        await this.uploads.complete(repo.name, id, d, bodyPart(req));
+        await this.repos.linkBlob(repo, d);
+        return blobCreated(reply, repo, d.value);
+      }
+      case 'DELETE':
+        await this.uploads.cancel(repo.name, id);
+        return reply.code(204).header('content-length', 0).send();
+      default:
+        throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on an upload session`);
+    }
+  }
+
+  private async putManifest(req: Req, reply: FastifyReply, repo: RepoKey, refText: string): Promise<unknown> {
+    const ref = parseReference(refText);
+    req.facts.reference = ref.value;
+    const declared = contentLength(req);
+    const tooLarge = () => new RegistryError('MANIFEST_INVALID', `manifest larger than ${MAX_MANIFEST_BYTES} bytes`, { limit: MAX_MANIFEST_BYTES }, { status: 413 });
+    if (declared !== undefined && declared > MAX_MANIFEST_BYTES) throw tooLarge();
+    const bytes = await readSmallBody(req.raw, MAX_MANIFEST_BYTES, tooLarge);
+    const r = await this.repos.putManifest(repo, ref, bytes, req.headers['content-type']);
+    req.facts.digest = r.digest;
+    reply.code(201).header('location', `/v2/${repo.name}/manifests/${r.digest}`).header('docker-content-digest', r.digest).header('content-length', 0);
+    if (r.subject) reply.header('oci-subject', r.subject);
+    return reply.send();
+  }
+
+  private async deleteManifest(req: Req, reply: FastifyReply, repo: RepoKey, refText: string): Promise<unknown> {
+    const ref = parseReference(refText);
+    req.facts.reference = ref.value;
+    await this.repos.deleteManifest(repo, ref);
+    return reply.code(202).header('content-length', 0).send();
+  }
+}
+
+function one(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function contentLength(req: Req): number | undefined {
+  const v = req.headers['content-length'];
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
+function bodyPart(req: Req): BodyPart {
+  const range = parseUploadRange(req.headers['content-range']);
+  return { body: req.raw, range, contentLength: contentLength(req) };
+}
+
+function blobCreated(reply: FastifyReply, repo: RepoKey, digest: string): FastifyReply {
+  return reply.code(201).header('location', `/v2/${repo.name}/blobs/${digest}`).header('docker-content-digest', digest).header('content-length', 0).send();
+}
+
+function sessionReply(reply: FastifyReply, s: UploadState): FastifyReply {
+  return reply.header('location', uploadLocation(s)).header('range', uploadRange(s)).header('docker-upload-uuid', s.id).header('content-length', 0).send();
+}

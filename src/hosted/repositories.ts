@@ -1,0 +1,182 @@
+import type { Readable } from 'node:stream';
+import { RegistryError } from '../oci/errors.js';
+import { digestOf, parseDigest, type Digest } from '../oci/digest.js';
+import { parseManifest, referrerDescriptor, type Descriptor } from '../oci/manifest.js';
+import { NotFoundError } from '../store/driver.js';
+import type { MutableMetadataStore } from '../store/metadata.js';
+import type { RepoKey } from '../store/paths.js';
+import { parseRange, type Range } from '../cache/range.js';
+import { validateName } from '../oci/reference.js';
+import { matchesAny, repoPattern, type RepoPattern } from '../auth/patterns.js';
+import { checkManifest } from './manifest-check.js';
+import type { HostedContent } from './content.js';
+
+/** The storage "registry" of hosted repositories: not a valid host, so it never meets a proxied one. */
+export const HOSTED_REGISTRY = '_hosted';
+
+/**
+ * Hosted repositories: which names are hosted, and their read and write operations over the
+ * content store and the repository metadata. The read side answers with the same shapes as the
+ * pull-through services, so the gateway's HTTP handlers serve both; it never goes upstream.
+ */
+export class HostedRepositories {
+  private readonly patterns: RepoPattern[];
+
+  constructor(patterns: readonly string[], readonly content: HostedContent, readonly meta: MutableMetadataStore, private readonly now: () => number = Date.now) {
+    this.patterns = patterns.map(repoPattern);
+  }
+
+  get enabled(): boolean { return this.patterns.length > 0; }
+
+  /**
+   * The hosted repository for a name as the client wrote it, or undefined when the name is not
+   * hosted. A request with `ns` is a mirror request for another registry: never hosted.
+   */
+  repoFor(rawName: string, ns?: string): RepoKey | undefined {
+    if (ns || !matchesAny(this.patterns, rawName)) return undefined;
+    return { registry: HOSTED_REGISTRY, name: validateName(rawName) };
+  }
+
+  // ---- read side: same shapes as ManifestService / BlobService / DiscoveryService -------------
+
+  readonly manifests = {
+    get: async (repo: RepoKey, ref: { kind: 'tag' | 'digest'; value: string }): Promise<{ bytes: Buffer; mediaType: string; digest: string; result: 'hit'; upstream?: string }> => {
+      let d: Digest;
+      let mediaType: string;
+      if (ref.kind === 'tag') {
+        const t = await this.meta.getTag(repo, ref.value);
+        if (!t) throw new RegistryError('MANIFEST_UNKNOWN', 'no such tag', { tag: ref.value });
+        d = parseDigest(t.digest);
+        mediaType = t.mediaType;
+      } else {
+        d = parseDigest(ref.value);
+        const link = await this.meta.getManifestLink(repo, d);
+        if (!link) throw new RegistryError('MANIFEST_UNKNOWN', 'no such manifest in this repository', { digest: d.value });
+        mediaType = link.mediaType;
+      }
+      const bytes = await this.content.get(d);
+      // Verified on every read: corrupted bytes must never be served under this digest.
+      if (!bytes || digestOf(bytes, d.algorithm) !== d.value) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest content is missing', { digest: d.value });
+      return { bytes, mediaType, digest: d.value, result: 'hit' };
+    },
+  };
+
+  readonly blobs = {
+    get: async (repo: RepoKey, d: Digest, opts: { head: boolean; range?: string }): Promise<{ size: number; range?: Range; body?: Readable; result: 'hit'; upstream?: string }> => {
+      const st = await this.linkedContent(repo, d);
+      if (!st) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to this repository', { digest: d.value });
+      this.content.used(d.value);
+      const range = parseRange(opts.range, st.size);
+      if (opts.head) return { size: st.size, range, result: 'hit' };
+      try {
+        return { size: st.size, range, body: await this.content.read(d, range), result: 'hit' };
+      } catch (e) {
+        if (e instanceof NotFoundError) throw new RegistryError('BLOB_UNKNOWN');
+        throw e;
+      }
+    },
+  };
+
+  readonly discovery = {
+    tags: async (repo: RepoKey) => {
+      const tags = (await this.meta.listTags(repo)).sort();
+      if (tags.length === 0 && (await this.meta.listManifestLinks(repo)).length === 0) {
+        throw new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', { name: repo.name });
+      }
+      return { tags, result: 'hit' as const };
+    },
+    referrers: async (repo: RepoKey, subject: Digest, artifactType: string | undefined) => {
+      const all = await this.meta.listReferrers(repo, subject);
+      const manifests = artifactType ? all.filter((m) => m.artifactType === artifactType) : all;
+      return { manifests, filtered: artifactType !== undefined, result: 'hit' as const };
+    },
+  };
+
+  /** Names of hosted repositories that hold at least one manifest. */
+  async catalog(): Promise<string[]> {
+    const all = await this.meta.listRepositories();
+    return all.filter((r) => r.registry === HOSTED_REGISTRY).map((r) => r.name).sort();
+  }
+
+  /**
+   * A blob is readable from a repository when the repository links it (pushed or mounted there,
+   * or it is one of its manifests) and its content exists. Scoping every lookup to the
+   * repository keeps one tenant from probing another's blobs by digest.
+   */
+  async linkedContent(repo: RepoKey, d: Digest): Promise<{ size: number } | undefined> {
+    const linked = (await this.meta.hasBlobLink(repo, d)) || (await this.meta.getManifestLink(repo, d)) !== undefined;
+    return linked ? this.content.stat(d) : undefined;
+  }
+
+  // ---- write side ------------------------------------------------------------------------------
+
+  /** Records that a repository holds a blob (after an upload or a mount). */
+  async linkBlob(repo: RepoKey, d: Digest): Promise<void> {
+    await this.meta.putBlobLink(repo, d);
+  }
+
+  /**
+   * Manifest PUT: checks (checkManifest), requires every referenced blob and child manifest in
+   * this repository (one MANIFEST_BLOB_UNKNOWN per missing digest), stores the bytes unchanged,
+   * links, tags and records the subject for the referrers API.
+   */
+  async putManifest(repo: RepoKey, ref: { kind: 'tag' | 'digest'; value: string }, bytes: Buffer, contentType: string | undefined): Promise<{ digest: string; subject?: string }> {
+    const m = checkManifest(bytes, contentType, ref);
+    const missing: Descriptor[] = [...m.unknowable];
+    for (const b of m.blobs) {
+      const d = parseDigest(b.digest);
+      if (await this.linkedContent(repo, d)) this.content.used(d.value); else missing.push(b);
+    }
+    for (const c of m.manifests) {
+      const d = parseDigest(c.digest);
+      if (await this.meta.getManifestLink(repo, d)) this.content.used(d.value); else missing.push(c);
+    }
+    if (missing.length > 0) {
+      const errors = missing.map((x) => new RegistryError('MANIFEST_BLOB_UNKNOWN', 'manifest references content unknown to this repository', { digest: x.digest }));
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', errors[0]!.message, { digest: missing[0]!.digest }, { also: errors.slice(1) });
+    }
+    await this.content.putVerified(m.digest, bytes);
+    await this.meta.putManifestLink(repo, m.digest, { mediaType: m.mediaType, size: bytes.length });
+    if (ref.kind === 'tag') await this.meta.putTag(repo, ref.value, { digest: m.digest.value, mediaType: m.mediaType, size: bytes.length, checkedAt: this.now() });
+    let subject: string | undefined;
+    if (m.info.subject) {
+      subject = m.info.subject.digest;
+      const sd = safeDigest(subject);
+      if (sd) await this.meta.addReferrer(repo, sd, m.digest, referrerDescriptor(m.info, m.digest.value, bytes.length));
+      else subject = undefined;
+    }
+    return { digest: m.digest.value, subject };
+  }
+
+  /** DELETE manifests/<tag>: only the tag. DELETE manifests/<digest>: the manifest, its tags, its referrer entry. */
+  async deleteManifest(repo: RepoKey, ref: { kind: 'tag' | 'digest'; value: string }): Promise<void> {
+    if (ref.kind === 'tag') {
+      if (!(await this.meta.deleteTag(repo, ref.value))) throw new RegistryError('MANIFEST_UNKNOWN', 'no such tag', { tag: ref.value });
+      return;
+    }
+    const d = parseDigest(ref.value);
+    if (!(await this.meta.getManifestLink(repo, d))) throw new RegistryError('MANIFEST_UNKNOWN', 'no such manifest in this repository', { digest: d.value });
+    for (const tag of await this.meta.listTags(repo)) {
+      const t = await this.meta.getTag(repo, tag);
+      if (t?.digest === d.value) await this.meta.deleteTag(repo, tag);
+    }
+    const bytes = await this.content.get(d);
+    if (bytes) {
+      try {
+        const subject = parseManifest(bytes).subject;
+        const sd = subject ? safeDigest(subject.digest) : undefined;
+        if (sd) await this.meta.removeReferrer(repo, sd, d);
+      } catch { /* unparseable content: nothing to unindex */ }
+    }
+    await this.meta.deleteManifestLink(repo, d);
+  }
+
+  /** DELETE blobs/<digest>: unlinks it from the repository (GC removes the bytes if unused). */
+  async deleteBlob(repo: RepoKey, d: Digest): Promise<void> {
+    if (!(await this.meta.deleteBlobLink(repo, d))) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to this repository', { digest: d.value });
+  }
+}
+
+function safeDigest(s: string): Digest | undefined {
+  try { return parseDigest(s); } catch { return undefined; }
+}
