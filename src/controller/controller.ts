@@ -23,6 +23,8 @@ export interface ControllerOptions extends ReconcileConfig {
   namespaces?: readonly string[];
   /** Base doctor options (CA file, timeout...); the node's platform is added per run. */
   doctor?: DoctorOptions;
+  /** Registries the nodes reach over plain HTTP or unverified TLS (hosts.toml http://, skip_verify). */
+  insecureRegistries?: readonly string[];
   identity: string;
   /** Lease-based leader election; false runs as the only replica (tests, single-node setups). */
   leaderElection: false | { namespace: string; name: string; leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
@@ -255,7 +257,8 @@ export class Controller {
 
   private async runDoctor(a: Extract<Action, { kind: 'diagnose' }>): Promise<Diagnosis> {
     const platform = await this.platformOf(a.nodeName);
-    const opts: DoctorOptions = { ...this.o.doctor, ...(platform ? { platform } : {}) };
+    const insecure = this.o.insecureRegistries?.includes(a.registry);
+    const opts: DoctorOptions = { ...this.o.doctor, ...(platform ? { platform } : {}), ...(insecure ? { insecure: true } : {}) };
     const d: Diagnosis = { registry: a.registry, image: a.image, at: 0 };
     const one = async (via?: string): Promise<DoctorReport | undefined> => {
       try {

@@ -1,39 +1,8 @@
-// The doctor's public contract (issue 7, src/diagnose/index.ts), copied here so the controller could be
-// written before that module existed. Only TYPES live here: the controller never calls the doctor
-// directly but receives a `DiagnoseFn`, which keeps reconcile pure and lets tests inject one.
-export type Severity = 'ok' | 'info' | 'warn' | 'error';
+// The doctor's contract as the controller uses it. The types come from the doctor itself
+// (src/diagnose, issue 7); the controller never calls it directly but receives a `DiagnoseFn`,
+// which keeps reconcile pure and lets tests inject one. In production the CLI passes runDoctor.
+export type { Severity, Finding, DoctorOptions, DoctorReport } from '../diagnose/index.js';
+import type { DoctorOptions, DoctorReport } from '../diagnose/index.js';
 
-export interface Finding {
-  code: string;
-  severity: Severity;
-  stage: string;
-  title: string;
-  detail: string;
-  fix?: string;
-  durationMs?: number;
-  data?: Record<string, unknown>;
-}
-
-export interface DoctorOptions {
-  insecure?: boolean;
-  caFile?: string;
-  username?: string;
-  password?: string;
-  dockerConfig?: string;
-  authFile?: string;
-  platform?: string;
-  timeoutMs?: number;
-  sampleBytes?: number;
-  via?: string;
-}
-
-export interface DoctorReport {
-  target: string;
-  registry: string;
-  findings: Finding[];
-  worst: Severity;
-  durationMs: number;
-}
-
-/** What the controller calls to run the doctor against one image (the real runDoctor in production). */
+/** What the controller calls to run the doctor against one image (runDoctor in production). */
 export type DiagnoseFn = (image: string, opts: DoctorOptions) => Promise<DoctorReport>;

@@ -151,3 +151,18 @@ test('the gateway is diagnosed only for the registries it serves', () => {
   assert.equal((byReg['ghcr.io'] as { gatewayUrl?: string }).gatewayUrl, 'http://regway:5000');
   assert.equal((byReg['r.example:5000'] as { gatewayUrl?: string }).gatewayUrl, undefined);
 });
+
+test('another image of the same registry gets only the registry-level findings', () => {
+  const s = new ReconcileState();
+  s.observePod(pod('a', 'r.example:5000/app:v1', UNAUTH('r.example:5000/app:v1')), 0);
+  s.observePod(pod('b', 'r.example:5000/other:v2', { reason: 'ErrImagePull', message: 'Failed to pull image "r.example:5000/other:v2": manifest unknown' }), 1);
+  const direct: DoctorReport = { target: 'r.example:5000/app:v1', registry: 'r.example:5000', worst: 'error', durationMs: 1, findings: [
+    { code: 'TLS_OK', severity: 'ok', stage: 'tls', title: 'TLS', detail: '' },
+    { code: 'MANIFEST_UNKNOWN', severity: 'error', stage: 'manifest', title: 'image not found', detail: 'app:v1 404' },
+  ] };
+  s.recordDiagnosis({ registry: 'r.example:5000', image: 'r.example:5000/app:v1', at: 2, direct });
+  const msgs = Object.fromEntries(s.plan(3, cfg).flatMap((a) => (a.kind === 'report' ? [[a.failure.pod, a.message]] : [])));
+  assert.match(msgs.a!, /Doctor: image not found/);
+  assert.match(msgs.b!, /Doctor \(registry checks, run for "r\.example:5000\/app:v1"\): the registry-level checks passed/);
+  assert.doesNotMatch(msgs.b!, /image not found/);
+});

@@ -229,9 +229,23 @@ export function notable(report: DoctorReport | undefined): Finding[] {
   return (report?.findings ?? []).filter((f) => f.severity === 'error' || f.severity === 'warn').sort((a, b) => (RANK[b.severity] ?? 0) - (RANK[a.severity] ?? 0));
 }
 
-function summarize(report: DoctorReport | undefined): string {
+/** Doctor stages whose findings are about one image, not the registry. */
+const IMAGE_STAGES = new Set(['manifest', 'blob', 'upload']);
+
+/**
+ * The doctor ran for the first failing image of a registry; for the other images of that registry
+ * only its registry-level findings (DNS, TCP, TLS, auth...) apply. Saying "image not found" about an
+ * image the doctor never looked at would send people the wrong way.
+ */
+export function applicable(report: DoctorReport | undefined, sameImage: boolean): DoctorReport | undefined {
+  if (!report || sameImage) return report;
+  return { ...report, findings: report.findings.filter((f) => !IMAGE_STAGES.has(f.stage)) };
+}
+
+function summarize(report: DoctorReport | undefined, partial = false): string {
   if (!report) return 'not run';
   const top = notable(report).slice(0, 2);
+  if (top.length === 0 && partial) return 'the registry-level checks passed; this image itself was not checked until the next interval';
   if (top.length === 0) return 'the registry answered correctly from the controller, so the failure is specific to the node (its network path, CA bundle, credentials or platform)';
   return top.map((f) => `${f.title}${f.detail ? ` (${f.detail})` : ''}`).join('; ');
 }
@@ -248,17 +262,20 @@ export function describe(f: PullFailure, d: Diagnosis | undefined, cfg: Reconcil
     ...(f.registry ? { registry: f.registry } : {}), ...(cfg.pullSecret ? { secret: cfg.pullSecret } : {}),
   });
   const parts = [`regway: ${info.title} (cause: ${f.cause}) pulling "${f.image}"${f.registry ? ` from ${f.registry}` : ''}.`];
+  const same = !d || d.image === f.image;
+  const direct = applicable(d?.direct, same);
+  const via = applicable(d?.viaGateway, same);
   if (d?.error) parts.push(`Doctor could not run: ${clip(d.error, 160)}.`);
   else if (d) {
-    parts.push(`Doctor: ${clip(summarize(d.direct), 260)}.`);
-    if (d.viaGateway) parts.push(`Through gateway ${d.gatewayUrl}: ${clip(summarize(d.viaGateway), 200)}.`);
-    const doctorFix = notable(d.direct).find((x) => x.fix)?.fix;
+    parts.push(`Doctor${same ? '' : ` (registry checks, run for "${d.image}")`}: ${clip(summarize(direct, !same), 260)}.`);
+    if (via) parts.push(`Through gateway ${d.gatewayUrl}: ${clip(summarize(via, !same), 200)}.`);
+    const doctorFix = notable(direct).find((x) => x.fix)?.fix;
     if (doctorFix) parts.push(`Doctor suggests: ${clip(doctorFix, 200)}.`);
   }
   parts.push(`Fix: ${fix}.`);
   const head = parts.join(' ');
   const room = MAX_EVENT_MESSAGE - head.length - 12;
   const message = room > 40 ? `${head} Kubelet: ${clip(f.message, room)}` : clip(head, MAX_EVENT_MESSAGE);
-  const codes = d ? [...notable(d.direct), ...notable(d.viaGateway)].map((x) => x.code).join(',') : '';
+  const codes = d ? [...notable(direct), ...notable(via)].map((x) => x.code).join(',') : '';
   return { reason: info.reason, message, signature: `${f.cause}|${codes}|${d?.error ? 'doctor-error' : ''}` };
 }

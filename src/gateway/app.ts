@@ -122,7 +122,8 @@ function toEvent(req: FastifyRequest, reply: FastifyReply): RequestEvent {
     method: req.method,
     status: reply.statusCode,
     durationMs: reply.elapsedTime,
-    bytes: Number(raw.getHeader('content-length') ?? 0) && req.method !== 'HEAD' ? Number(raw.getHeader('content-length')) : 0,
+    // reply.getHeader, not raw.getHeader: fastify passes its headers to writeHead, where raw.getHeader cannot see them.
+    bytes: req.method === 'HEAD' ? 0 : Number(reply.getHeader('content-length') ?? 0) || 0,
     clientIp: req.ip,
     userAgent: req.headers['user-agent'],
     aborted: !raw.writableFinished,
