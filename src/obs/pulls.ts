@@ -52,14 +52,14 @@ interface Session {
  */
 export class PullClassifier {
   private readonly sessions = new Map<string, Session>();
-  private seen = 0;
+  private lastPrune = 0;
 
   constructor(private readonly sessionMs = 60_000, private readonly maxSessions = 100_000) {}
 
   classify(e: RequestEvent): ObservedEvent {
     if (e.operation !== 'manifest' && e.operation !== 'blob') return e;
     if (e.method !== 'GET' && e.method !== 'HEAD') return e;
-    if (++this.seen % 1024 === 0) this.prune(e.time);
+    if (e.time - this.lastPrune > this.sessionMs) this.prune(e.time);
     const key = `${e.clientIp}\u0000${e.registry ?? ''}\u0000${e.repository ?? ''}`;
     const start = e.time - e.durationMs;
     let s = this.sessions.get(key);
@@ -93,6 +93,7 @@ export class PullClassifier {
   }
 
   private prune(now: number): void {
+    this.lastPrune = now;
     for (const [k, s] of this.sessions) if (now - s.lastActive > this.sessionMs) this.sessions.delete(k);
   }
 

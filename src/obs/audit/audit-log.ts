@@ -44,6 +44,9 @@ export class AuditLog {
     for (const s of this.o.sinks) s.write(line);
   }
 
+  /** The forwarders (stdout, HTTP), for their counters. */
+  get sinks(): readonly LineSink[] { return this.o.sinks; }
+
   get dropped(): Record<string, number> {
     const out: Record<string, number> = {};
     if (this.o.file) out.file = this.o.file.dropped;
