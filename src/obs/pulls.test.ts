@@ -46,9 +46,12 @@ describe('PullClassifier: each client tool pull counts once', () => {
     clock += 61_000;
     assert.equal(pulls(c, [ev({ reference: D2, digest: D2 })]), 1, 'after the session expired, a GET by digest is a new pull');
   });
-  it('HEAD by digest alone, blobs, tag lists never start a pull', () => {
+  it('blobs and tag lists never start a pull; a lone HEAD by digest (containerd re-pull of local content) does', () => {
     const c = new PullClassifier();
-    assert.equal(pulls(c, [ev({ method: 'HEAD', reference: D1 }), ev({ operation: 'blob', reference: D1 }), ev({ operation: 'tags', reference: undefined })]), 0);
+    assert.equal(pulls(c, [ev({ operation: 'blob', reference: D1 }), ev({ operation: 'tags', reference: undefined })]), 0);
+    assert.equal(pulls(c, [ev({ method: 'HEAD', reference: D1, digest: D1 })]), 1);
+    assert.equal(pulls(c, [ev({ reference: D2, digest: D2 })]), 0, 'inside a live pull: continuation');
+    assert.equal(pulls(c, [ev({ method: 'HEAD', reference: D2, digest: D2 })]), 1, 'asking again for a digest this pull fetched: a re-pull');
   });
   it('a pull fails once: on its manifest, or on a layer later in the same pull', () => {
     const c = new PullClassifier();

@@ -45,10 +45,11 @@ interface Session {
  * silence:
  *   - a manifest request by tag (GET or HEAD) starts a pull, except a GET of the tag that the same
  *     session just HEADed with nothing fetched since (HEAD-then-GET clients);
- *   - a GET by digest starts a pull unless the session is live and has not fetched that digest yet
- *     (a child manifest, or containerd's GET after its HEAD); fetching the same digest twice is a
- *     second pull, so a scripted loop of GETs still counts every iteration;
- *   - a HEAD by digest, blob requests, tag lists... never start a pull (they extend a live session).
+ *   - a request by digest (GET or HEAD) starts a pull unless the session is live and has not fetched
+ *     that digest yet (a child manifest, or containerd's GET after its HEAD); asking for a digest
+ *     the session already fetched is a new pull, so a scripted loop still counts every iteration
+ *     and containerd re-pulling an image it already has (a lone HEAD) counts too;
+ *   - blob requests, tag lists... never start a pull (they extend a live session).
  */
 export class PullClassifier {
   private readonly sessions = new Map<string, Session>();
@@ -70,7 +71,6 @@ export class PullClassifier {
     const byDigest = isDigestRef(ref);
     let pull: boolean;
     if (!byDigest) pull = !(e.method === 'GET' && s && s.headTag === ref && s.fetched.size === 0);
-    else if (e.method === 'HEAD') pull = false;
     else pull = !s || s.fetched.has(e.digest ?? ref);
 
     if (pull) {
@@ -79,7 +79,6 @@ export class PullClassifier {
       if (this.sessions.size >= this.maxSessions) this.sessions.delete(this.sessions.keys().next().value as string);
       this.sessions.set(key, s);
     }
-    if (!s) return e; // HEAD by digest outside any pull: an existence check
     if (e.method === 'GET' && e.status < 400) s.fetched.add(e.digest ?? ref);
     const out = this.continued(s, e);
     return pull ? { ...out, pull: true } : out;
@@ -94,7 +93,9 @@ export class PullClassifier {
 
   private prune(now: number): void {
     this.lastPrune = now;
-    for (const [k, s] of this.sessions) if (now - s.lastActive > this.sessionMs) this.sessions.delete(k);
+    // Keep idle sessions an hour longer than the merge window: a layer download that started inside
+    // the pull can end (and fail) long after, and must still find its pull.
+    for (const [k, s] of this.sessions) if (now - s.lastActive > this.sessionMs + 3_600_000) this.sessions.delete(k);
   }
 
   get size(): number { return this.sessions.size; }
