@@ -27,17 +27,20 @@ export function registerServe(program: Command): void {
     .option('-l, --listen <host:port>', 'address to listen on (default 127.0.0.1:5000)')
     .option('-s, --storage <dir>', 'cache storage folder (default ./data)')
     .option('-u, --upstream <registry=url[,url...]>', 'upstreams of a registry in priority order; repeatable', collect, [])
+    .option('--hosted <pattern>', 'serve repositories matching this glob from local storage and accept pushes (* = one path segment, ** = any); repeatable', collect, [])
+    .option('--htpasswd <file>', 'require sign-in: users of this bcrypt htpasswd file (see `regway user`) may pull, push and delete')
     .addHelpText('after', `
 Examples:
   regway serve                                   # embedded defaults: 127.0.0.1:5000, ./data, public registries
   regway serve --listen 0.0.0.0:5000 --storage /var/lib/regway
   regway serve --upstream docker.io=https://mirror.internal,https://registry-1.docker.io
   regway serve --config /etc/regway/regway.yaml
+  regway serve --hosted 'local/**' --htpasswd /etc/regway/htpasswd   # a private registry: docker login, push, pull
 
 Then pull through it, e.g. podman pull 127.0.0.1:5000/library/alpine:3.20 --tls-verify=false,
 or point containerd's hosts.toml / dockerd's registry-mirrors at it (see README).`)
-    .action(async (opts: { config?: string; listen?: string; storage?: string; upstream: string[] }) => {
-      const config = loadConfig(opts.config, { listen: opts.listen, storage: opts.storage, upstreams: opts.upstream });
+    .action(async (opts: { config?: string; listen?: string; storage?: string; upstream: string[]; hosted: string[]; htpasswd?: string }) => {
+      const config = loadConfig(opts.config, { listen: opts.listen, storage: opts.storage, upstreams: opts.upstream, hosted: opts.hosted, htpasswd: opts.htpasswd });
       const log = createLogger(config.log.level);
       const gw = await createGateway(config, log);
       const idx = config.listen.lastIndexOf(':');
@@ -45,7 +48,7 @@ or point containerd's hosts.toml / dockerd's registry-mirrors at it (see README)
       const port = Number(config.listen.slice(idx + 1));
       await gw.app.listen({ host, port });
       log.info({ listen: config.listen, storage: config.storage.path }, 'regway gateway serving');
-      const overrides = { listen: opts.listen, storage: opts.storage, upstreams: opts.upstream };
+      const overrides = { listen: opts.listen, storage: opts.storage, upstreams: opts.upstream, hosted: opts.hosted, htpasswd: opts.htpasswd };
       const reload = (why: string) => {
         try {
           gw.reload(loadConfig(opts.config, overrides));
