@@ -40,8 +40,8 @@ export async function startAuthGateway(extra: Partial<ConfigInput> = {}, host?: 
     host,
     config: {
       hosted: { repositories: ['local/**', 'users/**', 'public/**'] },
-      auth: { htpasswd, groups: { readers: ['carol'] }, access: RULES, ...(extra.auth ?? {}) },
       ...extra,
+      auth: { groups: { readers: ['carol'] }, access: RULES, ...(extra.auth ?? {}), htpasswd },
     },
   });
   return Object.assign(gw, { htpasswd, dir });
