@@ -77,6 +77,8 @@ test('a credential helper on PATH answers: CRED_HELPER and LOGIN_OK; one that kn
   mkdirSync(bin);
   // The helper protocol: server URL on stdin, JSON on stdout; "credentials not found" on a miss.
   writeFileSync(join(bin, 'docker-credential-vault'), `#!/bin/sh\nread server\n[ "$server" = "${dist.host}" ] || { echo "credentials not found in native keychain"; exit 1; }\nprintf '{"ServerURL":"%s","Username":"${USER.user}","Secret":"${USER.password}"}' "$server"\n`);
+  writeFileSync(join(bin, 'docker-credential-locked'), '#!/bin/sh\necho "gpg: decryption failed: No secret key" >&2\nexit 2\n');
+  chmodSync(join(bin, 'docker-credential-locked'), 0o755);
   writeFileSync(join(bin, 'docker-credential-empty'), '#!/bin/sh\necho "credentials not found in native keychain"\nexit 1\n');
   chmodSync(join(bin, 'docker-credential-vault'), 0o755);
   chmodSync(join(bin, 'docker-credential-empty'), 0o755);
@@ -88,6 +90,9 @@ test('a credential helper on PATH answers: CRED_HELPER and LOGIN_OK; one that kn
   const shadow = file('empty', { auths: { [dist.host]: { auth: b64('alice:x') } }, credsStore: 'empty' });
   const r2 = await runDoctor(target(), { dockerConfig: shadow, authFile: join(tmp, 'none.json'), env } as DoctorOptions);
   assert.match(get(r2, 'CRED_SHADOWED').detail, /docker pulls anonymously/);
+  const locked = file('locked', { credsStore: 'locked' });
+  const r3 = await runDoctor(target(), { dockerConfig: locked, authFile: join(tmp, 'none.json'), env } as DoctorOptions);
+  assert.match(get(r3, 'CRED_HELPER_FAILED').detail, /decryption failed/);
 });
 
 test('malformed auth, a file that is not JSON, and docker/podman disagreeing', async () => {

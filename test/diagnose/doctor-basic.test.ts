@@ -100,6 +100,15 @@ test('a server that accepts and never answers: PING_TIMEOUT', async () => {
   }
 });
 
+test('a server that accepts and resets every connection (a load balancer with no backend): TCP_FAILED', async () => {
+  const srv = createServer((s) => { s.on('error', () => undefined); s.resetAndDestroy(); });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  try {
+    const r = await runDoctor(`http://127.0.0.1:${(srv.address() as AddressInfo).port}/x/y:1`, { ...isolated(tmp), timeoutMs: 3000 });
+    assert.match(get(r, 'TCP_FAILED').detail, /ECONNRESET|closed/);
+  } finally { srv.close(); }
+});
+
 test('unknown tag: MANIFEST_UNKNOWN; missing platform: MANIFEST_PLATFORM_MISSING with the platforms that exist', async () => {
   get(await runDoctor(`http://${dist.host}/team/app:nope`, { ...isolated(tmp) }), 'MANIFEST_UNKNOWN');
   const r = await runDoctor(`http://${dist.host}/team/multi:1.0`, { ...isolated(tmp), platform: 'linux/arm64' });
