@@ -53,7 +53,7 @@ function slo(r){const t=r.targets;$('slotarget').textContent='targets: '+t.succe
  table('slo',[{h:'Window',f:(w)=>w.window},{h:'Pulls',n:1,f:(w)=>num(w.pulls)},{h:'Failed',n:1,f:(w)=>num(w.failed)},
  {h:'Success',n:1,f:(w)=>'<span class="'+cls(w.met.success)+'">'+(w.successPercent==null?'–':num(w.successPercent,3)+' %')+'</span>'},
  {h:'Mean',n:1,f:(w)=>'<span class="'+cls(w.met.latency)+'">'+ms(w.latencyMs.mean)+'</span>'},{h:'p95',n:1,f:(w)=>ms(w.latencyMs.p95)},{h:'p99',n:1,f:(w)=>ms(w.latencyMs.p99)},
- {h:'Budget left',n:1,f:(w)=>'<span class="'+(w.errorBudget.remaining<0?'bad':w.errorBudget.remaining<0.25?'warn':'ok')+'">'+pct(w.errorBudget.remaining,0)+'</span>'}],r.windows,'no data');
+ {h:'Budget left',n:1,f:(w)=>{const b=w.errorBudget.remaining;return '<span title="'+pct(b,0)+'" class="'+(b<0?'bad':b<0.25?'warn':'ok')+'">'+(b<0?'spent':pct(b,0))+'</span>'}}],r.windows,'no data');
  const bad=r.windows.some((w)=>w.met.success===false||w.met.latency===false);$('overall').className=bad?'bad':'ok';$('overall').textContent=bad?'SLO at risk':'SLO met';}
 function alerts(a){const l=a.alerts;$('alerts').innerHTML=l.length?l.map((x)=>'<li><span class="tag '+(x.severity==='critical'?'bad':'warn')+'">'+esc(x.rule)+'</span>'+esc(x.summary)+' <span class="mut">'+ago(x.time?new Date(x.time).toISOString():'')+'</span></li>').join(''):'<li class="mut">no alerts</li>';}
 function tops(s){table('imgs',[{h:'Image',f:(x)=>esc(x.image)},{h:'Pulls 24 h',n:1,f:(x)=>num(x.pulls)}],s.topImages,'no pulls yet');
@@ -79,6 +79,6 @@ const hash = (s: string) => `'sha256-${createHash('sha256').update(s).digest('ba
 /** The page and the Content-Security-Policy that allows exactly its own inline script and style. */
 export const STATUS_PAGE = {
   html: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>regway status</title><style>${STYLE}</style></head><body>${BODY}<script>${SCRIPT}</script></body></html>`,
+<title>regway status</title><link rel="icon" href="data:,"><style>${STYLE}</style></head><body>${BODY}<script>${SCRIPT}</script></body></html>`,
   csp: `default-src 'none'; script-src ${hash(SCRIPT)}; style-src ${hash(STYLE)}; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
 };
