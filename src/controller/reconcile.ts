@@ -222,11 +222,11 @@ export class ReconcileState {
   }
 }
 
-const RANK: Record<string, number> = { error: 3, warn: 2, info: 1, ok: 0 };
-
-/** The findings worth telling, worst first. */
+/** The findings worth telling: the errors, or the warnings when there is no error. */
 export function notable(report: DoctorReport | undefined): Finding[] {
-  return (report?.findings ?? []).filter((f) => f.severity === 'error' || f.severity === 'warn').sort((a, b) => (RANK[b.severity] ?? 0) - (RANK[a.severity] ?? 0));
+  const all = report?.findings ?? [];
+  const errors = all.filter((f) => f.severity === 'error');
+  return errors.length ? errors : all.filter((f) => f.severity === 'warn');
 }
 
 /** Doctor stages whose findings are about one image, not the registry. */
@@ -254,6 +254,11 @@ function clip(s: string, n: number): string {
   return s.length <= n ? s : `${s.slice(0, Math.max(0, n - 1))}…`;
 }
 
+/** A sentence with exactly one final period. */
+function sentence(s: string): string {
+  return `${s.replace(/[.\s]+$/, '')}.`;
+}
+
 /** The Event for one failure: reason from the catalogue, a message that names the cause and the fix. */
 export function describe(f: PullFailure, d: Diagnosis | undefined, cfg: ReconcileConfig): { reason: string; message: string; signature: string } {
   const info = CAUSES[f.cause];
@@ -265,14 +270,14 @@ export function describe(f: PullFailure, d: Diagnosis | undefined, cfg: Reconcil
   const same = !d || d.image === f.image;
   const direct = applicable(d?.direct, same);
   const via = applicable(d?.viaGateway, same);
-  if (d?.error) parts.push(`Doctor could not run: ${clip(d.error, 160)}.`);
+  if (d?.error) parts.push(sentence(`Doctor could not run: ${clip(d.error, 160)}`));
   else if (d) {
-    parts.push(`Doctor${same ? '' : ` (registry checks, run for "${d.image}")`}: ${clip(summarize(direct, !same), 260)}.`);
-    if (via) parts.push(`Through gateway ${d.gatewayUrl}: ${clip(summarize(via, !same), 200)}.`);
+    parts.push(sentence(`Doctor${same ? '' : ` (registry checks, run for "${d.image}")`}: ${clip(summarize(direct, !same), 300)}`));
+    if (via) parts.push(sentence(`Through gateway ${d.gatewayUrl}: ${clip(summarize(via, !same), 200)}`));
     const doctorFix = notable(direct).find((x) => x.fix)?.fix;
-    if (doctorFix) parts.push(`Doctor suggests: ${clip(doctorFix, 200)}.`);
+    if (doctorFix) parts.push(sentence(`Doctor suggests: ${clip(doctorFix, 240)}`));
   }
-  parts.push(`Fix: ${fix}.`);
+  parts.push(sentence(`Fix: ${fix}`));
   const head = parts.join(' ');
   const room = MAX_EVENT_MESSAGE - head.length - 12;
   const message = room > 40 ? `${head} Kubelet: ${clip(f.message, room)}` : clip(head, MAX_EVENT_MESSAGE);
