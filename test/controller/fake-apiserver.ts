@@ -142,7 +142,8 @@ export class FakeApiServer {
   }
 
   /** Creates or replaces an object as a controller-manager/kubelet would; returns the stored copy. */
-  upsert(resource: string, obj: Obj): Obj {
+  upsert(resource: string, input: { metadata: Obj['metadata'] }): Obj {
+    const obj = input as Obj;
     const m = this.store.get(resource)!;
     const k = this.key(obj.metadata.namespace, obj.metadata.name!);
     const prev = m.get(k);
