@@ -72,8 +72,15 @@ export class Metrics {
       collect() { this.reset(); for (const u of ups()) if (u.rateLimitRemaining !== undefined) this.set({ registry: u.registry, upstream: u.upstream }, u.rateLimitRemaining); } });
     new Gauge({ name: 'regway_upstream_rate_limit_limit', help: 'Size of the upstream rate-limit window (Docker Hub ratelimit-limit)', labelNames: ['registry', 'upstream'], registers: r,
       collect() { this.reset(); for (const u of ups()) if (u.rateLimitLimit !== undefined) this.set({ registry: u.registry, upstream: u.upstream }, u.rateLimitLimit); } });
-    new Gauge({ name: 'regway_audit_dropped_lines', help: 'Audit lines dropped because a destination could not keep up, by destination', labelNames: ['sink'], registers: r,
-      collect() { this.reset(); for (const [k, v] of Object.entries(s.auditDropped?.() ?? {})) this.set({ sink: k }, v); } });
+    const dropsSeen = new Map<string, number>();
+    new Counter({ name: 'regway_audit_dropped_lines_total', help: 'Audit lines dropped because a destination (file, stdout, http) could not keep up or was down', labelNames: ['sink'], registers: r,
+      collect() {
+        for (const [k, v] of Object.entries(s.auditDropped?.() ?? {})) {
+          const before = dropsSeen.get(k) ?? 0;
+          this.inc({ sink: k }, v - before);
+          dropsSeen.set(k, v);
+        }
+      } });
   }
 
   record(e: ObservedEvent): void {

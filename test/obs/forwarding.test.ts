@@ -78,7 +78,7 @@ describe('audit forwarding over HTTP', () => {
       assert.equal(sink.sent, 0, 'nothing was delivered: the endpoint really was dead');
       assert.ok(sink.dropped > 0 && sink.queued <= 500, `bounded queue: ${sink.queued} queued, ${sink.dropped} dropped`);
       const m = await (await fetch(`${forwarding.url}/metrics`)).text();
-      assert.match(m, new RegExp(`^regway_audit_dropped_lines\\{sink="http"\\} ${sink.dropped}$`, 'm'));
+      assert.match(m, new RegExp(`^regway_audit_dropped_lines_total\\{sink="http"\\} ${sink.dropped}$`, 'm'));
       // The file still has every line.
       assert.equal(auditLines(forwarding.auditPath).filter((l) => l.event.action === 'image-pull').length, 1 + N);
     });
