@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadOrCreateSigningKey } from './signing-key.js';
+import { TokenService } from './token-service.js';
+
+test('signing key: created once (0600), reused, certificate matches; tokens verify only while valid', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tok-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const k1 = await loadOrCreateSigningKey(join(dir, 'auth/token.key'), join(dir, 'auth/token.crt'));
+  assert.equal(statSync(k1.keyPath).mode & 0o777, 0o600);
+  const k2 = await loadOrCreateSigningKey(k1.keyPath, k1.certPath);
+  assert.equal(k2.kid, k1.kid);
+  assert.equal(k2.certPem, k1.certPem);
+  let now = Date.now();
+  const s = new TokenService(k1, { issuer: 'i', service: 's', ttlMs: 120_000, refreshTtlMs: 600_000 }, () => now);
+  const access = [{ type: 'repository', name: 'a', actions: ['pull'] }];
+  const { token, expiresIn } = await s.issue('u', access);
+  assert.equal(expiresIn, 120);
+  assert.deepEqual(await s.verify(token), { sub: 'u', access, exp: Math.floor(now / 1000) + 120 });
+  const refresh = await s.issueRefresh('u');
+  assert.equal(await s.verify(refresh), undefined, 'a refresh token is not an access token');
+  assert.equal(await s.verifyRefresh(token), undefined, 'nor the reverse');
+  assert.equal(await s.verifyRefresh(refresh), 'u');
+  now += 121_000;
+  assert.equal(await s.verify(token), undefined, 'expired');
+  assert.equal(await s.verifyRefresh(refresh), 'u');
+});
