@@ -83,11 +83,12 @@ describe('SLO ratio equals the one computed by hand', () => {
     assert.equal(sum(/^regway_pulls_total\{[^}]*outcome="client_error"\} (\d+)$/gm), NOTFOUND);
   });
 
-  it('regway slo prints the same numbers (table and --json) and --check fails on a missed target', async () => {
+  it('regway slo prints the same numbers (table and --json) and --check fails on a missed target', async (t) => {
     const json = await cli(['slo', '--url', gw.url, '--json']);
     const r = JSON.parse(json.out) as SloReport;
     assert.equal(r.windows[0]!.pulls, PULLS);
     const table = await cli(['slo', '--url', gw.url]);
+    for (const l of table.out.trimEnd().split('\n')) t.diagnostic(l);
     assert.match(table.out, /targets: 99\.95 % of pulls succeed, mean pull latency <= 500 ms/);
     const pct = ((100 * (PULLS - FAILED)) / PULLS).toFixed(3);
     for (const w of ['1h', '24h', '30d']) assert.match(table.out, new RegExp(`^${w}\\s+${PULLS}\\s+${FAILED}\\s+${pct.replace('.', '\\.')} %\\s+✗`, 'm'));
