@@ -46,5 +46,6 @@ export async function coldPull(peer: Peer, up: Upstream, clients: number, parall
     upstreamBlobGets: traffic.blobGets,
     upstreamManifestGets: traffic.manifestGets,
     clientBytes: pulls.reduce((a, p) => a + p.bytes, 0),
+    clientErrors: pulls.flatMap((p) => p.errors),
   };
 }

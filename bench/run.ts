@@ -2,6 +2,7 @@
 // JSON results and regenerates the table in docs/benchmarks.md. Usage: see bench/lib/options.ts.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { coldPull } from './cold-pull.js';
 import { warmManifests } from './warm-manifests.js';
@@ -37,16 +38,24 @@ async function runAll(o: BenchOptions, stops: (() => Promise<void>)[]): Promise<
   stops.push(() => dist.stop());
   const rssRegway = new RssSampler(regway.pid).start();
   const rssDist = new RssSampler(dist.pid).start();
+  const phase = (name: string) => { rssRegway.phase(name); rssDist.phase(name); };
+  phase('startup');
 
   say(`cold pull: ${o.clients} concurrent clients, regway`);
   const coldRegway = await coldPull(regway, up, o.clients, o.pullParallel);
   say(`cold pull: ${o.clients} concurrent clients, distribution proxy`);
   const coldDist = await coldPull(dist, up, o.clients, o.pullParallel);
+  const peerLogs: Record<string, string> = {};
+  for (const [p, c] of [[regway, coldRegway], [dist, coldDist]] as const) {
+    if (c.clientErrors.length) peerLogs[p.name] = (await readFile(join(p.dir, 'stderr.log'), 'utf8').catch(() => '')).slice(-4000);
+  }
 
+  phase('cold pull');
   const peers2: Peer[] = [regway, dist];
-  const mOpts = { durationSec: o.durationSec, warmupSec: o.warmupSec, connections: o.manifestConnections, threads: o.threads };
+  const mOpts = { durationSec: o.durationSec, warmupSec: o.warmupSec, rounds: o.rounds, connections: o.manifestConnections, threads: o.threads };
   say('warm manifests by tag and by digest (wrk)');
   const manifests = await warmManifests(peers2, up, mOpts);
+  phase('warm manifests');
 
   const blobFile = join(regway.storage, 'blobs');
   if (!existsSync(blobFile)) throw new Error(`regway stored no blobs under ${blobFile}`);
@@ -54,6 +63,7 @@ async function runAll(o: BenchOptions, stops: (() => Promise<void>)[]): Promise<
   stops.push(() => nginx.stop());
   say('warm blob throughput (wrk): regway, distribution proxy, nginx');
   const blobs = await warmBlobs([regway, dist, nginx], up, { ...mOpts, connections: o.blobConnections });
+  phase('warm blobs');
 
   const results: BenchResults = {
     cold: { regway: coldRegway, distribution: coldDist },
@@ -62,7 +72,7 @@ async function runAll(o: BenchOptions, stops: (() => Promise<void>)[]): Promise<
     blobs: { regway: blobs.regway!, distribution: blobs['distribution-proxy']!, nginx: blobs.nginx!, blobBytes: largestLayer(up).size },
     rss: { regway: rssRegway.stop(), distribution: rssDist.stop() },
   };
-  return { results, extra: { image: { manifestDigest: up.image.manifestDigest, layers: up.image.layers.map((l) => ({ digest: l.digest, size: l.size })) } } };
+  return { results, extra: { peerLogs, image: { manifestDigest: up.image.manifestDigest, layers: up.image.layers.map((l) => ({ digest: l.digest, size: l.size })) } } };
 }
 
 async function main(): Promise<number> {

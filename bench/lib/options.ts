@@ -11,6 +11,8 @@ export interface BenchOptions {
   pullParallel: number;
   durationSec: number;
   warmupSec: number;
+  /** Interleaved slices each measured duration is cut into (see LoadOptions.rounds). */
+  rounds: number;
   manifestConnections: number;
   blobConnections: number;
   threads: number;
@@ -31,8 +33,9 @@ Options (environment variable in brackets):
   --layer-mb N               MB of random content per layer            [BENCH_LAYER_MB]    default 20
   --clients N                concurrent cold-pull clients              [BENCH_CLIENTS]     default 10
   --pull-parallel N          parallel blob downloads per client        [BENCH_PULL_PARALLEL] default 3
-  --duration S               seconds per measured load run             [BENCH_DURATION]    default 10
+  --duration S               seconds per measured load run             [BENCH_DURATION]    default 12
   --warmup S                 unmeasured seconds before each run        [BENCH_WARMUP]      default 2
+  --rounds N                 interleaved slices per measured run (whole seconds each) [BENCH_ROUNDS] default 3
   --manifest-connections N   wrk connections for manifests             [BENCH_MANIFEST_CONNECTIONS] default 16
   --blob-connections N       wrk connections (clients) for blobs       [BENCH_BLOB_CONNECTIONS] default 8
   --threads N                wrk threads                               [BENCH_THREADS]     default 2
@@ -60,7 +63,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     args: argv,
     options: {
       layers: { type: 'string' }, 'layer-mb': { type: 'string' }, clients: { type: 'string' }, 'pull-parallel': { type: 'string' },
-      duration: { type: 'string' }, warmup: { type: 'string' }, 'manifest-connections': { type: 'string' },
+      duration: { type: 'string' }, warmup: { type: 'string' }, rounds: { type: 'string' }, 'manifest-connections': { type: 'string' },
       'blob-connections': { type: 'string' }, threads: { type: 'string' }, 'nginx-workers': { type: 'string' },
       'cpu-prof': { type: 'string' }, 'no-docs': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
@@ -74,8 +77,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     layerSize: Math.round(num('--layer-mb', pick('layer-mb', 'BENCH_LAYER_MB'), 20) * 1e6),
     clients: Math.round(num('--clients', pick('clients', 'BENCH_CLIENTS'), 10)),
     pullParallel: Math.round(num('--pull-parallel', pick('pull-parallel', 'BENCH_PULL_PARALLEL'), 3)),
-    durationSec: num('--duration', pick('duration', 'BENCH_DURATION'), 10),
+    durationSec: num('--duration', pick('duration', 'BENCH_DURATION'), 12),
     warmupSec: warmup === '0' ? 0 : num('--warmup', warmup, 2),
+    rounds: Math.round(num('--rounds', pick('rounds', 'BENCH_ROUNDS'), 3)),
     manifestConnections: Math.round(num('--manifest-connections', pick('manifest-connections', 'BENCH_MANIFEST_CONNECTIONS'), 16)),
     blobConnections: Math.round(num('--blob-connections', pick('blob-connections', 'BENCH_BLOB_CONNECTIONS'), 8)),
     threads: Math.round(num('--threads', pick('threads', 'BENCH_THREADS'), 2)),

@@ -17,6 +17,22 @@ export interface PullResult {
   /** Blob bytes received and verified. */
   bytes: number;
   blobs: number;
+  /** Failed blob attempts that were retried (dockerd retries a layer up to 5 times). */
+  errors: string[];
+}
+
+const ATTEMPTS = 3;
+
+/** fetchBlob with retries; every failure is recorded, the last one is thrown. */
+async function fetchBlobRetrying(agent: Agent, base: string, name: string, d: Desc, errors: string[]): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetchBlob(agent, base, name, d);
+    } catch (e) {
+      errors.push((e as Error).message.slice(0, 300));
+      if (attempt >= ATTEMPTS) throw e;
+    }
+  }
 }
 
 async function fetchBlob(agent: Agent, base: string, name: string, d: Desc): Promise<number> {
@@ -42,14 +58,15 @@ export async function pullImage(base: string, name: string, tag: string, paralle
     const manifest = (await m.body.json()) as { config: Desc; layers: Desc[] };
     const queue = [manifest.config, ...manifest.layers];
     let bytes = 0;
+    const errors: string[] = [];
     const workers = Array.from({ length: parallel }, async () => {
       for (let d = queue.shift(); d; d = queue.shift()) {
-        const n = await fetchBlob(agent, base, name, d); // not `bytes += await`: that reads bytes before the await
+        const n = await fetchBlobRetrying(agent, base, name, d, errors); // not `bytes += await`: that reads bytes before the await
         bytes += n;
       }
     });
     await Promise.all(workers);
-    return { bytes, blobs: 1 + manifest.layers.length };
+    return { bytes, blobs: 1 + manifest.layers.length, errors };
   } finally {
     await agent.close();
   }

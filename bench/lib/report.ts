@@ -39,7 +39,7 @@ export function markdownBlock(rows: Row[], o: BenchOptions, m: Machine, when: Da
     `Command: \`${commandLine(argv)}\``,
     '',
     `Image: ${o.layers} layers x ${(o.layerSize / 1e6).toFixed(0)} MB; cold pull: ${o.clients} clients, ${o.pullParallel} parallel downloads each; ` +
-      `load runs: ${o.durationSec} s after ${o.warmupSec} s warm-up, wrk ${o.threads} threads, ${o.manifestConnections} connections (manifests), ${o.blobConnections} (blobs); nginx worker_processes ${o.nginxWorkers}.`,
+      `load runs: ${o.durationSec} s per target in ${o.rounds} interleaved rounds after ${o.warmupSec} s warm-up, wrk ${o.threads} threads, ${o.manifestConnections} connections (manifests), ${o.blobConnections} (blobs); nginx worker_processes ${o.nginxWorkers}.`,
     '',
     formatMarkdown(rows),
   ].join('\n');

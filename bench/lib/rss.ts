@@ -1,6 +1,31 @@
-// Samples a process's resident memory from /proc/<pid>/status while the benchmark runs.
+// Reads a process's resident memory and CPU time from /proc while the benchmark runs.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { descendants } from '../../test/helpers/proc.js';
 import type { RssSummary } from './table.js';
+
+let ticksPerSec: number | undefined;
+function clockTicks(): number {
+  if (ticksPerSec === undefined) {
+    try { ticksPerSec = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100; } catch { ticksPerSec = 100; }
+  }
+  return ticksPerSec;
+}
+
+/** utime + stime of a /proc/<pid>/stat line, in clock ticks (fields 14 and 15, counted after the comm). */
+export function parseStatTicks(stat: string): number {
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(rest[11]) + Number(rest[12]);
+}
+
+/** CPU seconds used so far by pid and its live descendants (nginx's workers are the master's children). */
+export function cpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const p of [pid, ...descendants(pid)]) {
+    try { ticks += parseStatTicks(readFileSync(`/proc/${p}/stat`, 'utf8')); } catch { /* gone */ }
+  }
+  return ticks / clockTicks();
+}
 
 /** Reads a "Key:   123 kB" field of /proc/<pid>/status in bytes; undefined when the process is gone. */
 export function parseStatusField(status: string, field: 'VmRSS' | 'VmHWM'): number | undefined {
@@ -21,6 +46,9 @@ export class RssSampler {
   private hwm = 0;
   private samples = 0;
   private timer: NodeJS.Timeout | undefined;
+  private phasePeak = 0;
+  /** Peak VmRSS per phase of the run, in bytes: which scenario drives the peak. */
+  readonly phases: Record<string, number> = {};
 
   constructor(private readonly pid: number, private readonly everyMs = 100) {}
 
@@ -36,8 +64,15 @@ export class RssSampler {
     if (!s) return;
     const rss = parseStatusField(s, 'VmRSS');
     const hwm = parseStatusField(s, 'VmHWM');
-    if (rss !== undefined) { this.peak = Math.max(this.peak, rss); this.samples++; }
+    if (rss !== undefined) { this.peak = Math.max(this.peak, rss); this.phasePeak = Math.max(this.phasePeak, rss); this.samples++; }
     if (hwm !== undefined) this.hwm = Math.max(this.hwm, hwm);
+  }
+
+  /** Closes a phase: records the peak seen since the previous phase ended. */
+  phase(name: string): void {
+    this.sample();
+    this.phases[name] = this.phasePeak;
+    this.phasePeak = 0;
   }
 
   /** Current summary; call before the process is stopped (VmHWM vanishes with it). */
@@ -45,6 +80,6 @@ export class RssSampler {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.sample();
-    return { peakRssBytes: this.peak, hwmBytes: this.hwm, samples: this.samples };
+    return { peakRssBytes: this.peak, hwmBytes: this.hwm, samples: this.samples, phases: { ...this.phases } };
   }
 }

@@ -6,7 +6,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseWrkOutput, runWrk, wrkArgs, type LoadResult } from '../../bench/lib/wrk.js';
 import { buildRows, formatMarkdown, formatText, spliceGenerated, ratio, MB, type BenchResults } from '../../bench/lib/table.js';
-import { parseStatusField } from '../../bench/lib/rss.js';
+import { parseStatusField, parseStatTicks } from '../../bench/lib/rss.js';
+import { combine } from '../../bench/warm-manifests.js';
 import { parseOptions } from '../../bench/lib/options.js';
 import { upstreamTraffic } from '../../bench/cold-pull.js';
 import type { AccessLine } from '../helpers/distribution.js';
@@ -98,12 +99,13 @@ function load(rps: number, bytesPerSec = 0, extra: Partial<LoadResult> = {}): Lo
 
 function results(over: { regwayAmpBytes?: number; blobRegway?: number; rss?: number; manifestRegway?: LoadResult } = {}): BenchResults {
   const image = 100 * MB;
-  const cold = (up: number, ms: number) => ({ clients: 10, wallMs: ms, imageBlobBytes: image, upstreamBlobBytes: up, upstreamBlobGets: 6, upstreamManifestGets: 1, clientBytes: 10 * image });
+  const cold = (up: number, ms: number) => ({ clients: 10, wallMs: ms, imageBlobBytes: image, upstreamBlobBytes: up, upstreamBlobGets: 6, upstreamManifestGets: 1, clientBytes: 10 * image, clientErrors: [] as string[] });
   return {
     cold: { regway: cold(over.regwayAmpBytes ?? image, 3000), distribution: cold(8.2 * image, 6000) },
     manifestByTag: { regway: over.manifestRegway ?? load(5000), distribution: load(100) },
     manifestByDigest: { regway: load(5000), distribution: load(600) },
-    blobs: { regway: load(20, over.blobRegway ?? 900 * MB), distribution: load(20, 500 * MB), nginx: load(50, 1000 * MB), blobBytes: 20 * MB },
+    // 9 GB in 10 s with 13.5 CPU-seconds: 1.5 s/GB; nginx 10 GB with 5 s: 0.5 s/GB.
+    blobs: { regway: { ...load(20, over.blobRegway ?? 900 * MB), serverCpuSec: 13.5 }, distribution: load(20, 500 * MB), nginx: { ...load(50, 1000 * MB), serverCpuSec: 5 }, blobBytes: 20 * MB },
     rss: { regway: { peakRssBytes: over.rss ?? 120 * MB, hwmBytes: 0, samples: 100 }, distribution: { peakRssBytes: 100 * MB, hwmBytes: 101 * MB, samples: 100 } },
   };
 }
@@ -124,6 +126,9 @@ describe('rows, ratios and verdicts', () => {
     assert.equal(by('blob').ratio, 0.9);
     assert.equal(by('blob').nginx, 1000);
     assert.equal(by('blob').met, true);
+    assert.equal(by('CPU per GB').regway, 1.5);
+    assert.equal(by('CPU per GB').nginx, 0.5);
+    assert.equal(by('CPU per GB').ratio, 3);
     assert.equal(by('RSS').regway, 120);
     assert.equal(by('RSS').distribution, 101);
     assert.equal(by('RSS').met, true);
@@ -135,6 +140,16 @@ describe('rows, ratios and verdicts', () => {
       ['cold pull, 10 concurrent clients', 'warm manifest by digest', 'warm blob throughput', 'peak RSS while serving']);
     // 1.004x prints as 1.00x and passes; the comparison is at the printed precision.
     assert.equal(buildRows(results({ regwayAmpBytes: 100.4 * MB }))[0]!.met, true);
+  });
+
+  it('cold pull: regway errors fail its row, distribution errors are only reported', () => {
+    const r = results();
+    r.cold.distribution.clientErrors = ['GET blob sha256:aa: HTTP 500'];
+    const peerErr = buildRows(r)[0]!;
+    assert.equal(peerErr.met, true);
+    assert.match(peerErr.note!, /distribution: 1 failed blob downloads retried \(GET blob sha256:aa: HTTP 500\)/);
+    r.cold.regway.clientErrors = ['GET blob sha256:bb: HTTP 502'];
+    assert.equal(buildRows(r)[0]!.met, false);
   });
 
   it('a run with error responses never passes, whatever its rate', () => {
@@ -176,6 +191,22 @@ describe('inputs', () => {
       l('GET', '/v2/bench/app/manifests/v1', 900), l('GET', '/v2/other/blobs/sha256:aa', 77), l('GET', '/v2/', 2),
     ], 'bench/app');
     assert.deepEqual(t, { blobBytes: 15, blobGets: 2, manifestGets: 1 });
+  });
+
+  it('adds interleaved rounds: totals over total time, median p50, worst p99', () => {
+    const r = (requests: number, durationSec: number, p50: number, p99: number) => ({ ...load(0), requests, bytes: requests * 10, durationSec, latencyP50Ms: p50, latencyP99Ms: p99 });
+    const c = combine([r(100, 1, 2, 9), r(300, 2, 1, 30), r(200, 1, 5, 10)]);
+    assert.equal(c.requests, 600);
+    assert.equal(c.durationSec, 4);
+    assert.equal(c.requestsPerSec, 150);
+    assert.equal(c.bytesPerSec, 1500);
+    assert.equal(c.latencyP50Ms, 2);
+    assert.equal(c.latencyP99Ms, 30);
+  });
+
+  it('reads utime + stime from /proc/<pid>/stat, even with spaces in the command name', () => {
+    const stat = '20919 (my (odd) cmd) R 20466 20466 21364 0 -1 4194304 99 0 0 0 7 5 0 0 20 0 1 0 262729 3133440 385';
+    assert.equal(parseStatTicks(stat), 12);
   });
 
   it('reads VmRSS and VmHWM in bytes', () => {
