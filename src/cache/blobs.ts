@@ -7,6 +7,7 @@ import { header } from '../client/upstream-client.js';
 import { upstreamError } from '../upstream/registry-upstreams.js';
 import { BlobFetch, type OpenSource } from './blob-fetch.js';
 import type { UpstreamClient } from '../client/upstream-client.js';
+import { clusterSource } from '../cluster/peer.js';
 import { parseRange, type Range } from './range.js';
 import { routeFor, type CacheDeps, type CacheResult, type RegistryRoute } from './context.js';
 
@@ -100,11 +101,16 @@ export class BlobService {
     const route = routeFor(this.deps.routes, repo);
     const fetch = new BlobFetch(digest);
     const key = blobKey(digest);
-    const settled = fetch.run(() => driver.writer(key), openUpstream(route, repo, digest, log)).then(async () => {
+    const upstream = openUpstream(route, repo, digest, log);
+    let release: (() => Promise<void>) | undefined;
+    const source = this.deps.cluster
+      ? clusterSource(this.deps.cluster, digest.value, upstream, (claim) => { if (claim.kind === 'owner') release = claim.release; })
+      : upstream;
+    const settled = fetch.run(() => driver.writer(key), source).then(async () => {
       index.add(key, fetch.size!);
       await this.deps.meta.putBlobLink(repo, digest);
       await index.evictIfNeeded();
-    });
+    }).finally(() => release?.());
     settled.catch((e: Error) => log.warn({ registry: repo.registry, repository: repo.name, digest: digest.value, err: e.message }, 'blob fetch failed; nothing was cached'));
     inflight.add(digest.value, fetch, settled);
     return fetch;

@@ -6,6 +6,7 @@ import type { BlobIndex } from './blob-index.js';
 import type { InflightFetches } from './inflight.js';
 import type { RepoKey } from '../store/paths.js';
 import { RegistryError } from '../oci/errors.js';
+import type { ClusterDeps } from '../cluster/peer.js';
 
 /** Per-registry settings the cache needs. */
 export interface RegistryRoute {
@@ -33,6 +34,8 @@ export interface CacheDeps {
   routes: RouteTable;
   log: Logger;
   now?: () => number;
+  /** Fleet coordination of downloads (several instances, Redis); absent for one instance. */
+  cluster?: ClusterDeps;
 }
 
 export function routeFor(routes: RouteTable, repo: RepoKey): RegistryRoute {

@@ -142,6 +142,19 @@ export const configSchema = z.object({
   auth: authSchema.optional(),
   tls: tlsSchema.optional(),
   limits: limitsSchema.default({}),
+  /** Several instances as one cache: Redis coordination (see docs/scale-out.md). Absent: one instance. */
+  cluster: z.object({
+    /** redis://host:port/db; when Redis is unreachable each instance keeps serving alone. */
+    redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+    /** URL other instances use to reach this one (its own listen address as seen by peers). */
+    advertiseUrl: z.string().url(),
+    /** Shared secret peers present on the internal peer endpoint. */
+    peerToken: secret,
+    /** A fetch owner's lease: renewed while it downloads; others take over when it lapses. */
+    leaseTtl: duration.default('10s'),
+    /** Name of this instance in logs and metrics (default: host:pid). */
+    instanceId: z.string().optional(),
+  }).strict().optional(),
 }).strict();
 
 export type Config = z.infer<typeof configSchema>;

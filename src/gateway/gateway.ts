@@ -18,6 +18,10 @@ import { canonicalRegistry } from '../oci/reference.js';
 import { buildApp } from './app.js';
 import { createSecureParts, type SecureParts } from './secure.js';
 import { EventBus } from '../obs/events.js';
+import { hostname } from 'node:os';
+import { SoloCoordinator, type FetchCoordinator } from '../cluster/coordinator.js';
+import { RedisCoordinator } from '../cluster/redis-coordinator.js';
+import { registerPeerRoutes } from '../cluster/peer.js';
 import { attachObservability, type Observability } from '../obs/plugin.js';
 
 /** A running gateway's parts, for the CLI and for tests. */
@@ -28,6 +32,8 @@ export interface Gateway {
   index: BlobIndex;
   inflight: LocalInflight;
   routes: SwappableRoutes;
+  /** Fleet coordination; `healthy()` is false while Redis is unreachable (degraded, serving alone). */
+  coordinator: FetchCoordinator;
   /** Audit log, alerts, metrics, SLO and status page wired onto this gateway. */
   obs: Observability;
   /** Hosted repositories, auth (token-signing key), limits and server options. */
@@ -97,7 +103,11 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     return routes.swap(table);
   };
   install(config);
-  const deps = { driver, meta, index, inflight, routes, log };
+  const coordinator: FetchCoordinator = config.cluster
+    ? new RedisCoordinator(config.cluster.redis, { instance: config.cluster.instanceId ?? `${hostname()}:${process.pid}`, url: config.cluster.advertiseUrl }, config.cluster.leaseTtl, log)
+    : new SoloCoordinator();
+  const cluster = config.cluster ? { coordinator, token: resolveSecret(config.cluster.peerToken), driver, log } : undefined;
+  const deps = { driver, meta, index, inflight, routes, log, cluster };
   const events = new EventBus();
   const secure = await createSecureParts(config, driver, meta, log);
   const app = buildApp({
@@ -112,10 +122,11 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     log,
     trustProxy: config.trustedProxies,
   });
-  log.info({ blobs: index.count, bytes: index.size, registries: [...Object.keys(config.registries)] }, 'cache loaded');
+  if (cluster) registerPeerRoutes(app, { inflight, driver, token: cluster.token });
+  log.info({ blobs: index.count, bytes: index.size, registries: [...Object.keys(config.registries)], cluster: coordinator.self?.instance }, 'cache loaded');
   const obs = await attachObservability({ app, events, index, inflight, routes }, config, log);
   return {
-    app, events, index, inflight, routes, obs, secure,
+    app, events, index, inflight, routes, obs, secure, coordinator,
     reload: (next) => {
       const needsRestart = (['listen', 'storage'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(current[k]));
       const changed = Object.keys(next.registries).filter((k) => JSON.stringify(next.registries[k]) !== JSON.stringify(current.registries[k]))
@@ -137,6 +148,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       await obs.close(); // after the drain: the last requests' events are audited and saved
       await Promise.all(routes.all().map((r) => r.upstreams.close()));
       storage.close();
+      await coordinator.close();
     },
   };
 }

@@ -30,7 +30,7 @@ export interface Nginx {
 }
 
 /** `server` is the inside of a `server {}` block; `listen` is added. */
-export async function startNginx(server: string, opts: { port?: number; ssl?: { cert: string; key: string; http2?: boolean } } = {}): Promise<Nginx> {
+export async function startNginx(server: string, opts: { port?: number; ssl?: { cert: string; key: string; http2?: boolean }; httpExtra?: string } = {}): Promise<Nginx> {
   const dir = makeTempDir('nginx');
   const port = opts.port ?? await freePort();
   for (const d of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d), { recursive: true });
@@ -50,6 +50,7 @@ http {
   proxy_buffering off;
   proxy_request_buffering off;
   proxy_http_version 1.1;
+  ${opts.httpExtra ?? ''}
   server {
     listen 127.0.0.1:${port}${opts.ssl ? ` ssl${opts.ssl.http2 ? ' http2' : ''}` : ''};
     ${opts.ssl ? `ssl_certificate ${opts.ssl.cert}; ssl_certificate_key ${opts.ssl.key};` : ''}

@@ -1,0 +1,113 @@
+import { Agent, request } from 'undici';
+import type { FastifyInstance } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import { parseDigest } from '../oci/digest.js';
+import { blobKey } from '../store/paths.js';
+import type { StorageDriver } from '../store/driver.js';
+import type { InflightFetches } from '../cache/inflight.js';
+import type { OpenSource, SourceBody } from '../cache/blob-fetch.js';
+import type { FetchCoordinator, PeerInfo, Claim } from './coordinator.js';
+import type { Logger } from '../obs/logger.js';
+
+const TOKEN_HEADER = 'x-regway-peer-token';
+
+/**
+ * The internal endpoint other instances read an in-flight blob from: the same follower stream
+ * local clients get (last byte held back until the digest is verified), starting at `offset`.
+ * 404 when this instance is not fetching it and has not stored it.
+ */
+export function registerPeerRoutes(app: FastifyInstance, deps: { inflight: InflightFetches; driver: StorageDriver; token: string }): void {
+  const expected = Buffer.from(deps.token);
+  app.get<{ Params: { digest: string }; Querystring: { offset?: string } }>('/-/peer/blobs/:digest', async (req, reply) => {
+    const given = Buffer.from(String(req.headers[TOKEN_HEADER] ?? ''));
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return reply.code(403).send({ error: 'peer token required' });
+    const digest = parseDigest(req.params.digest);
+    const offset = Math.max(0, Number(req.query.offset ?? 0) || 0);
+    const fetch = deps.inflight.get(digest.value);
+    if (fetch) {
+      const release = fetch.hold();
+      try {
+        await fetch.ready;
+        if (fetch.error || fetch.size === undefined) return reply.code(503).send({ error: 'fetch failed' });
+        const body = fetch.reader(offset);
+        if (body) {
+          reply.raw.once('close', () => { if (!body.readableEnded) body.destroy(); });
+          return reply.header('x-regway-blob-size', fetch.size).header('content-length', fetch.size - offset).send(body);
+        }
+      } finally { release(); }
+    }
+    const stat = await deps.driver.stat(blobKey(digest));
+    if (!stat) return reply.code(404).send({ error: 'not fetching or stored here' });
+    const body = await deps.driver.read(blobKey(digest), offset > 0 ? { start: offset, end: stat.size - 1 } : undefined);
+    return reply.header('x-regway-blob-size', stat.size).header('content-length', stat.size - offset).send(body);
+  });
+}
+
+/** Everything a blob fetch needs to cooperate with the fleet. */
+export interface ClusterDeps {
+  coordinator: FetchCoordinator;
+  token: string;
+  driver: StorageDriver;
+  log: Logger;
+}
+
+const peerAgent = new Agent({ connect: { timeout: 1000 }, headersTimeout: 60_000, bodyTimeout: 10_000 });
+
+/**
+ * Wraps a fetch's upstream source with fleet coordination. The first call claims the digest: the
+ * owner (or a solo instance) goes upstream; otherwise we stream from the owner. When the owner's
+ * stream breaks (it died), we take the lease over and continue from the upstream with a Range from
+ * the bytes we already have, through the same resume path as an upstream failover.
+ */
+export function clusterSource(c: ClusterDeps, digest: string, upstream: OpenSource, onClaim: (claim: Claim) => void): OpenSource {
+  let peer: PeerInfo | undefined;
+  let claimed = false;
+  return async (offset, brokeBecause) => {
+    if (!claimed) {
+      claimed = true;
+      const claim = await c.coordinator.claim(digest);
+      onClaim(claim);
+      if (claim.kind === 'peer') peer = claim.peer;
+    } else if (peer) {
+      c.log.warn({ digest, peer: peer.instance, offset, reason: brokeBecause }, 'peer stream broke; taking the fetch over');
+      const claim = await c.coordinator.takeOver(digest, peer);
+      onClaim(claim);
+      peer = claim.kind === 'peer' && claim.peer.instance !== peer.instance ? claim.peer : undefined;
+    }
+    if (peer) {
+      const fromPeer = await readPeer(c, peer, digest, offset);
+      if (fromPeer) return fromPeer;
+      // The owner has neither the fetch nor the blob (it finished and failed, or restarted): take over.
+      const claim = await c.coordinator.takeOver(digest, peer);
+      onClaim(claim);
+      peer = undefined;
+      if (claim.kind === 'peer') { const again = await readPeer(c, claim.peer, digest, offset); if (again) { peer = claim.peer; return again; } }
+      return (await fromStore(c, digest, offset)) ?? upstream(offset, brokeBecause);
+    }
+    return (await fromStore(c, digest, offset)) ?? upstream(offset, brokeBecause);
+  };
+}
+
+async function readPeer(c: ClusterDeps, peer: PeerInfo, digest: string, offset: number): Promise<SourceBody | undefined> {
+  try {
+    const r = await request(`${peer.url.replace(/\/+$/, '')}/-/peer/blobs/${digest}?offset=${offset}`, {
+      dispatcher: peerAgent, headers: { [TOKEN_HEADER]: c.token },
+    });
+    if (r.statusCode !== 200) { await r.body.dump(); return undefined; }
+    const size = Number(r.headers['x-regway-blob-size']);
+    c.log.info({ digest, peer: peer.instance, offset }, 'streaming a blob from the instance that fetches it');
+    return { size: offset === 0 ? size : undefined, body: r.body };
+  } catch (e) {
+    c.log.warn({ digest, peer: peer.instance, err: (e as Error).message }, 'peer unreachable');
+    return undefined;
+  }
+}
+
+/** Another instance may already have committed the blob to the shared store. */
+async function fromStore(c: ClusterDeps, digest: string, offset: number): Promise<SourceBody | undefined> {
+  const key = blobKey(parseDigest(digest));
+  const stat = await c.driver.stat(key).catch(() => undefined);
+  if (!stat) return undefined;
+  const body = await c.driver.read(key, offset > 0 ? { start: offset, end: stat.size - 1 } : undefined);
+  return { size: offset === 0 ? stat.size : undefined, body };
+}

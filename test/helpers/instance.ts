@@ -1,0 +1,39 @@
+// A regway instance as its own process (`regway serve --config FILE`), so a test can SIGKILL it.
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { request } from 'undici';
+import { freePort } from './ports.js';
+import { makeTempDir, removeTempDir, spawnDaemon, stopDaemon, killTree, type Daemon } from './proc.js';
+
+export interface Instance { url: string; port: number; dir: string; logFile: string; stop(): Promise<void>; kill(): void }
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+/** `config` is a regway YAML config as an object; `listen` and `storage.path` are filled in. */
+export async function startInstance(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, port?: number): Promise<Instance> {
+  const dir = makeTempDir('instance');
+  const p = port ?? await freePort();
+  const file = join(dir, 'regway.yaml');
+  const storage = { ...(config.storage as Record<string, unknown> ?? {}), path: join(dir, 'data') };
+  writeFileSync(file, stringify({ ...config, listen: `127.0.0.1:${p}`, storage }));
+  const logFile = join(dir, 'regway.log');
+  const d: Daemon = spawnDaemon(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--config', file], {
+    stdoutFile: logFile, cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try { const r = await request(`http://127.0.0.1:${p}/healthz`); await r.body.dump(); if (r.statusCode === 200) break; } catch { /* not yet */ }
+    if (d.hasExited() || Date.now() > deadline) {
+      const { readFileSync } = await import('node:fs');
+      killTree(d.pid);
+      throw new Error(`regway instance did not start:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url: `http://127.0.0.1:${p}`, port: p, dir, logFile,
+    stop: async () => { await stopDaemon(d, 5000); removeTempDir(dir); },
+    kill: () => killTree(d.pid, 'SIGKILL'),
+  };
+}

@@ -1,0 +1,25 @@
+// A real redis-server on loopback, private dir, no persistence; killable for degradation tests.
+import { join } from 'node:path';
+import { freePort } from './ports.js';
+import { makeTempDir, removeTempDir, spawnDaemon, stopDaemon, killTree } from './proc.js';
+import { connect } from 'node:net';
+
+export interface RedisServer { url: string; port: number; stop(): Promise<void>; kill(): void }
+
+export async function startRedis(): Promise<RedisServer> {
+  const dir = makeTempDir('redis');
+  const port = await freePort();
+  const d = spawnDaemon('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdoutFile: join(dir, 'redis.log') });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => { const s = connect(port, '127.0.0.1', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });
+    if (ok) break;
+    if (Date.now() > deadline) { killTree(d.pid); throw new Error('redis-server did not start'); }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`, port,
+    stop: async () => { await stopDaemon(d, 2000); removeTempDir(dir); },
+    kill: () => killTree(d.pid, 'SIGKILL'),
+  };
+}
