@@ -73,7 +73,7 @@ export class PullClassifier {
     if (!byDigest) pull = !(e.method === 'GET' && s && s.headTag === ref && s.fetched.size === 0);
     else pull = !s || s.fetched.has(e.digest ?? ref);
 
-    if (pull) {
+    if (pull || !s) { // (!s implies pull; spelled out for the type checker)
       s = { lastActive: e.time, fetched: new Set(), failed: false, ...(e.method === 'HEAD' ? { headTag: ref } : {}) };
       this.sessions.delete(key);
       if (this.sessions.size >= this.maxSessions) this.sessions.delete(this.sessions.keys().next().value as string);
