@@ -3,6 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { startHostedGateway, type HostedGateway } from './gateway.js';
 import { pushImage } from '../helpers/images.js';
@@ -105,7 +106,8 @@ describe('hosted repositories: push side of the distribution spec', () => {
     const p = await c('POST', '/v2/local/a/blobs/uploads/');
     const r = await request(new URL(String(p.headers.location), base), {
       method: 'PATCH', headers: { 'content-type': 'application/octet-stream' },
-      body: (async function* () { for (let i = 0; i < bytes.length; i += 50_000) yield bytes.subarray(i, i + 50_000); })(),
+      // A stream with no length: undici sends it with Transfer-Encoding: chunked.
+      body: Readable.from((function* () { for (let i = 0; i < bytes.length; i += 50_000) yield bytes.subarray(i, i + 50_000); })()),
     });
     await r.body.dump();
     assert.equal(r.statusCode, 202);
