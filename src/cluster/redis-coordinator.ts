@@ -13,7 +13,8 @@ const TAKEOVER = `local v = redis.call('get', KEYS[1]) if (not v) or v == ARGV[2
  * short timeouts): a pull must never fail or wait because coordination is down.
  */
 export class RedisCoordinator implements FetchCoordinator {
-  private readonly redis: Redis;
+  /** The connection, shared with the other fleet-wide state (tag metadata). */
+  readonly redis: Redis;
   private up = true;
 
   constructor(url: string, readonly self: PeerInfo, private readonly leaseTtl: number, private readonly log: Logger) {

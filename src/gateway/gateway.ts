@@ -22,6 +22,7 @@ import { hostname } from 'node:os';
 import { SoloCoordinator, type FetchCoordinator } from '../cluster/coordinator.js';
 import { RedisCoordinator } from '../cluster/redis-coordinator.js';
 import { registerPeerRoutes } from '../cluster/peer.js';
+import { withRedisTags } from '../cluster/redis-tags.js';
 import { attachObservability, type Observability } from '../obs/plugin.js';
 
 /** A running gateway's parts, for the CLI and for tests. */
@@ -91,7 +92,13 @@ export function buildRoutes(config: Config, log: Logger): Map<string, RegistryRo
 export async function createGateway(config: Config, log: Logger): Promise<Gateway> {
   const storage = await openStorage(config.storage, log);
   const driver = storage.driver;
-  const meta = new DriverMetadataStore(driver);
+  const coordinator: FetchCoordinator = config.cluster
+    ? new RedisCoordinator(config.cluster.redis, { instance: config.cluster.instanceId ?? `${hostname()}:${process.pid}`, url: config.cluster.advertiseUrl }, config.cluster.leaseTtl, log)
+    : new SoloCoordinator();
+  // In a fleet, tag freshness is shared through Redis so the fleet revalidates once per TTL.
+  const meta = coordinator instanceof RedisCoordinator
+    ? withRedisTags(new DriverMetadataStore(driver), coordinator.redis, config.cache.maxStale)
+    : new DriverMetadataStore(driver);
   const index = new BlobIndex(driver, config.storage.maxSize, log);
   await index.load();
   const inflight = new LocalInflight();
@@ -103,9 +110,6 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     return routes.swap(table);
   };
   install(config);
-  const coordinator: FetchCoordinator = config.cluster
-    ? new RedisCoordinator(config.cluster.redis, { instance: config.cluster.instanceId ?? `${hostname()}:${process.pid}`, url: config.cluster.advertiseUrl }, config.cluster.leaseTtl, log)
-    : new SoloCoordinator();
   const cluster = config.cluster ? { coordinator, token: resolveSecret(config.cluster.peerToken), driver, log } : undefined;
   const deps = { driver, meta, index, inflight, routes, log, cluster };
   const events = new EventBus();
