@@ -1,0 +1,31 @@
+// Pure data of `regway trace`: per runtime, the endpoints a pull would try, in order, with the request each gets.
+
+export type RuntimeName = 'docker' | 'containerd' | 'podman';
+
+export interface Probe { status?: number; digest?: string; error?: string; url?: string; ms: number }
+
+export interface TraceEndpoint {
+  /** Base URL the runtime connects to (for containerd override_path, the full API root). */
+  url: string;
+  role: 'mirror' | 'origin';
+  /** Path and query of the manifest request, as the runtime sends it: /v2/<name>/manifests/<ref>[?ns=...]. */
+  request: string;
+  /** Plain HTTP allowed and TLS verification off. */
+  insecure: boolean;
+  /** Why the runtime will not use this endpoint for this pull (blocked, capabilities, digest-only). */
+  skipped?: string;
+  /** The file (node path) that put it there. */
+  source: string;
+  probe?: Probe;
+}
+
+export interface RuntimeTrace {
+  runtime: RuntimeName;
+  /** What the runtime does with its files that matters here (parse errors, ignored settings). */
+  notes: string[];
+  endpoints: TraceEndpoint[];
+  /** Index in `endpoints` of the first one that serves the manifest, after probing. */
+  answeredBy?: number;
+}
+
+export interface TraceReport { image: string; registry: string; name: string; reference: string; runtimes: RuntimeTrace[] }
