@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../obs/logger.js';
 import type { StorageDriver } from '../store/driver.js';
-import type { MutableMetadataStore } from '../store/metadata.js';
+import { DriverMetadataStore } from '../store/metadata.js';
 import { AccessPolicy, DEFAULT_RULES } from '../auth/access.js';
 import { Htpasswd } from '../auth/htpasswd.js';
 import { loadOrCreateSigningKey, type SigningKey } from '../auth/signing-key.js';
@@ -33,7 +33,7 @@ export function defaultKeyPaths(storage: string): { key: string; cert: string } 
   return { key: join(dir, 'token.key'), cert: join(dir, 'token.crt') };
 }
 
-export async function createSecureParts(config: Config, driver: StorageDriver, meta: MutableMetadataStore, log: Logger): Promise<SecureParts> {
+export async function createSecureParts(config: Config, driver: StorageDriver, log: Logger): Promise<SecureParts> {
   const timers: NodeJS.Timeout[] = [];
   const every = (ms: number, fn: () => Promise<unknown>) => {
     if (ms <= 0) return;
@@ -45,6 +45,9 @@ export async function createSecureParts(config: Config, driver: StorageDriver, m
   let gc: SecureParts['gc'];
   const h = config.hosted;
   if (h.repositories.length > 0) {
+    // Hosted metadata goes straight to the driver, never through a shared cache (a fleet's Redis
+    // tag cache): a pushed or deleted tag must be visible at once, not after a TTL.
+    const meta = new DriverMetadataStore(driver);
     const content = new HostedContent(driver);
     const repos = new HostedRepositories(h.repositories, content, meta);
     const idleMs = config.limits.idleTimeout;
