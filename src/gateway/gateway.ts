@@ -113,7 +113,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const cluster = config.cluster ? { coordinator, token: resolveSecret(config.cluster.peerToken), driver, log } : undefined;
   const deps = { driver, meta, index, inflight, routes, log, cluster };
   const events = new EventBus();
-  const secure = await createSecureParts(config, driver, meta, log);
+  const secure = await createSecureParts(config, driver, log);
   const app = buildApp({
     hosted: secure.hosted,
     guard: secure.guard,
