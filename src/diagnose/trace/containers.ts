@@ -25,7 +25,10 @@ export function mergedRegistries(snap: NodeSnapshot, files: string[], notes: str
       for (const h of v1.blocked) merged.set(h, { prefix: h, location: h, blocked: true, file });
       continue;
     }
-    for (const r of (doc['registry'] ?? []) as Reg[]) merged.set(r.prefix ?? r.location ?? '', { ...r, file });
+    for (const r of (doc['registry'] ?? []) as Reg[]) {
+      if (!r.location && !(r.prefix ?? '').startsWith('*.')) notes.push(`${file}: [[registry]] prefix "${r.prefix}" has no location: podman refuses the file ("location is unset and prefix is not in the format: *.example.com")`);
+      merged.set(r.prefix ?? r.location ?? '', { ...r, file });
+    }
   }
   return [...merged.values()];
 }
@@ -47,7 +50,7 @@ function endpoint(location: string, rest: string, ref: ImageRef, insecure: boole
   const slash = rewritten.indexOf('/');
   const host = rewritten.slice(0, slash);
   const name = rewritten.slice(slash + 1);
-  return { url: `https://${host}`, role, request: `/v2/${name}/manifests/${ref.digest ?? ref.tag ?? 'latest'}`, insecure, source };
+  return { url: `https://${host}`, role, request: `/v2/${name}/manifests/${ref.digest ?? ref.tag ?? 'latest'}`, insecure, ...(insecure ? { httpFallback: true } : {}), source };
 }
 
 export function containersTrace(ref: ImageRef, snap: NodeSnapshot, files: string[]): RuntimeTrace {

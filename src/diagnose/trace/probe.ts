@@ -29,7 +29,7 @@ async function withToken(url: string, agent: Agent): Promise<{ status: number; h
 
 export async function probeEndpoint(e: TraceEndpoint, timeoutMs: number): Promise<Probe> {
   const t0 = performance.now();
-  const bases = e.insecure && e.url.startsWith('https:') ? [e.url, e.url.replace(/^https:/, 'http:')] : [e.url];
+  const bases = e.httpFallback && e.url.startsWith('https:') ? [e.url, e.url.replace(/^https:/, 'http:')] : [e.url];
   let last: Probe = { ms: 0 };
   for (const base of bases) {
     const agent = new Agent({ connect: { timeout: timeoutMs, rejectUnauthorized: !e.insecure }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });

@@ -12,6 +12,8 @@ export interface TraceEndpoint {
   request: string;
   /** Plain HTTP allowed and TLS verification off. */
   insecure: boolean;
+  /** The runtime falls back to http:// on this same endpoint when https fails (containers/image with insecure). */
+  httpFallback?: boolean;
   /** Why the runtime will not use this endpoint for this pull (blocked, capabilities, digest-only). */
   skipped?: string;
   /** The file (node path) that put it there. */
