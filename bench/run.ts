@@ -16,7 +16,8 @@ import { commandLine, machine, markdownBlock, updateDocs, writeJson } from './li
 const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
 /** bin/regway runs dist/ when present: make sure it is the current code, or fall back to tsx. */
-async function regwayMode(): Promise<'dist' | 'source'> {
+async function regwayMode(o: BenchOptions): Promise<'dist' | 'source' | string> {
+  if (o.regwayBin) return o.regwayBin;
   if (process.env.REGWAY_FROM_SOURCE) return 'source';
   if (!(await distIsStale())) return 'dist';
   say('dist/ is older than src/: npm run build');
@@ -32,7 +33,7 @@ async function runAll(o: BenchOptions, stops: (() => Promise<void>)[]): Promise<
   const up = await startUpstream({ layers: o.layers, layerSize: o.layerSize, name: 'bench/app', tag: 'v1' });
   stops.push(() => up.dist.stop());
   if (o.cpuProfDir) mkdirSync(o.cpuProfDir, { recursive: true });
-  const regway = await startRegway(up.dist, { cpuProfDir: o.cpuProfDir });
+  const regway = await startRegway(up.dist, { cpuProfDir: o.cpuProfDir, bin: o.regwayBin });
   stops.push(() => regway.stop());
   const dist = await startDistributionProxy(up.dist.url);
   stops.push(() => dist.stop());
@@ -79,7 +80,7 @@ async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const o = parseOptions(argv, process.env);
   if (o.help) { process.stdout.write(HELP); return 0; }
-  const mode = await regwayMode();
+  const mode = await regwayMode(o);
   const when = new Date();
   const stops: (() => Promise<void>)[] = [];
   let out: Awaited<ReturnType<typeof runAll>>;

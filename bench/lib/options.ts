@@ -19,6 +19,8 @@ export interface BenchOptions {
   nginxWorkers: number | 'auto';
   writeDocs: boolean;
   cpuProfDir: string | undefined;
+  /** Another regway entry point (e.g. a build of another branch) for A/B runs. */
+  regwayBin: string | undefined;
   help: boolean;
 }
 
@@ -41,6 +43,7 @@ Options (environment variable in brackets):
   --threads N                wrk threads                               [BENCH_THREADS]     default 2
   --nginx-workers N|auto     nginx worker_processes                    [BENCH_NGINX_WORKERS] default auto
   --cpu-prof DIR             run regway with node --cpu-prof into DIR  [BENCH_CPU_PROF]
+  --regway-bin PATH          regway entry point to run (A/B a build)  [BENCH_REGWAY_BIN]  default bin/regway
   --no-docs                  do not rewrite docs/benchmarks.md
   -h, --help                 this text
 
@@ -65,7 +68,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       layers: { type: 'string' }, 'layer-mb': { type: 'string' }, clients: { type: 'string' }, 'pull-parallel': { type: 'string' },
       duration: { type: 'string' }, warmup: { type: 'string' }, rounds: { type: 'string' }, 'manifest-connections': { type: 'string' },
       'blob-connections': { type: 'string' }, threads: { type: 'string' }, 'nginx-workers': { type: 'string' },
-      'cpu-prof': { type: 'string' }, 'no-docs': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'cpu-prof': { type: 'string' }, 'regway-bin': { type: 'string' }, 'no-docs': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -86,6 +89,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     nginxWorkers: workers === 'auto' ? 'auto' : Math.round(num('--nginx-workers', workers, 1)),
     writeDocs: !f['no-docs'],
     cpuProfDir: pick('cpu-prof', 'BENCH_CPU_PROF'),
+    regwayBin: pick('regway-bin', 'BENCH_REGWAY_BIN'),
     help: f.help === true,
   };
 }

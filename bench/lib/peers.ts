@@ -109,7 +109,7 @@ export interface RegwayPeer extends Peer { storage: string }
  * regway as a separate process from bin/regway (dist/ when built, else tsx), configured so plain
  * `/v2/<name>/...` paths go to the upstream, exactly like distribution's proxy.
  */
-export async function startRegway(upstream: Distribution, opts: { cpuProfDir?: string } = {}): Promise<RegwayPeer> {
+export async function startRegway(upstream: Distribution, opts: { cpuProfDir?: string; bin?: string } = {}): Promise<RegwayPeer> {
   const dir = makeTempDir('bench-regway');
   const storage = join(dir, 'storage');
   const nodeArgs = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
@@ -122,7 +122,7 @@ export async function startRegway(upstream: Distribution, opts: { cpuProfDir?: s
       log: { level: 'warn' },
     };
     await writeFile(join(dir, 'regway.yaml'), stringify(cfg));
-    return spawnDaemon(process.execPath, [...nodeArgs, join(ROOT, 'bin', 'regway'), 'serve', '--config', join(dir, 'regway.yaml')],
+    return spawnDaemon(process.execPath, [...nodeArgs, opts.bin ?? join(ROOT, 'bin', 'regway'), 'serve', '--config', join(dir, 'regway.yaml')],
       { stdoutFile: join(dir, 'stdout.log'), stderrFile: join(dir, 'stderr.log'), cwd: dir });
   }, (u) => `${u}/v2/`);
   // Shutdown drains in-flight downloads (up to 30 s) and then writes the CPU profile, if any.
