@@ -128,7 +128,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   });
   if (cluster) registerPeerRoutes(app, { inflight, driver, token: cluster.token });
   log.info({ blobs: index.count, bytes: index.size, registries: [...Object.keys(config.registries)], cluster: coordinator.self?.instance }, 'cache loaded');
-  const obs = await attachObservability({ app, events, index, inflight, routes }, config, log);
+  const obs = await attachObservability({ app, events, index, inflight, routes, coordinator }, config, log);
   return {
     app, events, index, inflight, routes, obs, secure, coordinator,
     reload: (next) => {

@@ -8,6 +8,8 @@ export interface MetricSources {
   cache?: () => { bytes: number; blobs: number; maxBytes: number; evictions: number };
   upstreams?: () => { registry: string; upstream: string; up: boolean; latencyMs?: number | null; rateLimitRemaining?: number; rateLimitLimit?: number }[];
   auditDropped?: () => Record<string, number>;
+  /** 1 = fleet coordination (Redis) working, 0 = degraded; undefined for a single instance. */
+  coordination?: () => number | undefined;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -57,6 +59,8 @@ export class Metrics {
       collect() { this.set(s.inflight?.().fetches ?? 0); } });
     new Gauge({ name: 'regway_inflight_waiting_clients', help: 'Client requests reading from in-progress downloads', registers: r,
       collect() { this.set(s.inflight?.().waiting ?? 0); } });
+    new Gauge({ name: 'regway_cluster_coordination_up', help: 'Fleet coordination through Redis: 1 working, 0 degraded (instance serving alone); absent for a single instance', registers: r,
+      collect() { const v = s.coordination?.(); if (v !== undefined) this.set(v); } });
     new Gauge({ name: 'regway_cache_size_bytes', help: 'Bytes of blobs in the cache', registers: r, collect() { this.set(s.cache?.().bytes ?? 0); } });
     new Gauge({ name: 'regway_cache_max_size_bytes', help: 'Configured cache size limit (0 = unlimited)', registers: r, collect() { this.set(s.cache?.().maxBytes ?? 0); } });
     new Gauge({ name: 'regway_cache_blobs', help: 'Blobs in the cache', registers: r, collect() { this.set(s.cache?.().blobs ?? 0); } });

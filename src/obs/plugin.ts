@@ -38,6 +38,8 @@ export interface ObservableGateway {
   index: { readonly size: number; readonly count: number; readonly evictions: number };
   inflight: { readonly size: number; waiting(): number };
   routes: { all(): { registry: string; upstreams: { clients: readonly UpstreamLike[] } }[] };
+  /** Fleet coordination, when several instances share a store (degraded = Redis unreachable). */
+  coordinator?: { readonly self: { instance: string } | undefined; healthy(): boolean };
 }
 
 export interface Observability {
@@ -63,6 +65,7 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
     cache: () => ({ bytes: gw.index.size, blobs: gw.index.count, maxBytes: config.storage.maxSize, evictions: gw.index.evictions }),
     upstreams: () => upstreamStatus(gw, stats),
     auditDropped: () => audit.dropped,
+    coordination: () => (gw.coordinator?.self ? (gw.coordinator.healthy() ? 1 : 0) : undefined),
   });
   const audit = buildAudit(config.audit, obsDir);
   const webhooks = new WebhookNotifier(
@@ -181,11 +184,11 @@ function registerRoutes(gw: ObservableGateway, o: { metrics: Metrics; slo: SloTr
     const limit = Math.max(1, Math.min(1000, Number((req.query as Record<string, string>).limit) || 100));
     return reply.header('cache-control', 'no-store').send({ alerts: o.alerts.recent(limit) });
   });
-  app.get('/-/status', async (_req, reply) => reply.header('cache-control', 'no-store').send(o.stats.snapshot({
+  app.get('/-/status', async (_req, reply) => reply.header('cache-control', 'no-store').send({ ...o.stats.snapshot({
     upstreams: upstreamStatus(gw, o.stats),
     cache: { bytes: gw.index.size, maxBytes: o.config.storage.maxSize, blobs: gw.index.count, evictions: gw.index.evictions },
     inflight: { fetches: gw.inflight.size, waiting: gw.inflight.waiting() },
-  })));
+  }), ...(gw.coordinator?.self ? { cluster: { instance: gw.coordinator.self.instance, coordination: gw.coordinator.healthy() ? 'ok' : 'degraded' } } : {}) }));
   app.get('/-/ui', async (_req, reply) => reply
     .header('content-type', 'text/html; charset=utf-8').header('content-security-policy', STATUS_PAGE.csp)
     .header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer').header('cache-control', 'no-cache')
