@@ -30,6 +30,8 @@ describe('audit forwarding over HTTP', () => {
 
     it('every line arrives, in order, as NDJSON, after retries', async () => {
       for (let i = 0; i < 20; i++) assert.equal((await scriptedPull(gw.url, IMAGE, 'v1')).status, 200);
+      // The last response's event is written just after the client has its body: wait for it.
+      await waitFor(() => auditLines(gw.auditPath).length >= 20 * 4, 10_000, 'audit lines');
       const fileLines = auditLines(gw.auditPath).map((l) => JSON.stringify(l));
       assert.equal(fileLines.length, 20 * 4);
       await waitFor(() => rx.bodies.flatMap((b) => b.body.split('\n').filter(Boolean)).length >= fileLines.length, 15_000, 'forwarded lines');
