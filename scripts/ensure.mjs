@@ -47,6 +47,8 @@ const TEST_PACKAGES = {
   'docker.io': 'dockerd',
   nginx: 'nginx',
   uidmap: 'newuidmap',
+  // test/bench runs wrk once to prove the benchmark's parser and whole-body reads.
+  wrk: 'wrk',
 };
 const BENCH_PACKAGES = { wrk: 'wrk', hey: 'hey' };
 
