@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { freePort } from './ports.js';
 import { makeTempDir, removeTempDir, spawnDaemon, stopDaemon, killTree, type Daemon } from './proc.js';
 
-export interface Instance { url: string; port: number; dir: string; logFile: string; stop(): Promise<void>; kill(): void }
+export interface Instance { url: string; port: number; dir: string; logFile: string; configFile: string; stop(): Promise<void>; kill(): void; signal(sig: NodeJS.Signals): void }
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -32,7 +32,8 @@ export async function startInstance(config: Record<string, unknown>, env: NodeJS
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    url: `http://127.0.0.1:${p}`, port: p, dir, logFile,
+    url: `http://127.0.0.1:${p}`, port: p, dir, logFile, configFile: file,
+    signal: (sig) => { process.kill(d.pid, sig); },
     stop: async () => { await stopDaemon(d, 5000); removeTempDir(dir); },
     kill: () => killTree(d.pid, 'SIGKILL'),
   };
