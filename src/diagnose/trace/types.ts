@@ -30,4 +30,4 @@ export interface RuntimeTrace {
   answeredBy?: number;
 }
 
-export interface TraceReport { image: string; registry: string; name: string; reference: string; runtimes: RuntimeTrace[] }
+export interface TraceReport { image: string; registry: string; name: string; reference: string; probed: boolean; runtimes: RuntimeTrace[] }
