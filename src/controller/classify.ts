@@ -4,7 +4,7 @@
 // `Failed to pull image "IMG": rpc error: code = X desc = failed to pull and unpack image "IMG":
 // failed to resolve reference "IMG": <resolver error>` (containerd) or `... Error response from
 // daemon: <dockerd error>` (dockershim/cri-dockerd). ImagePullBackOff carries `Back-off pulling
-// image "IMG"`, which since Kubernetes 1.30 ends with `: ErrImagePull: <the last error>`.
+// image "IMG"`, which since Kubernetes 1.32 (kubernetes#127918) ends with `: ErrImagePull: <the last error>`.
 // Rules are tried in order: the first match wins, so the more specific causes come first (a rate
 // limit is also a 4xx, a TLS handshake timeout is a timeout, "no match for platform" ends in "not
 // found"). Real message shapes for every rule are in classify.test.ts.
@@ -112,7 +112,7 @@ export const PULL_FAILURE_REASONS: ReadonlySet<string> = new Set(['ErrImagePull'
 
 /**
  * True when a message carries the runtime's error, not just the back-off notice: only such messages
- * say why. `Back-off pulling image "x"` alone does not; since Kubernetes 1.30 it ends with the error.
+ * say why. `Back-off pulling image "x"` alone does not; since Kubernetes 1.32 (kubernetes#127918) it ends with the error.
  */
 export function hasCauseDetail(message: string | undefined): boolean {
   if (!message) return false;

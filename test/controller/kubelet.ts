@@ -56,7 +56,7 @@ export async function kubeletPull(api: FakeApiServer, ctrd: Containerd, hostsDir
   return `Failed to pull image "${p.image}": ${desc}`;
 }
 
-/** The kubelet backs off: the waiting message no longer says why (before Kubernetes 1.30). */
+/** The kubelet backs off: the waiting message no longer says why (before Kubernetes 1.32). */
 export function backOff(api: FakeApiServer, p: SimPod): void {
   api.upsert('pods', podObject(p, { reason: 'ImagePullBackOff', message: `Back-off pulling image "${p.image}"` }));
 }
