@@ -1,37 +1,37 @@
 import { Command } from 'commander';
-import { registerServe } from './serve.js';
-import { registerGc } from './gc.js';
-import { registerConfigCommand } from './config.js';
-import { registerUser } from './user.js';
-import { registerTls } from './tls.js';
-import { registerHosted } from './hosted.js';
-import { registerSlo } from './slo.js';
-import { registerDoctor } from './doctor.js';
-import { registerTrace } from './trace.js';
-import { registerInspect } from './inspect.js';
-import { registerWarm } from './warm.js';
-import { registerBench } from './bench.js';
-import { registerController } from './controller.js';
 import { runCli } from './run.js';
+
+type Register = (program: Command) => void;
+
+/**
+ * Every command, loaded on demand: `regway serve` must not pay for the Kubernetes client (~60 MB)
+ * or the diagnostics to start, so only the module of the command being run is imported. Help
+ * (no command, or an unknown one) loads them all.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  // Gateway
+  serve: async () => (await import('./serve.js')).registerServe,
+  gc: async () => (await import('./gc.js')).registerGc,
+  hosted: async () => (await import('./hosted.js')).registerHosted,
+  user: async () => (await import('./user.js')).registerUser,
+  tls: async () => (await import('./tls.js')).registerTls,
+  slo: async () => (await import('./slo.js')).registerSlo,
+  // Client configuration
+  config: async () => (await import('./config.js')).registerConfigCommand,
+  // Diagnostics
+  doctor: async () => (await import('./doctor.js')).registerDoctor,
+  trace: async () => (await import('./trace.js')).registerTrace,
+  inspect: async () => (await import('./inspect.js')).registerInspect,
+  warm: async () => (await import('./warm.js')).registerWarm,
+  bench: async () => (await import('./bench.js')).registerBench,
+  // Kubernetes
+  controller: async () => (await import('./controller.js')).registerController,
+};
 
 const program = new Command('regway')
   .description('Container-registry gateway: pull-through OCI cache, client configuration, diagnostics')
   .version('0.1.0');
-// Gateway
-registerServe(program);
-registerGc(program);
-registerHosted(program);
-registerUser(program);
-registerTls(program);
-registerSlo(program);
-// Client configuration
-registerConfigCommand(program);
-// Diagnostics
-registerDoctor(program);
-registerTrace(program);
-registerInspect(program);
-registerWarm(program);
-registerBench(program);
-// Kubernetes
-registerController(program);
+const wanted = process.argv[2];
+const names = wanted && wanted in COMMANDS ? [wanted] : Object.keys(COMMANDS);
+for (const name of names) (await COMMANDS[name]!())(program);
 await runCli(program);

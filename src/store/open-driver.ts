@@ -4,7 +4,6 @@ import { resolveSecret } from '../config/secrets.js';
 import type { Logger } from '../obs/logger.js';
 import type { StorageDriver } from './driver.js';
 import { FsDriver } from './fs-driver.js';
-import { S3Driver } from './s3-driver.js';
 
 /** A driver ready for use, with its resources to release at shutdown. */
 export interface OpenedStorage {
@@ -24,6 +23,8 @@ export async function openStorage(storage: Config['storage'], log: Logger): Prom
     const credentials = c.accessKeyId !== undefined && c.secretAccessKey !== undefined
       ? { accessKeyId: resolveSecret(c.accessKeyId), secretAccessKey: resolveSecret(c.secretAccessKey) }
       : undefined;
+    // Loaded only when configured: the AWS SDK costs ~20 MB of memory at import.
+    const { S3Driver } = await import('./s3-driver.js');
     const driver = new S3Driver({
       bucket: c.bucket, region: c.region, prefix: c.prefix, partSize: c.partSize, createBucket: c.createBucket,
       ...(c.endpoint !== undefined ? { endpoint: c.endpoint } : {}),
