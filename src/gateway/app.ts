@@ -10,6 +10,7 @@ import { paginate, type DiscoveryService } from '../cache/discovery.js';
 import { resolveRepository } from './addressing.js';
 import type { RepoKey } from '../store/paths.js';
 import { renderError } from './errors.js';
+import { sendFile } from './send-file.js';
 import type { EventSink, RequestEvent } from '../obs/events.js';
 import type { HostedRepositories } from '../hosted/repositories.js';
 import { HostedHttp } from '../hosted/http.js';
@@ -185,6 +186,7 @@ async function blob(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo,
   } else {
     reply.header('content-length', r.size);
   }
+  if ('file' in r && r.file) return sendFile(reply, r.file);
   // A client that goes away must release the reader (and its pin on the blob) at once.
   if (r.body) reply.raw.once('close', () => { if (!r.body!.readableEnded) r.body!.destroy(); });
   return r.body ? reply.send(r.body) : reply.send();

@@ -20,6 +20,11 @@ export interface StorageDriver {
   list(prefix: string): AsyncIterable<{ key: string; size: number; mtimeMs: number }>;
   /** Marks an object as recently used (best effort; drivers may ignore it). */
   touch?(key: string): Promise<void>;
+  /**
+   * Optional capability: the object as an open local file, for the zero-garbage send path.
+   * Undefined when the object does not exist.
+   */
+  openFile?(key: string): Promise<{ fh: import('node:fs/promises').FileHandle; size: number } | undefined>;
 }
 
 export interface StatInfo { size: number; mtimeMs: number }

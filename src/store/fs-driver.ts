@@ -44,6 +44,13 @@ export class FsDriver implements StorageDriver {
     return fh.createReadStream({ autoClose: true, highWaterMark: READ_CHUNK, ...(range ?? {}) });
   }
 
+  async openFile(key: string): Promise<{ fh: fsp.FileHandle; size: number } | undefined> {
+    let fh: fsp.FileHandle;
+    try { fh = await fsp.open(this.path(key), constants.O_RDONLY); } catch (e) { if (isMissing(e)) return undefined; throw e; }
+    const s = await fh.stat();
+    return { fh, size: s.size };
+  }
+
   async writer(key: string): Promise<ObjectWriter> {
     const finalPath = this.path(key);
     const tmp = join(this.tmpDir, randomUUID());
