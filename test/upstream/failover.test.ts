@@ -200,4 +200,27 @@ describe('upstream credentials', () => {
       assert.equal(sha(Buffer.from(await ok.body.arrayBuffer())), img.manifestDigest);
     } finally { await gw.close(); await noCreds.stop(); await up.stop(); }
   });
+
+  it('from a Docker credential helper program (docker-credential-*), against an htpasswd-protected distribution', async () => {
+    const { mkdtempSync, writeFileSync, chmodSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const up = await startDistribution({ htpasswd: { user: 'bob', password: 'from-helper' } });
+    const img = buildImage({ layers: 1, layerSize: 1000 });
+    await pushBuiltImage(up.url, 'team/app', 'v1', img, { user: 'bob', password: 'from-helper' });
+    // A real helper program speaking the protocol: server URL on stdin, JSON on stdout.
+    const bin = mkdtempSync(join(tmpdir(), 'regway-helper-'));
+    const helper = join(bin, 'docker-credential-regwaytest');
+    writeFileSync(helper, `#!/bin/sh\nread server\n[ "$1" = get ] || exit 1\necho "$server" > ${bin}/asked\nprintf '{"ServerURL":"%s","Username":"bob","Secret":"from-helper"}' "$server"\n`);
+    chmodSync(helper, 0o755);
+    const oldPath = process.env.PATH;
+    process.env.PATH = `${bin}:${oldPath}`;
+    const gw = await startGateway({ registries: { [REG]: { upstreams: [{ url: up.url, auth: { helper: 'regwaytest' } }] } } });
+    try {
+      const ok = await request(`${gw.url}/v2/${REG}/team/app/manifests/v1`, { headers: { accept: img.mediaType } });
+      assert.equal(ok.statusCode, 200);
+      assert.equal(sha(Buffer.from(await ok.body.arrayBuffer())), img.manifestDigest);
+      const { readFileSync } = await import('node:fs');
+      assert.equal(readFileSync(join(bin, 'asked'), 'utf8').trim(), up.host, 'the helper was asked for the upstream host');
+    } finally { process.env.PATH = oldPath; await gw.stop(); await up.stop(); }
+  });
 });
