@@ -1,15 +1,8 @@
 import { z } from 'zod';
-import { parseDuration, parseSize } from './units.js';
+import { duration, size } from './primitives.js';
 
 // Config for hosted repositories, client auth, TLS and limits (issue 4). Kept apart from schema.ts
 // so the pull-through schema stays readable; schema.ts only mounts these sections.
-
-const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
-  try { return parseDuration(v); } catch (e) { ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message }); return z.NEVER; }
-});
-const size = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
-  try { return parseSize(v); } catch (e) { ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message }); return z.NEVER; }
-});
 
 /** A repository glob: `*` one path segment, `**` any number; `{user}` is the authenticated user. */
 const pattern = z.string().min(1).regex(/^[a-z0-9._*{}/-]+$/, 'a repository pattern uses lowercase names, "/", "*" (one segment), "**" (any) and {user}, e.g. local/** or users/{user}/*');

@@ -1,22 +1,10 @@
 import { z } from 'zod';
 import { isIP } from 'node:net';
-import { parseDuration, parseSize } from './units.js';
+import { duration, size, secret } from './primitives.js';
 
 // The observability sections of the config (audit log, alerts, SLO, trusted proxies). Kept in their
 // own module so schema.ts only gains four property lines; the top-level schema stays readable.
 
-const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
-  try { return parseDuration(v); } catch (e) { ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message }); return z.NEVER; }
-});
-const size = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
-  try { return parseSize(v); } catch (e) { ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message }); return z.NEVER; }
-});
-/** A value given inline or by reference (webhook URLs and tokens are secrets: a Slack URL is its own credential). */
-const secret = z.union([
-  z.string(),
-  z.object({ env: z.string().min(1) }).strict(),
-  z.object({ file: z.string().min(1) }).strict(),
-]);
 const httpUrl = z.string().refine((u) => { try { const p = new URL(u); return p.protocol === 'http:' || p.protocol === 'https:'; } catch { return false; } },
   { message: 'must be an http:// or https:// URL' });
 

@@ -1,22 +1,10 @@
 import { z } from 'zod';
-import { parseDuration, parseSize } from './units.js';
+import { duration, size, secret } from './primitives.js';
 import { trustedProxiesSchema, auditSchema, alertsSchema, sloSchema } from './observability.js';
 import { authSchema, hostedSchema, limitsSchema, tlsSchema } from './hosted-schema.js';
 
-const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
-  try { return parseDuration(v); } catch (e) { ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message }); return z.NEVER; }
-});
-const size = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
-  try { return parseSize(v); } catch (e) { ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message }); return z.NEVER; }
-});
 
-/** A secret given by reference, so config files never need to hold it inline. */
-const secret = z.union([
-  z.string(),
-  z.object({ env: z.string().min(1) }).strict(),
-  z.object({ file: z.string().min(1) }).strict(),
-]);
-export type SecretRef = z.infer<typeof secret>;
+export type { SecretRef } from './primitives.js';
 
 const upstreamUrl = z.string().refine((u) => {
   try { const p = new URL(u); return (p.protocol === 'http:' || p.protocol === 'https:') && !p.search && !p.hash && !p.username; } catch { return false; }

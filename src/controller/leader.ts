@@ -11,6 +11,7 @@
 //   standby takes over at its next retry instead of waiting out the lease.
 import { isKubeStatus, type KubeApi } from './kube-client.js';
 import { microTime, type Lease } from './k8s-types.js';
+import { sleep } from './sleep.js';
 
 export interface LeaderOptions {
   api: KubeApi;
@@ -27,14 +28,6 @@ export interface LeaderOptions {
   now?: () => number;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 export class LeaderElector {
   isLeader = false;

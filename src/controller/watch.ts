@@ -12,6 +12,7 @@
 //    backoff resets after a watch that delivered events.
 import { isKubeStatus, KubeApiError, type KubeApi } from './kube-client.js';
 import type { ObjectList, ObjectMeta, Status, WatchEvent } from './k8s-types.js';
+import { sleep } from './sleep.js';
 
 export interface ReflectorHandlers<T> {
   /** The full current set after a (re-)list: objects not in it are gone. */
@@ -36,14 +37,6 @@ export interface ReflectorOptions {
   onRelist?(why: 'start' | 'expired'): void;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** Exponential backoff with "equal jitter": half fixed, half random, capped. */
 export function backoffDelay(attempt: number, initialMs: number, maxMs: number, rnd = Math.random): number {
