@@ -69,6 +69,9 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
     loggerInstance: svc.log,
     // Per-request lines would cost throughput on warm hits; the onResponse hook logs at debug.
     logController: new LogController({ disableRequestLogging: true }),
+    // No child logger per request: building one cost more than serving a warm manifest. Request
+    // context goes into the request event (audit log) instead.
+    childLoggerFactory: (logger) => logger,
     exposeHeadRoutes: false,
     return503OnClosing: true,
     // req.ip is the audit log's client address: only configured proxies may set it via X-Forwarded-For.

@@ -1,6 +1,6 @@
 import type { ObservedEvent } from '../pulls.js';
 import type { Operation } from '../events.js';
-import { toEcs, ECS_VERSION } from './ecs.js';
+import { ecsLine, ECS_VERSION } from './ecs.js';
 import { RotatingFile } from './rotating-file.js';
 import type { LineSink } from './forwarders.js';
 import type { Alert } from '../alerts/engine.js';
@@ -22,7 +22,7 @@ export class AuditLog {
   record(e: ObservedEvent): void {
     if (!AUDITED.has(e.operation)) return;
     if (e.operation === 'blob' && !this.o.blobs && !e.pullFailed) return;
-    this.emit(JSON.stringify(toEcs(e)) + '\n');
+    this.emit(ecsLine(e) + '\n');
   }
 
   alert(a: Alert): void {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toEcs } from './ecs.js';
+import { toEcs, ecsLine } from './ecs.js';
 import { RotatingFile } from './rotating-file.js';
 import { AuditLog } from './audit-log.js';
 import type { ObservedEvent } from '../pulls.js';
@@ -87,3 +87,15 @@ describe('AuditLog', () => {
     await a.close();
   });
 });
+
+describe('the fast line builder', () => {
+  it('writes exactly what JSON.stringify(toEcs(e)) would, for every shape of event', () => {
+    const cases = [
+      ev(), ev({ user: undefined, userAgent: undefined }), ev({ reference: D }), ev({ repository: undefined, registry: undefined, reference: undefined, digest: undefined }),
+      ev({ errorCode: 'MANIFEST_UNKNOWN', status: 404, pull: undefined }), ev({ pullFailed: true, aborted: true }), ev({ pullFailed: false, cache: undefined, upstream: undefined }),
+      ev({ userAgent: 'evil "quoted" \\ agent\n', repository: 'a/b', registry: 'r.example:5000' }), ev({ operation: 'token', status: 401, pull: undefined }),
+    ];
+    for (const c of cases) assert.equal(ecsLine(c), JSON.stringify(toEcs(c)));
+  });
+});
+

@@ -5,20 +5,21 @@ import type { Operation } from '../events.js';
 export const ECS_VERSION = '8.11.0';
 
 /** What an audit line says happened, in `event.action`. */
+const ACTIONS: Record<Operation, string> = {
+  ping: 'ping', manifest: 'manifest-read', blob: 'blob-read', tags: 'tag-list', catalog: 'catalog-list',
+  referrers: 'referrers-list', upload: 'blob-push', manifest_put: 'manifest-push', delete: 'delete',
+  token: 'token-grant', other: 'other',
+};
+
 export function auditAction(e: ObservedEvent): string {
   if (e.pull) return 'image-pull';
-  const byOp: Record<Operation, string> = {
-    ping: 'ping', manifest: 'manifest-read', blob: 'blob-read', tags: 'tag-list', catalog: 'catalog-list',
-    referrers: 'referrers-list', upload: 'blob-push', manifest_put: 'manifest-push', delete: 'delete',
-    token: e.status < 400 ? 'token-grant' : 'token-refusal', other: 'other',
-  };
-  return byOp[e.operation];
+  if (e.operation === 'token') return e.status < 400 ? 'token-grant' : 'token-refusal';
+  return ACTIONS[e.operation];
 }
 
-const drop = <T extends Record<string, unknown>>(o: T): T => {
-  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
-  return o;
-};
+// Fields left undefined are simply absent from the line: JSON.stringify omits them. (Deleting them
+// instead would turn every document into a slow dictionary-mode object on the request path.)
+const drop = <T>(o: T): T => o;
 
 /**
  * One request event as an Elastic Common Schema document, so Filebeat (json parser) and Elasticsearch
@@ -53,4 +54,38 @@ export function toEcs(e: ObservedEvent): Record<string, unknown> {
       cache: e.cache, upstream: e.upstream, pull: e.pull ?? false, pull_failed: e.pullFailed, aborted: e.aborted || undefined,
     }),
   });
+}
+
+const q = JSON.stringify;
+const opt = (name: string, v: string | undefined): string => (v === undefined ? '' : `,${q(name)}:${q(v)}`);
+
+/**
+ * The same line as `JSON.stringify(toEcs(e))`, byte for byte (a test holds them equal), built
+ * without the intermediate objects: it runs once per request on the response path, and the object
+ * version cost more CPU than serving a warm manifest.
+ */
+export function ecsLine(e: ObservedEvent): string {
+  const isTag = e.reference !== undefined && !e.reference.includes(':');
+  const image = e.repository ? `${e.registry ?? ''}${e.registry ? '/' : ''}${e.repository}` : undefined;
+  const end = new Date(e.time).toISOString();
+  const ip = q(e.clientIp);
+  let s = `{"@timestamp":"${end}","ecs":{"version":"${ECS_VERSION}"},"event":{"kind":"event","category":["web"],"type":["access"],"dataset":"regway.audit","module":"regway"`
+    + `,"action":${q(auditAction(e))},"outcome":"${e.status < 400 ? 'success' : 'failure'}","duration":${Math.round(e.durationMs * 1e6)}`
+    + `,"start":"${new Date(e.time - e.durationMs).toISOString()}","end":"${end}"}`
+    + `,"client":{"ip":${ip},"address":${ip}},"source":{"ip":${ip}}`;
+  if (e.user) s += `,"user":{"name":${q(e.user)}}`;
+  if (e.userAgent) s += `,"user_agent":{"original":${q(e.userAgent)}}`;
+  s += `,"http":{"request":{"method":${q(e.method)}},"response":{"status_code":${e.status},"body":{"bytes":${e.bytes}}}}`;
+  if (image) {
+    s += `,"container":{"image":{"name":${q(image)}`;
+    if (isTag) s += `,"tag":[${q(e.reference)}]`;
+    if (e.digest) s += `,"hash":{"all":[${q(e.digest)}]}`;
+    s += '}}';
+  }
+  if (e.errorCode) s += `,"error":{"code":${q(e.errorCode)}}`;
+  s += `,"service":{"name":"regway","type":"registry"},"regway":{"operation":${q(e.operation)}`
+    + opt('registry', e.registry) + opt('repository', e.repository) + opt('reference', e.reference) + opt('digest', e.digest)
+    + opt('cache', e.cache) + opt('upstream', e.upstream) + `,"pull":${e.pull ?? false}`
+    + (e.pullFailed === undefined ? '' : `,"pull_failed":${e.pullFailed}`) + (e.aborted ? ',"aborted":true' : '') + '}}';
+  return s;
 }

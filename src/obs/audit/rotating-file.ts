@@ -31,6 +31,9 @@ export class RotatingFile {
   private readonly maxBuffered: number;
   dropped = 0;
   written = 0;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
   rotations = 0;
 
   constructor(readonly path: string, private readonly opts: RotationOptions) {
@@ -46,13 +49,27 @@ export class RotatingFile {
     const bySize = this.opts.maxSize > 0 && this.bytes > 0 && this.bytes + len > this.opts.maxSize;
     const byTime = this.opts.intervalMs > 0 && now - this.openedAt >= this.opts.intervalMs && this.bytes > 0;
     if (bySize || byTime) this.rotate(now);
-    if (this.stream.writableLength > this.maxBuffered) { this.dropped++; return; }
-    this.stream.write(line);
+    if (this.stream.writableLength + this.pendingBytes > this.maxBuffered) { this.dropped++; return; }
+    // Lines of one tick go to the stream as one write: per-line stream writes cost more CPU than the
+    // rest of the audit path on busy gateways.
+    this.pending.push(line);
+    this.pendingBytes += len;
+    if (!this.flushScheduled) { this.flushScheduled = true; setImmediate(() => this.flush()); }
     this.bytes += len;
     this.written++;
   }
 
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const chunk = this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.stream.write(chunk);
+  }
+
   async close(): Promise<void> {
+    this.flush();
     await new Promise<void>((r) => this.stream.end(r));
   }
 
@@ -73,6 +90,7 @@ export class RotatingFile {
     let target = join(dirname(this.path), `${base}-${stamp}${ext}`);
     for (let i = 1; exists(target); i++) target = join(dirname(this.path), `${base}-${stamp}.${i}${ext}`);
     try { renameSync(this.path, target); } catch { /* file vanished (removed by hand): just reopen */ }
+    this.flush(); // lines written before the rotation belong to the old file
     const old = this.stream;
     old.end();
     this.open();
