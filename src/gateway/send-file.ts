@@ -1,8 +1,13 @@
 import type { FastifyReply } from 'fastify';
 import type { FileHandle } from 'node:fs/promises';
 
-const CHUNK = 256 * 1024;
-const BUFFERS = 4;
+const CHUNK = 512 * 1024;
+const BUFFERS = 3;
+/** Buffers kept for reuse across responses; beyond this they are left to the GC. */
+const POOL_MAX = 48;
+const pool: Buffer[] = [];
+const take = (): Buffer => pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+const give = (b: Buffer): void => { if (pool.length < POOL_MAX) pool.push(b); };
 
 /** An open local file to send, bytes [start, end]; `release` runs once when sending ends. */
 export interface FileBody { fh: FileHandle; start: number; end: number; release(): void }
@@ -18,7 +23,7 @@ export async function sendFile(reply: FastifyReply, body: FileBody): Promise<voi
   const res = reply.raw;
   reply.hijack();
   res.writeHead(reply.statusCode, reply.getHeaders() as Record<string, string | number | string[]>);
-  const bufs = Array.from({ length: BUFFERS }, () => Buffer.allocUnsafe(CHUNK));
+  const bufs = Array.from({ length: BUFFERS }, take);
   const inUse: (Promise<void> | undefined)[] = new Array(BUFFERS);
   let pos = body.start;
   let i = 0;
@@ -37,6 +42,7 @@ export async function sendFile(reply: FastifyReply, body: FileBody): Promise<voi
     }
     await Promise.all(inUse);
     res.end();
+    for (const b of bufs) give(b); // only after every write has completed: the socket is done with them
   } catch (e) {
     reply.log.warn({ err: (e as Error).message }, 'sending a blob failed; connection closed');
     res.destroy();
