@@ -7,7 +7,8 @@ import { Readable } from 'node:stream';
 import type { ObjectWriter } from '../store/driver.js';
 import { hasher, type Digest } from '../oci/digest.js';
 
-const READ_CHUNK = 256 * 1024;
+// Small enough that many concurrent cold streams stay cheap in memory, big enough for few syscalls.
+const READ_CHUNK = 128 * 1024;
 
 /** A body to append; `skip` bytes are dropped first (an upstream that ignored our Range). */
 export interface SourceBody { size?: number; body: AsyncIterable<Uint8Array>; skip?: number }
