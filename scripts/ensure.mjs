@@ -49,6 +49,16 @@ const TEST_PACKAGES = {
   uidmap: 'newuidmap',
   // test/bench runs wrk once to prove the benchmark's parser and whole-body reads.
   wrk: 'wrk',
+  buildah: 'buildah',
+  'nghttp2-client': 'h2load',
+  curl: 'curl',
+  openssl: 'openssl',
+  'redis-server': 'redis-server',
+  'ceph-mon': 'ceph-mon',
+  'ceph-osd': 'ceph-osd',
+  radosgw: 'radosgw',
+  'ceph-common': 'ceph',
+  chromium: 'chromium',
 };
 const BENCH_PACKAGES = { wrk: 'wrk', hey: 'hey' };
 
