@@ -1,9 +1,18 @@
+/**
+ * A token store shared by a fleet (Redis), so one instance's token serves all of them until it
+ * expires. Failures must resolve to "nothing there": tokens are only an optimisation.
+ */
+export interface SharedTokens {
+  get(key: string): Promise<{ token: string; expiresAt: number } | undefined>;
+  set(key: string, token: string, expiresAt: number): Promise<void>;
+}
+
 /** Bearer tokens cached per realm, service and scope, honouring expires_in (minus a safety margin). */
 export class TokenCache {
   private readonly tokens = new Map<string, { token: string; expiresAt: number }>();
   private readonly pending = new Map<string, Promise<string>>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now, private readonly shared?: SharedTokens) {}
 
   static key(realm: string, service: string, scope: string): string {
     return `${realm}\u0000${service}\u0000${scope}`;
@@ -28,11 +37,24 @@ export class TokenCache {
     if (hit) return hit;
     let p = this.pending.get(key);
     if (!p) {
-      p = fetch().then(({ token, expiresIn }) => { this.set(key, token, expiresIn); return token; })
-        .finally(() => this.pending.delete(key));
+      p = this.fromShared(key).then(async (hit) => {
+        if (hit) return hit;
+        const { token, expiresIn } = await fetch();
+        this.set(key, token, expiresIn);
+        const e = this.tokens.get(key);
+        if (e && this.shared) await this.shared.set(key, token, e.expiresAt).catch(() => {});
+        return token;
+      }).finally(() => this.pending.delete(key));
       this.pending.set(key, p);
     }
     return p;
+  }
+
+  private async fromShared(key: string): Promise<string | undefined> {
+    const e = this.shared ? await this.shared.get(key).catch(() => undefined) : undefined;
+    if (!e || e.expiresAt <= this.now()) return undefined;
+    this.tokens.set(key, e);
+    return e.token;
   }
 
   invalidate(key: string): void { this.tokens.delete(key); }

@@ -19,6 +19,11 @@ export interface FetchCoordinator {
   takeOver(digest: string, deadPeer: PeerInfo): Promise<Claim>;
   /** False while the coordination backend is unreachable (instances serve alone, degraded). */
   healthy(): boolean;
+  /**
+   * True for the first instance of the fleet to claim `key` within `ttlMs` (alert de-duplication);
+   * true as well when coordination is unavailable: a duplicate beats a lost alert.
+   */
+  claimOnce(key: string, ttlMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -27,5 +32,6 @@ export class SoloCoordinator implements FetchCoordinator {
   async claim(): Promise<Claim> { return { kind: 'solo' }; }
   async takeOver(): Promise<Claim> { return { kind: 'solo' }; }
   healthy(): boolean { return true; }
+  async claimOnce(): Promise<boolean> { return true; }
   async close(): Promise<void> {}
 }

@@ -39,6 +39,16 @@ export class RedisCoordinator implements FetchCoordinator {
 
   healthy(): boolean { return this.up && this.redis.status === 'ready'; }
 
+  async claimOnce(key: string, ttlMs: number): Promise<boolean> {
+    if (!this.healthy()) return true;
+    try {
+      return (await this.redis.set(`regway:once:${key}`, this.self.instance, 'PX', Math.max(1, ttlMs), 'NX')) === 'OK';
+    } catch {
+      this.mark(false);
+      return true;
+    }
+  }
+
   private key(digest: string): string { return `regway:fetch:${digest}`; }
   private value(): string { return JSON.stringify(this.self); }
 

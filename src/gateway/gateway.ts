@@ -23,6 +23,8 @@ import { SoloCoordinator, type FetchCoordinator } from '../cluster/coordinator.j
 import { RedisCoordinator } from '../cluster/redis-coordinator.js';
 import { registerPeerRoutes } from '../cluster/peer.js';
 import { withRedisTags } from '../cluster/redis-tags.js';
+import { redisTokens } from '../cluster/redis-tokens.js';
+import { TokenCache, type SharedTokens } from '../auth/tokens.js';
 import { attachObservability, type Observability } from '../obs/plugin.js';
 
 /** A running gateway's parts, for the CLI and for tests. */
@@ -62,7 +64,7 @@ function credentialSources(config: Config, u: UpstreamConfig): CredentialSource[
   return sources;
 }
 
-export function buildRoutes(config: Config, log: Logger): Map<string, RegistryRoute> {
+export function buildRoutes(config: Config, log: Logger, sharedTokens?: SharedTokens): Map<string, RegistryRoute> {
   const table = new Map<string, RegistryRoute>();
   for (const [name, reg] of Object.entries(config.registries)) {
     const registry = canonicalRegistry(name);
@@ -72,6 +74,7 @@ export function buildRoutes(config: Config, log: Logger): Map<string, RegistryRo
       return new UpstreamClient(u, {
         credentials: chain.empty ? undefined : (host) => chain.get(host),
         health: new UpstreamHealth({ failureThreshold: config.health.failureThreshold, openFor: config.health.openFor }),
+        tokens: new TokenCache(undefined, sharedTokens),
       });
     });
     table.set(registry, {
@@ -105,7 +108,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const routes = new SwappableRoutes();
   let current = config;
   const install = (c: Config) => {
-    const table = buildRoutes(c, log);
+    const table = buildRoutes(c, log, coordinator instanceof RedisCoordinator ? redisTokens(coordinator.redis) : undefined);
     for (const r of table.values()) r.upstreams.startProbes(c.health.probeInterval);
     return routes.swap(table);
   };

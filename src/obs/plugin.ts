@@ -39,7 +39,7 @@ export interface ObservableGateway {
   inflight: { readonly size: number; waiting(): number };
   routes: { all(): { registry: string; upstreams: { clients: readonly UpstreamLike[] } }[] };
   /** Fleet coordination, when several instances share a store (degraded = Redis unreachable). */
-  coordinator?: { readonly self: { instance: string } | undefined; healthy(): boolean };
+  coordinator?: { readonly self: { instance: string } | undefined; healthy(): boolean; claimOnce?(key: string, ttlMs: number): Promise<boolean> };
 }
 
 export interface Observability {
@@ -76,7 +76,11 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
     log.warn({ rule: a.rule, key: a.key, value: a.value, threshold: a.threshold }, `alert: ${a.summary}`);
     audit.alert(a);
     metrics.alert(a.rule);
-    webhooks.send(a);
+    // In a fleet each instance sees its own share of the traffic and may raise the same alert:
+    // only the first to claim it (per rule, key and cooldown) sends the webhooks.
+    const once = gw.coordinator?.claimOnce;
+    if (!once) { webhooks.send(a); return; }
+    void once.call(gw.coordinator, `alert:${a.rule}:${a.key}`, config.alerts.cooldown).then((first) => { if (first) webhooks.send(a); });
   };
   const alerts = new AlertEngine(config.alerts, onAlert);
   const slo = new SloTracker({ successPercent: config.slo.successTarget, latencyMs: config.slo.latencyTarget });
