@@ -45,3 +45,26 @@ it('SIGHUP swaps upstreams; an invalid config is refused and the old one stays',
     assert.equal(await digest(), imgGreen.manifestDigest, 'the running configuration keeps serving');
   } finally { await inst.stop(); await blue.stop(); await green.stop(); }
 });
+
+it('with watchConfig, saving the file (even by rename, as editors do) reloads it', async () => {
+  const [blue, green] = await Promise.all([startDistribution(), startDistribution()]);
+  const imgBlue = await pushImage(blue.url, 'team/app', 'v1', { layers: 1, layerSize: 1000 });
+  const imgGreen = await pushImage(green.url, 'team/app', 'v1', { layers: 1, layerSize: 1000 });
+  const inst = await startInstance({ watchConfig: true, registries: { [REG]: { upstreams: [{ url: blue.url }] } }, cache: { tagTtl: '0s' }, log: { level: 'info' } });
+  const digest = async () => {
+    const r = await request(`${inst.url}/v2/${REG}/team/app/manifests/v1`, { headers: { accept: imgBlue.mediaType } });
+    await r.body.dump();
+    return r.headers['docker-content-digest'];
+  };
+  try {
+    assert.equal(await digest(), imgBlue.manifestDigest);
+    const cfg = parse(readFileSync(inst.configFile, 'utf8'));
+    cfg.registries[REG].upstreams = [{ url: green.url }];
+    const { renameSync } = await import('node:fs');
+    writeFileSync(`${inst.configFile}.tmp`, stringify(cfg));
+    renameSync(`${inst.configFile}.tmp`, inst.configFile);
+    await waitForLog(inst.logFile, /configuration reloaded/);
+    assert.equal(await digest(), imgGreen.manifestDigest);
+  } finally { await inst.stop(); await blue.stop(); await green.stop(); }
+});
+

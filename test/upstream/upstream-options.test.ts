@@ -69,3 +69,18 @@ it('stale-if-error stops once the mapping is older than maxStale', async () => {
     assert.equal(expired.statusCode, 502, 'too old to serve: the client hears the upstream is unavailable');
   } finally { await gw.stop(); await front.stop(); await up.stop(); }
 });
+
+it("Docker Hub's rate-limit headers are recorded per upstream (metrics and status read them)", async () => {
+  const up = await startDistribution();
+  const img = buildImage({ layers: 1, layerSize: 1000 });
+  await pushBuiltImage(up.url, 'team/app', 'v1', img);
+  const front = await startNginx(`location / { proxy_pass ${up.url}; add_header ratelimit-limit "100;w=21600" always; add_header ratelimit-remaining "76;w=21600" always; }`);
+  const gw = await startGateway({ registries: { [REG]: [front.url] } });
+  try {
+    const r = await request(`${gw.url}/v2/${REG}/team/app/manifests/v1`, { headers: { accept: img.mediaType } });
+    await r.body.dump();
+    const h = gw.routes.get(REG)!.upstreams.clients[0]!.healthSnapshot();
+    assert.equal(h.rateLimitRemaining, 76);
+    assert.equal(h.rateLimitLimit, 100);
+  } finally { await gw.stop(); await front.stop(); await up.stop(); }
+});
