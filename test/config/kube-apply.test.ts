@@ -35,7 +35,7 @@ test('apply --reload --kubeconfig creates the Secret and adds it to the ServiceA
     assert.equal(secret.type, 'kubernetes.io/dockerconfigjson');
     const cfg = JSON.parse(Buffer.from(secret.data['.dockerconfigjson']!, 'base64').toString()) as { auths: Record<string, { auth: string }> };
     assert.equal(Buffer.from(cfg.auths['registry.example.com:5000']!.auth, 'base64').toString(), 'ci:s3cret');
-    const sa = kube.objects.get('serviceaccounts/team-a/builder') as { imagePullSecrets: { name: string }[] };
+    const sa = kube.objects.get('serviceaccounts/team-a/builder') as unknown as { imagePullSecrets: { name: string }[] };
     assert.deepEqual(sa.imagePullSecrets.map((s) => s.name), ['existing', 'regcred']);
     assert.ok(kube.requests.includes('PATCH /api/v1/namespaces/team-a/serviceaccounts/builder'));
   } finally { await kube.stop(); rmSync(dir, { recursive: true, force: true }); }
