@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import type { FileBody } from '../gateway/send-file.js';
 import { RegistryError, isRegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
 import { blobKey, type RepoKey } from '../store/paths.js';
@@ -11,6 +10,9 @@ import type { UpstreamClient } from '../client/upstream-client.js';
 import { clusterSource } from '../cluster/peer.js';
 import { parseRange, type Range } from './range.js';
 import { routeFor, type CacheDeps, type CacheResult, type RegistryRoute } from './context.js';
+
+/** An open local file to send, bytes [start, end]; `release` runs once when sending ends. */
+export interface FileBody { fh: import('node:fs/promises').FileHandle; start: number; end: number; release(): void }
 
 export interface BlobResponse {
   size: number;

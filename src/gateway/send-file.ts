@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import type { FileHandle } from 'node:fs/promises';
+import type { FileBody } from '../cache/blobs.js';
 
 const CHUNK = 512 * 1024;
 const BUFFERS = 3;
@@ -9,8 +9,6 @@ const pool: Buffer[] = [];
 const take = (): Buffer => pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
 const give = (b: Buffer): void => { if (pool.length < POOL_MAX) pool.push(b); };
 
-/** An open local file to send, bytes [start, end]; `release` runs once when sending ends. */
-export interface FileBody { fh: FileHandle; start: number; end: number; release(): void }
 
 /**
  * Sends part of a local file without allocating per chunk: a few fixed buffers cycle between
