@@ -21,6 +21,11 @@ function find(dir) {
 }
 
 const files = extra.length > 0 ? extra : [...find(join(root, 'src')), ...(unitOnly ? [] : find(join(root, 'test')))].sort();
+// tsx runs tests without type checking: check the whole tree (tests, bench, helpers too) first.
+if (extra.length === 0) {
+  const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], { stdio: 'inherit', cwd: root });
+  if (tsc.status !== 0) { process.stderr.write('type check failed (tsc --noEmit): fix the errors above\n'); process.exit(tsc.status ?? 1); }
+}
 const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files];
 const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
 process.exit(r.status ?? 1);
