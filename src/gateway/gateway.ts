@@ -49,8 +49,10 @@ export interface Gateway {
 /** The registry table, replaced atomically as a whole (hot reload swaps it). */
 export class SwappableRoutes implements RouteTable {
   private table = new Map<string, RegistryRoute>();
+  /** Bumped on every swap, so observers can tell a new table from the one they saw. */
+  version = 0;
   get(registry: string): RegistryRoute | undefined { return this.table.get(registry); }
-  swap(next: Map<string, RegistryRoute>): Map<string, RegistryRoute> { const old = this.table; this.table = next; return old; }
+  swap(next: Map<string, RegistryRoute>): Map<string, RegistryRoute> { const old = this.table; this.table = next; this.version++; return old; }
   all(): RegistryRoute[] { return [...this.table.values()]; }
 }
 

@@ -37,7 +37,7 @@ export interface ObservableGateway {
   events: { add(s: EventSink): void };
   index: { readonly size: number; readonly count: number; readonly evictions: number };
   inflight: { readonly size: number; waiting(): number };
-  routes: { all(): { registry: string; upstreams: { clients: readonly UpstreamLike[] } }[] };
+  routes: { all(): { registry: string; upstreams: { clients: readonly UpstreamLike[] } }[]; readonly version?: number };
   /** Fleet coordination, when several instances share a store (degraded = Redis unreachable). */
   coordinator?: { readonly self: { instance: string } | undefined; healthy(): boolean; claimOnce?(key: string, ttlMs: number): Promise<boolean> };
 }
@@ -90,7 +90,11 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
   const classifier = new PullClassifier(config.slo.pullSession);
 
   const instrumented = new WeakSet<object>();
+  let seenVersion: number | undefined;
   const instrument = () => {
+    // Only when the registry table changed (a reload): this runs after every request.
+    if (gw.routes.version !== undefined && gw.routes.version === seenVersion) return;
+    seenVersion = gw.routes.version;
     for (const r of gw.routes.all()) for (const c of r.upstreams.clients) instrumentUpstream(c, instrumented, (id, status, ms) => {
       const ok = status !== 'error' && status < 500 && status !== 429;
       metrics.upstream(id, status, ms / 1000);
