@@ -2,16 +2,15 @@
 // bad tokens of every kind, failed-login backoff, and the catalog filtered by access.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { request } from 'undici';
 import { TokenService } from '../../src/auth/token-service.js';
-import { pushImage } from '../helpers/images.js';
+import { pushImage, sha256 as sha } from '../helpers/images.js';
 import { removeTempDir } from '../helpers/proc.js';
 import { USERS, basic, startAuthGateway } from './fixtures.js';
 import type { HostedGateway } from '../hosted/gateway.js';
 
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 describe('client auth and access rules', () => {
   let gw: HostedGateway & { htpasswd: string; dir: string };

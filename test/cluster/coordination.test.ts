@@ -2,7 +2,6 @@
 // losing Redis never fails a pull. (The three-process, S3 and kill scenarios are in fleet.test.ts.)
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { startDistribution, type Distribution } from '../helpers/distribution.js';
-import { pushImage, type PushedImage } from '../helpers/images.js';
+import { pushImage, type PushedImage, sha256 as sha } from '../helpers/images.js';
 import { startNginx, type Nginx } from '../helpers/nginx.js';
 import { freePort } from '../helpers/ports.js';
 import { applyOverrides } from '../../src/config/load.js';
@@ -18,7 +17,6 @@ import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
 import { silentLogger } from '../../src/obs/logger.js';
 
 const REG = 'registry.coord.test';
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 describe('fleet coordination through Redis', () => {
   let redis: RedisServer;

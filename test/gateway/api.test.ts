@@ -1,14 +1,12 @@
 // The OCI distribution API, pull side, through regway in front of a real CNCF distribution.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { request } from 'undici';
 import { startDistribution, type Distribution } from '../helpers/distribution.js';
-import { pushImage, pushIndex, pushReferrer, type PushedImage, type PushedIndex } from '../helpers/images.js';
+import { pushImage, pushIndex, pushReferrer, type PushedImage, type PushedIndex, sha256 as sha } from '../helpers/images.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
 const ALL = 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json';
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 async function get(url: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' = 'GET') {
   const r = await request(url, { method, headers });

@@ -2,7 +2,7 @@
 // mid-body, a digest that does not match, and hostile names, tags, digests and upload ids.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Client, request } from 'undici';
 import { startHostedGateway, type HostedGateway } from './gateway.js';
+import { sha256 as sha } from '../helpers/images.js';
 
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 async function call(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: Buffer) {
   const r = await request(new URL(path, base), { method: method as 'GET', headers, body });

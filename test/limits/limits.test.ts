@@ -2,15 +2,15 @@
 // Retry-After, per-client concurrency, and X-Forwarded-For believed only from trusted proxies.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { request } from 'undici';
 import { startHostedGateway, type HostedGateway } from '../hosted/gateway.js';
 import { USERS, basic, startAuthGateway } from '../auth/fixtures.js';
 import { removeTempDir } from '../helpers/proc.js';
 import type { RequestEvent } from '../../src/obs/events.js';
+import { sha256 as sha } from '../helpers/images.js';
 
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 async function call(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: Buffer) {
   const r = await request(new URL(path, base), { method: method as 'GET', headers, body });

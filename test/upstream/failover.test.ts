@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startDistribution, type Distribution } from '../helpers/distribution.js';
-import { buildImage, pushBuiltImage, type BuiltImage } from '../helpers/images.js';
+import { buildImage, pushBuiltImage, type BuiltImage, sha256 as sha } from '../helpers/images.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startNginx, type Nginx } from '../helpers/nginx.js';
 import { freePort } from '../helpers/ports.js';
@@ -34,7 +34,6 @@ async function pull(gw: TestGateway, img: BuiltImage): Promise<{ ms: number; cac
   return { ms: performance.now() - t0, cache };
 }
 
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const upstreams = (...urls: string[]) => ({ upstreams: urls.map((url, i) => ({ url, role: i === urls.length - 1 ? 'origin' as const : 'mirror' as const, timeouts: { connect: '1s', headers: '1s', idle: '2s' } })) });
 
 describe('failover across upstreams', () => {

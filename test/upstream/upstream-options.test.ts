@@ -2,15 +2,13 @@
 // (resolve: false), and the stale-if-error window (maxStale) running out.
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { request } from 'undici';
 import { startDistribution } from '../helpers/distribution.js';
-import { buildImage, pushBuiltImage } from '../helpers/images.js';
+import { buildImage, pushBuiltImage, sha256 as sha } from '../helpers/images.js';
 import { startGateway } from '../helpers/gateway.js';
 import { startNginx } from '../helpers/nginx.js';
 
 const REG = 'registry.options.test';
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 it('a mirror under a path prefix (https://mirror/dockerhub) is asked at <prefix>/v2/...', async () => {
   const up = await startDistribution();
