@@ -141,7 +141,7 @@ async function dispatch(svc: GatewayServices, req: Req, reply: FastifyReply): Pr
   for (const [re, kind] of ROUTES) {
     const m = re.exec(path);
     if (!m) continue;
-    req.facts.operation = kind === 'tags' ? 'tags' : kind === 'upload' ? 'upload' : kind;
+    req.facts.operation = kind;
     // Hosted names are served from local storage only and never go upstream.
     const hostedRepo = svc.hosted?.repos.repoFor(m[1]!, req.query.ns);
     if (kind === 'upload' && hostedRepo) return svc.hosted!.http.handle(req, reply, () => true);
