@@ -140,6 +140,8 @@ export const configSchema = z.object({
     peerToken: secret,
     /** A fetch owner's lease: renewed while it downloads; others take over when it lapses. */
     leaseTtl: duration.default('10s'),
+    /** How often rate-limit and alert counters are shared: a fleet-wide burst overshoots by at most this long's worth per instance. */
+    syncInterval: duration.default('100ms'),
     /** Name of this instance in logs and metrics (default: host:pid). */
     instanceId: z.string().optional(),
   }).strict().optional(),

@@ -24,6 +24,8 @@ import { RedisCoordinator } from '../cluster/redis-coordinator.js';
 import { registerPeerRoutes } from '../cluster/peer.js';
 import { withRedisTags } from '../cluster/redis-tags.js';
 import { redisTokens } from '../cluster/redis-tokens.js';
+import { RedisCounterStore } from '../cluster/redis-counters.js';
+import { CounterSync } from '../cluster/counter-sync.js';
 import { TokenCache, type SharedTokens } from '../auth/tokens.js';
 import { attachObservability, type Observability } from '../obs/plugin.js';
 
@@ -118,7 +120,12 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const cluster = config.cluster ? { coordinator, token: resolveSecret(config.cluster.peerToken), driver, log } : undefined;
   const deps = { driver, meta, index, inflight, routes, log, cluster };
   const events = new EventBus();
-  const secure = await createSecureParts(config, driver, log);
+  // In a fleet, rate limits and alert counters count the whole fleet's traffic (synced, never inline).
+  const counters = coordinator instanceof RedisCoordinator && config.cluster
+    ? new CounterSync(new RedisCounterStore(coordinator.redis), config.cluster.syncInterval, log)
+    : undefined;
+  counters?.start();
+  const secure = await createSecureParts(config, driver, log, counters && ((scope, rate, burst) => counters.limiter(scope, rate, burst)));
   const app = buildApp({
     hosted: secure.hosted,
     guard: secure.guard,
@@ -133,7 +140,8 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   });
   if (cluster) registerPeerRoutes(app, { inflight, driver, token: cluster.token });
   log.info({ blobs: index.count, bytes: index.size, registries: [...Object.keys(config.registries)], cluster: coordinator.self?.instance }, 'cache loaded');
-  const obs = await attachObservability({ app, events, index, inflight, routes, coordinator }, config, log);
+  const windows = counters && ((name: string, ms: number, slots: number, max: number) => counters.window(name, ms, slots, max));
+  const obs = await attachObservability({ app, events, index, inflight, routes, coordinator, windows }, config, log);
   return {
     app, events, index, inflight, routes, obs, secure, coordinator,
     reload: (next) => {
@@ -155,6 +163,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       // Let downloads under way finish and commit: they are shared, and a restart should not waste them.
       await inflight.drain(30_000);
       await obs.close(); // after the drain: the last requests' events are audited and saved
+      await counters?.close();
       await Promise.all(routes.all().map((r) => r.upstreams.close()));
       storage.close();
       await coordinator.close();

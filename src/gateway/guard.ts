@@ -4,7 +4,7 @@ import type { LimitsConfig } from '../config/hosted-schema.js';
 import type { AccessPolicy, Action, AccessEntry } from '../auth/access.js';
 import type { Htpasswd } from '../auth/htpasswd.js';
 import type { TokenService } from '../auth/token-service.js';
-import { ConcurrencyLimit, LoginBackoff, TokenBuckets } from './limits/token-bucket.js';
+import { ConcurrencyLimit, LoginBackoff, TokenBuckets, type RateLimiter } from './limits/token-bucket.js';
 import { requiredAccess, scopeFor, type Need } from './scope.js';
 import { registerTokenRoute } from './token-route.js';
 
@@ -31,6 +31,9 @@ export interface AuthParts {
   realm?: string;
 }
 
+export type LimiterFactory = (scope: 'ip' | 'user', rate: number, burst: number) => RateLimiter;
+const localLimiter: LimiterFactory = (_scope, rate, burst) => new TokenBuckets(rate, burst);
+
 const OPEN: Principal = { via: 'open', can: () => true, canCatalog: () => true, visible: () => true };
 
 /**
@@ -43,14 +46,15 @@ const OPEN: Principal = { via: 'open', can: () => true, canCatalog: () => true, 
  *      or 403 when a signed-in user is simply not allowed.
  */
 export class Guard {
-  private readonly ipRate: TokenBuckets;
-  private readonly userRate: TokenBuckets;
+  private readonly ipRate: RateLimiter;
+  private readonly userRate: RateLimiter;
   private readonly concurrency: ConcurrencyLimit;
   readonly backoff: LoginBackoff;
 
-  constructor(readonly auth: AuthParts | undefined, limits: LimitsConfig) {
-    this.ipRate = new TokenBuckets(limits.ipRate, limits.ipBurst || Math.ceil(limits.ipRate));
-    this.userRate = new TokenBuckets(limits.userRate, limits.userBurst || Math.ceil(limits.userRate));
+  /** `limiter` makes the rate limiters: this process's by default, the fleet's in a cluster. */
+  constructor(readonly auth: AuthParts | undefined, limits: LimitsConfig, limiter: LimiterFactory = localLimiter) {
+    this.ipRate = limiter('ip', limits.ipRate, limits.ipBurst || Math.ceil(limits.ipRate));
+    this.userRate = limiter('user', limits.userRate, limits.userBurst || Math.ceil(limits.userRate));
     this.concurrency = new ConcurrencyLimit(limits.perClientConcurrency);
     this.backoff = new LoginBackoff(limits.failedLogins, limits.failedLoginDelay, limits.failedLoginMaxDelay);
   }

@@ -8,7 +8,7 @@ import { PullClassifier, type ObservedEvent } from './pulls.js';
 import { AuditLog } from './audit/audit-log.js';
 import { RotatingFile } from './audit/rotating-file.js';
 import { HttpSink, StdoutSink, type LineSink } from './audit/forwarders.js';
-import { AlertEngine, type Alert } from './alerts/engine.js';
+import { AlertEngine, type Alert, type WindowFactory } from './alerts/engine.js';
 import { WebhookNotifier } from './alerts/webhooks.js';
 import { Metrics } from './metrics.js';
 import { SloTracker } from './slo.js';
@@ -40,6 +40,8 @@ export interface ObservableGateway {
   routes: { all(): { registry: string; upstreams: { clients: readonly UpstreamLike[] } }[]; readonly version?: number };
   /** Fleet coordination, when several instances share a store (degraded = Redis unreachable). */
   coordinator?: { readonly self: { instance: string } | undefined; healthy(): boolean; claimOnce?(key: string, ttlMs: number): Promise<boolean> };
+  /** Counters for the alert rules shared by the fleet; absent: this process's own. */
+  windows?: WindowFactory;
 }
 
 export interface Observability {
@@ -82,7 +84,7 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
     if (!once) { webhooks.send(a); return; }
     void once.call(gw.coordinator, `alert:${a.rule}:${a.key}`, config.alerts.cooldown).then((first) => { if (first) webhooks.send(a); });
   };
-  const alerts = new AlertEngine(config.alerts, onAlert);
+  const alerts = new AlertEngine(config.alerts, onAlert, Date.now, gw.windows);
   const slo = new SloTracker({ successPercent: config.slo.successTarget, latencyMs: config.slo.latencyTarget });
   const sloPath = join(obsDir, 'slo.json');
   if (await slo.load(sloPath)) log.info({ path: sloPath, buckets: slo.bucketCount }, 'SLO history restored');

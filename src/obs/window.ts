@@ -7,7 +7,15 @@
  * after it was added. With 60 slots that is within 1/60 of the window, which is what rate alerts
  * need and far cheaper than keeping every timestamp.
  */
-export class SlidingCounter {
+/** What anomaly rules ask of a counter: this process's (SlidingCounter) or the fleet's (cluster/counter-sync.ts). */
+export interface WindowCounter {
+  /** Adds `n` to `key` at time `now` and returns the key's total over the window ending at `now`. */
+  add(key: string, now: number, n?: number): number;
+  /** The key's total over the window ending at `now` (0 for an unknown key). */
+  total(key: string, now: number): number;
+}
+
+export class SlidingCounter implements WindowCounter {
   private readonly slotMs: number;
   private readonly keys = new Map<string, { slots: Float64Array; stamps: Float64Array }>();
 

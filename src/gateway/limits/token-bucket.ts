@@ -4,7 +4,14 @@
  * (Retry-After). Buckets that have refilled completely carry no information and are dropped, so
  * memory stays bounded by the clients active in the last burst/rate seconds.
  */
-export class TokenBuckets {
+/** What the guard asks of a rate limiter: one process's buckets, or the fleet's (cluster/counter-sync.ts). */
+export interface RateLimiter {
+  readonly enabled: boolean;
+  /** Takes a token; returns 0 when allowed, else the seconds to wait (at least 1). */
+  take(key: string): number;
+}
+
+export class TokenBuckets implements RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private lastSweep = 0;
 
@@ -24,6 +31,11 @@ export class TokenBuckets {
     this.buckets.set(key, b);
     if (b.tokens >= 1) { b.tokens -= 1; return 0; }
     return Math.max(1, Math.ceil((1 - b.tokens) / this.rate));
+  }
+
+  /** Replaces a key's tokens with what the fleet has left (may be negative: the fleet overdrew). */
+  set(key: string, tokens: number): void {
+    this.buckets.set(key, { tokens: Math.min(Math.max(1, this.burst), tokens), at: this.now() });
   }
 
   private sweep(t: number, cap: number): void {

@@ -1,6 +1,10 @@
 import type { AlertsConfig } from '../../config/observability.js';
 import type { ObservedEvent } from '../pulls.js';
-import { SlidingCounter } from '../window.js';
+import { SlidingCounter, type WindowCounter } from '../window.js';
+
+/** Makes the rules' counters: this process's by default, the fleet's when instances share Redis. */
+export type WindowFactory = (name: string, windowMs: number, slots: number, maxKeys: number) => WindowCounter;
+const localWindows: WindowFactory = (_name, windowMs, slots, maxKeys) => new SlidingCounter(windowMs, slots, maxKeys);
 
 export type AlertRule = 'pulls-per-client' | 'failed-logins' | 'upstream-errors' | 'cache-hit-drop';
 
@@ -38,25 +42,26 @@ const isHit = (c: ObservedEvent['cache']): boolean => c === 'hit' || c === 'reva
  * alert goes to `notify` (audit log, webhooks, metrics) and into the recent list for GET /-/alerts.
  */
 export class AlertEngine {
-  private readonly pulls: SlidingCounter;
-  private readonly logins: SlidingCounter;
-  private readonly upTotal: SlidingCounter;
-  private readonly upErrors: SlidingCounter;
-  private readonly recentCache: SlidingCounter;
-  private readonly baseCache: SlidingCounter;
+  private readonly pulls: WindowCounter;
+  private readonly logins: WindowCounter;
+  private readonly upTotal: WindowCounter;
+  private readonly upErrors: WindowCounter;
+  private readonly recentCache: WindowCounter;
+  private readonly baseCache: WindowCounter;
   private readonly lastFired = new Map<string, number>();
   private readonly recentAlerts: Alert[] = [];
   private seq = 0;
   fired = 0;
 
-  constructor(private readonly cfg: AlertsConfig, private readonly notify: (a: Alert) => void, private readonly now: () => number = Date.now) {
+  constructor(private readonly cfg: AlertsConfig, private readonly notify: (a: Alert) => void, private readonly now: () => number = Date.now,
+    windows: WindowFactory = localWindows) {
     const r = cfg.rules;
-    this.pulls = new SlidingCounter(r.pullsPerClient.window);
-    this.logins = new SlidingCounter(r.failedLogins.window);
-    this.upTotal = new SlidingCounter(r.upstreamErrors.window, 30, 10_000);
-    this.upErrors = new SlidingCounter(r.upstreamErrors.window, 30, 10_000);
-    this.recentCache = new SlidingCounter(r.cacheHitDrop.window, 30, 4);
-    this.baseCache = new SlidingCounter(r.cacheHitDrop.baseline, 60, 4);
+    this.pulls = windows('pulls-per-client', r.pullsPerClient.window, 60, 100_000);
+    this.logins = windows('failed-logins', r.failedLogins.window, 60, 100_000);
+    this.upTotal = windows('upstream-requests', r.upstreamErrors.window, 30, 10_000);
+    this.upErrors = windows('upstream-errors', r.upstreamErrors.window, 30, 10_000);
+    this.recentCache = windows('cache-recent', r.cacheHitDrop.window, 30, 4);
+    this.baseCache = windows('cache-baseline', r.cacheHitDrop.baseline, 60, 4);
   }
 
   record(e: ObservedEvent): void {
