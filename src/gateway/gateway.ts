@@ -26,6 +26,8 @@ import { withRedisTags } from '../cluster/redis-tags.js';
 import { redisTokens } from '../cluster/redis-tokens.js';
 import { RedisCounterStore } from '../cluster/redis-counters.js';
 import { CounterSync } from '../cluster/counter-sync.js';
+import { RedisLoginAttempts } from '../cluster/redis-backoff.js';
+import type { LoginBackoff } from './limits/token-bucket.js';
 import { TokenCache, type SharedTokens } from '../auth/tokens.js';
 import { attachObservability, type Observability } from '../obs/plugin.js';
 
@@ -125,7 +127,11 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     ? new CounterSync(new RedisCounterStore(coordinator.redis), config.cluster.syncInterval, log)
     : undefined;
   counters?.start();
-  const secure = await createSecureParts(config, driver, log, counters && ((scope, rate, burst) => counters.limiter(scope, rate, burst)));
+  const fleet = counters && coordinator instanceof RedisCoordinator ? {
+    limiter: (scope: 'ip' | 'user', rate: number, burst: number) => counters.limiter(scope, rate, burst),
+    loginAttempts: (local: LoginBackoff) => new RedisLoginAttempts(coordinator.redis, local),
+  } : undefined;
+  const secure = await createSecureParts(config, driver, log, fleet);
   const app = buildApp({
     hosted: secure.hosted,
     guard: secure.guard,

@@ -4,7 +4,7 @@ import type { LimitsConfig } from '../config/hosted-schema.js';
 import type { AccessPolicy, Action, AccessEntry } from '../auth/access.js';
 import type { Htpasswd } from '../auth/htpasswd.js';
 import type { TokenService } from '../auth/token-service.js';
-import { ConcurrencyLimit, LoginBackoff, TokenBuckets, type RateLimiter } from './limits/token-bucket.js';
+import { ConcurrencyLimit, LoginBackoff, TokenBuckets, type LoginAttempts, type RateLimiter } from './limits/token-bucket.js';
 import { requiredAccess, scopeFor, type Need } from './scope.js';
 import { registerTokenRoute } from './token-route.js';
 
@@ -32,7 +32,12 @@ export interface AuthParts {
 }
 
 export type LimiterFactory = (scope: 'ip' | 'user', rate: number, burst: number) => RateLimiter;
-const localLimiter: LimiterFactory = (_scope, rate, burst) => new TokenBuckets(rate, burst);
+
+/** Limits the fleet shares (cluster): rate limiters and failed-login bookkeeping built over the local ones. */
+export interface FleetLimits {
+  limiter: LimiterFactory;
+  loginAttempts(local: LoginBackoff): LoginAttempts;
+}
 
 const OPEN: Principal = { via: 'open', can: () => true, canCatalog: () => true, visible: () => true };
 
@@ -49,14 +54,16 @@ export class Guard {
   private readonly ipRate: RateLimiter;
   private readonly userRate: RateLimiter;
   private readonly concurrency: ConcurrencyLimit;
-  readonly backoff: LoginBackoff;
+  readonly backoff: LoginAttempts;
 
-  /** `limiter` makes the rate limiters: this process's by default, the fleet's in a cluster. */
-  constructor(readonly auth: AuthParts | undefined, limits: LimitsConfig, limiter: LimiterFactory = localLimiter) {
+  /** `fleet`: limits shared by every instance (cluster); absent: this process's own. */
+  constructor(readonly auth: AuthParts | undefined, limits: LimitsConfig, fleet?: FleetLimits) {
+    const limiter: LimiterFactory = fleet?.limiter ?? ((_scope, rate, burst) => new TokenBuckets(rate, burst));
     this.ipRate = limiter('ip', limits.ipRate, limits.ipBurst || Math.ceil(limits.ipRate));
     this.userRate = limiter('user', limits.userRate, limits.userBurst || Math.ceil(limits.userRate));
     this.concurrency = new ConcurrencyLimit(limits.perClientConcurrency);
-    this.backoff = new LoginBackoff(limits.failedLogins, limits.failedLoginDelay, limits.failedLoginMaxDelay);
+    const local = new LoginBackoff(limits.failedLogins, limits.failedLoginDelay, limits.failedLoginMaxDelay);
+    this.backoff = fleet ? fleet.loginAttempts(local) : local;
   }
 
   install(app: FastifyInstance): void {
@@ -84,10 +91,10 @@ export class Guard {
 
   /** Checks a user's password with the failed-login backoff; throws 429 while backed off. */
   async checkPassword(ip: string, user: string, password: string): Promise<boolean> {
-    const wait = this.backoff.wait(ip, user);
+    const wait = await this.backoff.wait(ip, user);
     if (wait) throw tooMany(wait, 'too many failed logins; wait before trying again');
     const ok = await this.auth!.htpasswd.verify(user, password);
-    if (ok) this.backoff.succeeded(ip, user); else this.backoff.failed(ip, user);
+    if (ok) await this.backoff.succeeded(ip, user); else await this.backoff.failed(ip, user);
     return ok;
   }
 

@@ -13,7 +13,7 @@ import { HostedRepositories } from '../hosted/repositories.js';
 import { HostedHttp } from '../hosted/http.js';
 import { Uploads } from '../hosted/uploads.js';
 import { collectGarbage } from '../hosted/gc.js';
-import { Guard, type LimiterFactory } from './guard.js';
+import { Guard, type FleetLimits } from './guard.js';
 
 /** Hosted repositories, auth and limits, wired from the config; the gateway mounts them. */
 export interface SecureParts {
@@ -33,7 +33,7 @@ export function defaultKeyPaths(storage: string): { key: string; cert: string } 
   return { key: join(dir, 'token.key'), cert: join(dir, 'token.crt') };
 }
 
-export async function createSecureParts(config: Config, driver: StorageDriver, log: Logger, limiter?: LimiterFactory): Promise<SecureParts> {
+export async function createSecureParts(config: Config, driver: StorageDriver, log: Logger, fleet?: FleetLimits): Promise<SecureParts> {
   const timers: NodeJS.Timeout[] = [];
   const every = (ms: number, fn: () => Promise<unknown>) => {
     if (ms <= 0) return;
@@ -81,7 +81,7 @@ export async function createSecureParts(config: Config, driver: StorageDriver, l
   }
   return {
     hosted, gc, signingKey,
-    guard: new Guard(auth, config.limits, limiter),
+    guard: new Guard(auth, config.limits, fleet),
     server: serverOptions(config),
     close: () => { for (const t of timers) clearInterval(t); },
   };

@@ -68,6 +68,14 @@ export class ConcurrencyLimit {
   }
 }
 
+/** Failed-login bookkeeping: this process's (LoginBackoff) or the fleet's (cluster/redis-backoff.ts). */
+export interface LoginAttempts {
+  /** Seconds the client must still wait before another attempt (0 = may try now). */
+  wait(ip: string, user: string): number | Promise<number>;
+  failed(ip: string, user: string): void | Promise<void>;
+  succeeded(ip: string, user: string): void | Promise<void>;
+}
+
 /**
  * Slows password guessing: after `threshold` failed logins for one (IP, user), each further
  * attempt must wait a delay that doubles per failure up to `maxDelayMs`; attempts inside the
@@ -75,10 +83,10 @@ export class ConcurrencyLimit {
  * not our CPU (bcrypt). A success clears the record. Keyed by IP and user together, so an
  * attacker cannot lock a user out from elsewhere, and one user's typos do not block an office.
  */
-export class LoginBackoff {
+export class LoginBackoff implements LoginAttempts {
   private readonly failures = new Map<string, { count: number; until: number; at: number }>();
 
-  constructor(private readonly threshold: number, private readonly delayMs: number, private readonly maxDelayMs: number, private readonly now: () => number = Date.now) {}
+  constructor(readonly threshold: number, readonly delayMs: number, readonly maxDelayMs: number, private readonly now: () => number = Date.now) {}
 
   /** Seconds the client must still wait before another attempt (0 = may try now). */
   wait(ip: string, user: string): number {
