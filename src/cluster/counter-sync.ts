@@ -183,21 +183,22 @@ export class CounterSync {
     for (const w of this.windows) w.forget();
   }
 
-  private async syncBuckets(): Promise<void> {
-    const parts = this.buckets.map((b) => ({ b, items: b.drain() }));
-    const batch = parts.flatMap(({ b, items }) => items.map((i) => ({ key: `rate:${b.scope}:${i.key}`, rate: b.rate, burst: b.burst, used: i.used })));
-    if (!batch.length) return;
-    const left = await this.store.takeTokens(batch);
-    let n = 0;
-    for (const { b, items } of parts) for (const i of items) b.apply(i.key, left[n++]!);
+  private syncBuckets(): Promise<void> {
+    return exchange(this.buckets, (b, i) => ({ key: `rate:${b.scope}:${i.key}`, rate: b.rate, burst: b.burst, used: i.used }), (batch) => this.store.takeTokens(batch));
   }
 
-  private async syncWindows(): Promise<void> {
-    const parts = this.windows.map((w) => ({ w, items: w.drain() }));
-    const batch = parts.flatMap(({ w, items }) => items.map((i) => ({ key: `win:${w.name}:${i.key}`, windowMs: w.windowMs, slots: w.slots, added: i.added })));
-    if (!batch.length) return;
-    const totals = await this.store.addToWindows(batch);
-    let n = 0;
-    for (const { w, items } of parts) for (const i of items) w.apply(i.key, totals[n++]!);
+  private syncWindows(): Promise<void> {
+    return exchange(this.windows, (w, i) => ({ key: `win:${w.name}:${i.key}`, windowMs: w.windowMs, slots: w.slots, added: i.added }), (batch) => this.store.addToWindows(batch));
   }
+}
+
+/** Drains every counter, sends one batch, and hands each counter the store's answers for its keys. */
+async function exchange<C extends { drain(): { key: string }[]; apply(key: string, value: number): void }, D>(
+  counters: readonly C[], delta: (c: C, item: ReturnType<C['drain']>[number]) => D, send: (batch: D[]) => Promise<number[]>): Promise<void> {
+  const parts = counters.map((c) => ({ c, items: c.drain() }));
+  const batch = parts.flatMap(({ c, items }) => items.map((i) => delta(c, i)));
+  if (!batch.length) return;
+  const answers = await send(batch);
+  let n = 0;
+  for (const { c, items } of parts) for (const i of items) c.apply(i.key, answers[n++]!);
 }
