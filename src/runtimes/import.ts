@@ -7,7 +7,7 @@ import { readV1 } from './render/registries-conf.js';
 import { DEFAULT_TARGETS, isDockerHub, type Spec, type SpecInput, type TargetName } from './spec.js';
 import type { NodeSnapshot } from './targets.js';
 
-type MirrorIn = { url: string; insecure?: boolean; ca?: string; resolveTags?: boolean };
+type MirrorIn = { url: string; insecure?: boolean; ca?: string; resolveTags?: boolean; gateway?: boolean };
 type RegIn = { host: string; server?: string; insecure?: boolean; blocked?: boolean; mirrors?: MirrorIn[]; credentials?: { username: string; password: { env: string } } };
 
 export interface ImportResult { spec: SpecInput; warnings: string[] }
@@ -42,6 +42,8 @@ class Builder {
     const a = r.mirrors.map((m) => new URL(m.url).host).join(',');
     const b = list.map((m) => new URL(m.url).host).join(',');
     if (a !== b) this.warnings.push(`${r.host}: mirrors differ between ${this.mirrorSource.get(r.host)} (${a}) and ${source} (${b}); imported the first — check before applying`);
+    // Only registries.conf shows that a mirror is a multi-registry gateway (containerd's file looks the same).
+    else r.mirrors.forEach((m, i) => { if (list[i]!.gateway) m.gateway = true; });
   }
 }
 
@@ -88,12 +90,15 @@ function fromRegistriesConf(b: Builder, text: string | undefined, file: string, 
     const list = ((r['mirror'] ?? []) as Array<Record<string, unknown>>).map((m): MirrorIn => {
       const loc = String(m['location']);
       const host = loc.split('/')[0]!;
-      if (loc.includes('/')) b.warnings.push(`${file}: mirror ${loc} has a namespace path; regway mirrors are registry roots, imported as ${host}`);
+      // <gateway>/<this registry> is a multi-registry gateway (regway) addressed by host path segment.
+      const gateway = loc === `${host}/${prefix}`;
+      if (loc.includes('/') && !gateway) b.warnings.push(`${file}: mirror ${loc} has a namespace path; regway mirrors are registry roots, imported as ${host}`);
       // registries.conf has no scheme; take the one another runtime uses for that host, else guess from insecure.
       const scheme = schemes.get(host) ?? (m['insecure'] === true ? 'http' : 'https');
       const mi: MirrorIn = { url: `${scheme}://${host}` };
       if (m['insecure'] === true && scheme === 'https') mi.insecure = true;
       if (m['pull-from-mirror'] === 'digest-only' || r['mirror-by-digest-only'] === true) mi.resolveTags = false;
+      if (gateway) mi.gateway = true;
       return mi;
     });
     b.mirrors(prefix, list, 'registries.conf');

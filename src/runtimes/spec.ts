@@ -60,6 +60,12 @@ const mirror = z.object({
   ca: z.string().startsWith('/', 'must be an absolute path').optional(),
   /** false: the mirror may only serve content by digest; tags are always resolved at the registry itself. */
   resolveTags: z.boolean().default(true),
+  /**
+   * The mirror is a gateway for many registries under one address (regway): podman, CRI-O and skopeo then reach
+   * this registry at <mirror host>/<registry host> (the gateway reads the registry from the first path segment);
+   * containerd sends ?ns= and dockerd mirrors Docker Hub only, so their files are the same as for a plain mirror.
+   */
+  gateway: z.boolean().default(false),
 }).strict();
 export type MirrorSpec = z.infer<typeof mirror>;
 

@@ -63,3 +63,27 @@ test('import: v1 registries.conf, hosts.toml, daemon.json and logins become a de
   assert.equal(parsed.docker.maxConcurrentDownloads, 7);
   assert.ok(r.warnings.some((w) => /is v1/.test(w)));
 });
+
+test('a gateway mirror: podman gets <gateway>/<registry>, containerd and dockerd the root; import reads it back', async () => {
+  const { renderRegistriesConf } = await import('./render/registries-conf.js');
+  const { renderHostsToml } = await import('./render/hosts-toml.js');
+  const s = validateSpec({
+    targets: ['containerd', 'registries-conf'],
+    registries: [
+      { host: 'ghcr.io', mirrors: [{ url: 'http://regway.internal:5000', gateway: true }] },
+      { host: 'registry.example.com:5000', mirrors: [{ url: 'http://regway.internal:5000', gateway: true }, { url: 'https://plain.mirror' }] },
+    ],
+  });
+  const conf = String(renderRegistriesConf(s, undefined).files[0]!.text);
+  assert.match(conf, /prefix = "ghcr.io"\nlocation = "ghcr.io"\n\n\[\[registry\.mirror\]\]\nlocation = "regway.internal:5000\/ghcr.io"\ninsecure = true/);
+  assert.match(conf, /location = "regway.internal:5000\/registry.example.com:5000"\ninsecure = true\n\n\[\[registry\.mirror\]\]\nlocation = "plain.mirror"/);
+  const hosts = renderHostsToml(s, new Map(), undefined).files.map((f) => f.text).join('\n');
+  assert.match(hosts, /\[host\."http:\/\/regway.internal:5000"\]/, 'containerd: the root (it sends ?ns=)');
+  assert.doesNotMatch(hosts, /regway.internal:5000\/ghcr/);
+  const back = importSnapshot(spec, snap({ '/etc/containers/registries.conf': conf }, {
+    'ghcr.io': 'server = "https://ghcr.io"\n[host."http://regway.internal:5000"]\n  capabilities = ["pull", "resolve"]\n',
+  }));
+  assert.equal(back.warnings.some((w) => /namespace path/.test(w)), false, back.warnings.join('\n'));
+  const ghcr = validateSpec(back.spec).registries.find((r) => r.host === 'ghcr.io')!;
+  assert.deepEqual(ghcr.mirrors.map((m) => [m.url, m.gateway]), [['http://regway.internal:5000', true]]);
+});

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { applyCommand } from '../../src/runtimes/commands.js';
 import { htpasswdLine, pushImage, startRegistry, waitFor, type Registry } from './registry.js';
+import { startGateway } from '../helpers/gateway.js';
 
 const USER = 'alice';
 const PASSWORD = 's3:cr&t <"pw">';
@@ -41,6 +42,16 @@ function sh(cmd: string, args: string[], env: Record<string, string> = {}): { st
   return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
 }
 
+function shAsync(cmd: string, args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { env: { ...process.env, ...env }, timeout: 120000 });
+    let out = '';
+    c.stdout.on('data', (b) => { out += b; });
+    c.stderr.on('data', (b) => { out += b; });
+    c.on('close', (status) => resolve({ status, out }));
+  });
+}
+
 /** The registry's log arrives over a pipe, read only while the event loop runs (spawnSync blocks it): wait for it. */
 async function assertLogged(reg: Registry, re: RegExp): Promise<void> {
   await waitFor(async () => re.test(reg.log()), () => `no request matching ${re} in the registry log:\n${reg.log()}`, 5000);
@@ -64,6 +75,27 @@ test('podman accepts the rendered registries.conf and pulls through its mirror; 
   const blocked = sh('podman', [...podman, 'pull', 'evil.example.com/x:1'], env);
   assert.notEqual(blocked.status, 0);
   assert.match(blocked.out, /blocked/);
+});
+
+test('podman pulls another registry through a regway gateway mirror (<gateway>/<registry> location)', async () => {
+  // regway serves registry.team.test (which does not resolve here) from the distribution: a pull that
+  // succeeds went through the gateway, addressed by the registry host as the first path segment.
+  const gw = await startGateway({ registries: { 'registry.team.test': [mirror.url] } });
+  try {
+    const root = await apply(`targets: [registries-conf]\nregistries:\n  - host: registry.team.test\n    mirrors:\n      - url: ${gw.url}\n        gateway: true\n`);
+    const conf = join(root, 'etc/containers/registries.conf');
+    assert.match(readFileSync(conf, 'utf8'), new RegExp(`location = "${gw.host}/registry.team.test"`));
+    const d = mkdtempSync(join(tmpdir(), 'regway-podman-'));
+    const podman = ['--root', join(d, 'root'), '--runroot', join(d, 'run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none'];
+    // Not spawnSync: the gateway runs in this process and must keep serving while podman pulls.
+    const pull = await shAsync('podman', [...podman, 'pull', 'registry.team.test/library/podmanimg:latest'], { CONTAINERS_REGISTRIES_CONF: conf });
+    assert.equal(pull.status, 0, pull.out);
+    await assertLogged(mirror, /GET \/v2\/library\/podmanimg\/manifests\/latest/);
+    const pulled = sh('podman', [...podman, 'image', 'exists', 'registry.team.test/library/podmanimg:latest']);
+    assert.equal(pulled.status, 0, 'the image is stored under its own name');
+  } finally {
+    await gw.stop();
+  }
 });
 
 test('ctr pulls through the rendered hosts.toml, and the mirror sees ns=docker.io', async () => {

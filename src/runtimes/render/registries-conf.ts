@@ -28,7 +28,7 @@ export function managedTables(spec: Spec, warnings: string[]): RegistryTable[] {
     if (blocked.includes(r.host)) t.blocked = true;
     if (r.mirrors.length) {
       t.mirror = r.mirrors.map((m) => {
-        const mt: MirrorTable = { location: hostOf(m.url) };
+        const mt: MirrorTable = { location: m.gateway ? `${hostOf(m.url)}/${r.host}` : hostOf(m.url) };
         if (m.insecure || m.url.startsWith('http:')) mt.insecure = true;
         // pull-from-mirror belongs on the mirror table only; on [[registry]] it is an error.
         if (!m.resolveTags) mt['pull-from-mirror'] = 'digest-only';
