@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../obs/logger.js';
 import { RegistryError } from '../oci/errors.js';
-import { parseDigest } from '../oci/digest.js';
+import { parseDigest, parseReadDigest } from '../oci/digest.js';
 import { parseReference } from '../oci/reference.js';
 import { acceptable, parseAccept, MT } from '../oci/mediatypes.js';
 import type { BlobService } from '../cache/blobs.js';
@@ -165,9 +165,11 @@ type Repo = RepoKey;
 
 async function manifest(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
   req.facts.reference = ref;
-  const r = await svc.manifests.get(repo, parseReference(ref));
+  const parsed = parseReference(ref, { read: true });
+  const r = await svc.manifests.get(repo, parsed);
   Object.assign(req.facts, { digest: r.digest, cache: r.result, upstream: r.upstream });
-  if (!acceptable(r.mediaType, parseAccept(req.headers.accept))) {
+  // By digest the client named these exact bytes: Accept cannot make them another format.
+  if (parsed.kind === 'tag' && !acceptable(r.mediaType, parseAccept(req.headers.accept))) {
     // We never convert formats: say what is stored instead of sending something the client cannot use.
     throw new RegistryError('MANIFEST_UNKNOWN', `manifest is ${r.mediaType}, which the request's Accept header does not list`, { mediaType: r.mediaType });
   }
@@ -179,7 +181,7 @@ async function manifest(svc: ReadSources, req: Req, reply: FastifyReply, repo: R
 
 async function blob(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
   req.facts.reference = ref;
-  const digest = parseDigest(ref);
+  const digest = parseReadDigest(ref, 'BLOB_UNKNOWN');
   const r = await svc.blobs.get(repo, digest, { head: req.method === 'HEAD', range: req.headers.range });
   Object.assign(req.facts, { digest: digest.value, cache: r.result, upstream: r.upstream });
   reply.header('content-type', 'application/octet-stream').header('docker-content-digest', digest.value)

@@ -33,6 +33,19 @@ export function parseDigest(s: string): Digest {
   return { algorithm: algorithm as Algorithm, encoded, value: s };
 }
 
+/**
+ * Parses a digest named in a GET/HEAD path. One that follows the grammar but uses an algorithm we
+ * cannot verify names content we can never serve: `notFound` (404), as the spec's table says for
+ * reads, instead of parseDigest's DIGEST_INVALID (400, right for pushes).
+ */
+export function parseReadDigest(s: string, notFound: 'BLOB_UNKNOWN' | 'MANIFEST_UNKNOWN'): Digest {
+  const m = DIGEST_RE.exec(s);
+  if (m && !(m[1]! in ALGORITHMS)) {
+    throw new RegistryError(notFound, `digest algorithm "${m[1]!.slice(0, 32)}" is not supported here`, { digest: s.slice(0, 200) });
+  }
+  return parseDigest(s);
+}
+
 export function isDigest(s: string): boolean {
   try { parseDigest(s); return true; } catch { return false; }
 }

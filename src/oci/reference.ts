@@ -1,5 +1,5 @@
 import { RegistryError } from './errors.js';
-import { isDigest } from './digest.js';
+import { isDigest, parseReadDigest } from './digest.js';
 
 // From the distribution spec: path components of lowercase alphanumerics separated by ., _, __ or -+.
 const COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
@@ -28,10 +28,14 @@ export function isValidTag(tag: string): boolean {
   return TAG_RE.test(tag);
 }
 
-/** A manifest reference is either a tag or a digest; a bad one is MANIFEST_UNKNOWN-safe to reject as invalid. */
-export function parseReference(ref: string): { kind: 'tag' | 'digest'; value: string } {
+/**
+ * A manifest reference is either a tag or a digest; a bad one is MANIFEST_UNKNOWN-safe to reject as invalid.
+ * `read`: a GET/HEAD, where a digest of an algorithm we do not support is MANIFEST_UNKNOWN (404), not 400.
+ */
+export function parseReference(ref: string, opts: { read?: boolean } = {}): { kind: 'tag' | 'digest'; value: string } {
   if (ref.includes(':')) {
-    if (!isDigest(ref)) throw new RegistryError('DIGEST_INVALID', 'invalid digest reference', { reference: ref.slice(0, 200) });
+    if (opts.read) parseReadDigest(ref, 'MANIFEST_UNKNOWN');
+    else if (!isDigest(ref)) throw new RegistryError('DIGEST_INVALID', 'invalid digest reference', { reference: ref.slice(0, 200) });
     return { kind: 'digest', value: ref };
   }
   if (!isValidTag(ref)) throw new RegistryError('TAG_INVALID', 'invalid tag', { reference: ref.slice(0, 200) });

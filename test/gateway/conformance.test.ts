@@ -173,6 +173,28 @@ describe('OCI distribution conformance (pull side)', () => {
     assert.ok(ok.body.equals(dlist.manifest));
   });
 
+  it('§3 Accept by digest: the stored bytes are served whatever Accept lists (the digest already pins them)', async () => {
+    const r = await get(`${base}/team/multi/manifests/${idx.digest}?${q}`, { accept: MT.dockerManifest });
+    assert.equal(r.status, 200);
+    assert.ok(r.body.equals(idx.manifest));
+    assert.equal(r.headers['content-type'], MT.ociIndex);
+    assert.equal(r.headers['docker-content-digest'], idx.digest);
+    const head = await get(`${base}/team/multi/manifests/${idx.digest}?${q}`, { accept: MT.dockerManifest }, 'HEAD');
+    assert.equal(head.status, 200);
+    assert.equal(Number(head.headers['content-length']), idx.manifest.length);
+  });
+
+  it('§2 a grammar-valid digest of an algorithm we do not support is 404 MANIFEST_UNKNOWN / BLOB_UNKNOWN on GET and HEAD, not 400', async () => {
+    const blake3 = `blake3:${'a'.repeat(64)}`;
+    const m = await get(`${base}/team/app/manifests/${blake3}?${q}`, { accept: ALL });
+    assert.equal(m.status, 404);
+    assert.equal(code(m), 'MANIFEST_UNKNOWN');
+    const b = await get(`${base}/team/app/blobs/foo+bar:abc?${q}`);
+    assert.equal(b.status, 404);
+    assert.equal(code(b), 'BLOB_UNKNOWN');
+    assert.equal((await get(`${base}/team/app/blobs/${blake3}?${q}`, {}, 'HEAD')).status, 404);
+  });
+
   it('§2 sha512 digests are supported: unknown content is 404 like distribution, not 400', async () => {
     const s512 = `sha512:${'a'.repeat(128)}`;
     for (const [path, expected] of [[`team/app/manifests/${s512}`, 'MANIFEST_UNKNOWN'], [`team/app/blobs/${s512}`, 'BLOB_UNKNOWN']]) {
