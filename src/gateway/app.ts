@@ -111,7 +111,7 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
     method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2/*',
     handler: async (req, reply) => {
       if (svc.hosted) return svc.hosted.http.handle(req as Req, reply, (name, action) => req.principal?.can(name, action) ?? true);
-      throw new RegistryError('UNSUPPORTED', 'this namespace is a pull-through cache; pushes and deletes go to the upstream registry');
+      throw new RegistryError('UNSUPPORTED', 'this namespace is a pull-through cache; pushes and deletes go to the upstream registry', {}, { headers: { allow: 'GET, HEAD' } });
     },
   });
   return app as unknown as FastifyInstance;

@@ -310,6 +310,15 @@ describe('OCI distribution conformance (pull side)', () => {
     }
   });
 
+  it('§8 "Registry Proxying" + RFC 9110 §15.5.6: pushes and deletes on a pull-through namespace are 405 UNSUPPORTED with Allow: GET, HEAD', async () => {
+    for (const [method, path] of [['DELETE', `team/app/manifests/v1`], ['PUT', `team/app/manifests/v1`], ['DELETE', `team/app/blobs/${img.layers[0]!.digest}`], ['POST', `team/app/blobs/uploads/`]] as const) {
+      const r = await get(`${base}/${path}?${q}`, {}, method);
+      assert.equal(r.status, 405, `${method} ${path}`);
+      assert.equal(code(r), 'UNSUPPORTED');
+      assert.equal(r.headers.allow, 'GET, HEAD', `${method} ${path}`);
+    }
+  });
+
   it('§2 repository names: upper case, empty components, "..", encoded "..", over 255 characters are 400 NAME_INVALID and never reach the upstream', async () => {
     const before = (await up.accessLog()).length;
     for (const name of ['Team/app', 'team//app', '/team/app', 'team/app/', 'team/../app', 'team/%2e%2e/app', 'team/%2E%2E/%2E%2E/etc', `a/${'b'.repeat(254)}`]) {
