@@ -175,7 +175,7 @@ async function manifest(svc: ReadSources, req: Req, reply: FastifyReply, repo: R
   }
   reply.header('content-type', r.mediaType).header('docker-content-digest', r.digest).header('etag', `"${r.digest}"`)
     .header('content-length', r.bytes.length).header('x-regway-cache', r.result);
-  if (r.result === 'stale') reply.header('warning', '110 regway "Response is Stale: upstreams unavailable"');
+  if (r.result === 'stale') reply.header('warning', '299 - "Response is stale: upstreams unavailable"'); // the spec allows only 299 -
   return req.method === 'HEAD' ? reply.send() : reply.send(r.bytes);
 }
 

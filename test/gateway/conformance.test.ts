@@ -379,5 +379,15 @@ describe('OCI distribution conformance (pull side)', () => {
       assert.equal((await get(`${lgw.url}/v2/liar/manifests/v1?ns=${liar.host}`, { accept: ALL })).status, 502, 'nothing was cached');
     });
 
+    it('"Warnings": a stale answer (upstream down) carries Warning: 299 - "…", the only form the spec allows', async () => {
+      liar.set({});
+      const fresh = await get(`${lgw.url}/v2/liar/manifests/v1?ns=${liar.host}`, { accept: ALL });
+      assert.equal(fresh.status, 200);
+      liar.set({ down: true });
+      const stale = await get(`${lgw.url}/v2/liar/manifests/v1?ns=${liar.host}`, { accept: ALL });
+      assert.equal(stale.status, 200);
+      assert.equal(stale.headers['x-regway-cache'], 'stale');
+      assert.match(String(stale.headers.warning), /^299 - "[^"]+"$/);
+    });
   });
 });
