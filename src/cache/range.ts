@@ -9,6 +9,8 @@ export interface Range { start: number; end: number }
  */
 export function parseRange(header: string | undefined, size: number): Range | undefined {
   if (!header) return undefined;
+  // RFC 9110 §14.2: a Range in a unit we do not know is ignored (the whole body), not refused.
+  if (!/^\s*bytes\s*=/i.test(header)) return undefined;
   const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
   if (!m) {
     if (/^\s*bytes\s*=.*,/.test(header)) return undefined;

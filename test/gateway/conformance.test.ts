@@ -249,6 +249,13 @@ describe('OCI distribution conformance (pull side)', () => {
     assert.equal(sha256(r.body), layer.digest);
   });
 
+  it('RFC 9110 §14.2 (spec "Pulling blobs" SHOULD support Range per RFC 9110): a Range in an unknown unit is ignored: 200 with the whole blob', async () => {
+    const layer = img.layers[0]!;
+    const r = await get(`${base}/team/app/blobs/${layer.digest}?${q}`, { range: 'items=0-5' });
+    assert.equal(r.status, 200);
+    assert.equal(sha256(r.body), layer.digest);
+  });
+
   it('"Listing Tags" end-8b: byte order, n/last, n=0 without Link, last past the end, Link <…>; rel="next" followed to the end', async () => {
     const all = await get(`${base}/team/tags/tags/list?${q}`);
     assert.deepEqual(all.json(), { name: 'team/tags', tags: ['1.0', 'B', '_x', 'a', 'b', 'c'] });
