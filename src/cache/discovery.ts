@@ -50,6 +50,8 @@ export class DiscoveryService {
     let query: string | undefined;
     for (let page = 0; page < MAX_TAG_PAGES; page++) {
       const res = await route.upstreams.send({ method: 'GET', name: repo.name, path: 'tags/list', query });
+      // The tag list's 404 is about the repository ("Listing Tags": NAME_UNKNOWN), not a manifest.
+      if (res.status === 404) { await res.body.dump?.(); throw new RegistryError('NAME_UNKNOWN', undefined, { name: repo.name }); }
       if (res.status !== 200) { await res.body.dump?.(); throw upstreamError(res, 'manifest', {}); }
       const doc = JSON.parse((await readCappedBytes(res.body, MAX_LIST_BYTES)).toString('utf8')) as { tags?: string[] | null };
       for (const t of doc.tags ?? []) all.add(t);

@@ -278,6 +278,14 @@ describe('OCI distribution conformance (pull side)', () => {
     for (const n of ['-1', '1.5', 'abc']) assert.equal((await get(`${base}/team/tags/tags/list?${q}&n=${n}`)).status, 400, n);
   });
 
+  it('"Listing Tags" end-8a: the tags of a repository the upstream does not know are 404 NAME_UNKNOWN, as distribution says', async () => {
+    const theirs = await get(`${up.url}/v2/team/nope/tags/list`);
+    const ours = await get(`${base}/team/nope/tags/list?${q}`);
+    assert.equal(ours.status, 404);
+    assert.equal(code(ours), code(theirs));
+    assert.equal(code(ours), 'NAME_UNKNOWN');
+  });
+
   it('Docker "Listing Repositories": the catalog pages with n/last and Link until every cached repository was listed', async () => {
     await get(`${base}/team/docker/manifests/v1?${q}`, { accept: ALL });
     const all = (await get(`${base}/_catalog`)).json().repositories as string[];
