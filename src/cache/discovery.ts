@@ -77,12 +77,32 @@ export class DiscoveryService {
         return this.filter(manifests, artifactType, upstreamFiltered, 'miss');
       }
       await res.body.dump?.();
-      // 404: the upstream has no referrers API; what we cached is all we know.
+      // 404: the upstream has no referrers API. Clients keep referrers under the fallback tag then,
+      // but a client told that our API exists never reads that tag itself: we read it for them.
+      const tagged = await this.fallbackTag(route, repo, subject);
+      const local = await this.deps.meta.listReferrers(repo, subject);
+      const known = new Set(tagged.map((d) => d.digest));
+      return this.filter([...tagged, ...local.filter((d) => !known.has(d.digest))], artifactType, false, 'miss');
     } catch (e) {
       if (!isRegistryError(e, 'UPSTREAM_UNAVAILABLE')) throw e;
     }
     const local = await this.deps.meta.listReferrers(repo, subject);
     return this.filter(local, artifactType, false, 'stale');
+  }
+
+  /** The upstream's "Referrers Tag Schema" index for a subject (`sha256-<hex>`); [] when there is none. */
+  private async fallbackTag(route: ReturnType<typeof routeFor>, repo: RepoKey, subject: Digest): Promise<Descriptor[]> {
+    const tag = `${subject.algorithm.slice(0, 32)}-${subject.encoded.slice(0, 64)}`;
+    const res = await route.upstreams.send({ method: 'GET', name: repo.name, path: `manifests/${tag}`, headers: { accept: MT.ociIndex } }, { resolvesTag: true });
+    if (res.status === 404) { await res.body.dump?.(); return []; }
+    if (res.status !== 200) { await res.body.dump?.(); throw upstreamError(res, 'manifest', { tag }); }
+    try {
+      const doc = JSON.parse((await readCappedBytes(res.body, MAX_LIST_BYTES)).toString('utf8')) as { manifests?: unknown };
+      // Only well-formed descriptors: the index is whatever clients wrote there.
+      return Array.isArray(doc.manifests) ? (doc.manifests as Descriptor[]).filter((d) => d && typeof d.digest === 'string' && typeof d.mediaType === 'string') : [];
+    } catch {
+      return [];
+    }
   }
 
   private filter(manifests: Descriptor[], artifactType: string | undefined, already: boolean, result: CacheResult) {

@@ -312,6 +312,20 @@ describe('OCI distribution conformance (pull side)', () => {
     assert.equal(f.headers['oci-filters-applied'], 'artifactType');
   });
 
+  it('"Referrers Tag Schema": referrers the upstream keeps under the fallback tag are listed (a client told the API exists never looks at the tag)', async () => {
+    const subject = await pushImage(up.url, 'team/signed', 'v1', { layers: 1, layerSize: 100 });
+    const sbom = await pushReferrer(up.url, 'team/signed', subject.manifestDigest, 'application/vnd.example.sbom');
+    const sig = await pushReferrer(up.url, 'team/signed', subject.manifestDigest, 'application/vnd.example.sig');
+    assert.ok(sbom.usedFallbackTag, 'distribution 2.8 has no referrers API: the tag schema is what clients maintain');
+    const r = await get(`${base}/team/signed/referrers/${subject.manifestDigest}?${q}`);
+    assert.equal(r.status, 200);
+    const got = (r.json().manifests as { digest: string; artifactType?: string }[]).map((m) => m.digest).sort();
+    assert.deepEqual(got, [sbom.digest, sig.digest].sort());
+    const f = await get(`${base}/team/signed/referrers/${subject.manifestDigest}?${q}&artifactType=application/vnd.example.sig`);
+    assert.equal(f.headers['oci-filters-applied'], 'artifactType');
+    assert.deepEqual(f.json().manifests.map((m: { digest: string }) => m.digest), [sig.digest]);
+  });
+
   it('"Error Codes" §7: errors are {"errors":[{code,message,detail}]} as application/json', async () => {
     for (const r of [await get(`${base}/team/app/manifests/nope?${q}`, { accept: ALL }), await get(`${base}/Team/app/tags/list?${q}`)]) {
       assert.match(String(r.headers['content-type']), /^application\/json/);
