@@ -21,6 +21,10 @@ const ROUTES: [RegExp, 'start' | 'session' | 'manifest' | 'blob'][] = [
 
 const PROXIED = 'this namespace is a pull-through cache; pushes and deletes go to the upstream registry';
 
+/** The methods each endpoint takes, for the Allow header a 405 must carry (RFC 9110 §15.5.6). */
+const ALLOW = { start: 'POST', session: 'GET, HEAD, PATCH, PUT, DELETE', manifest: 'GET, HEAD, PUT, DELETE', blob: 'GET, HEAD, DELETE' } as const;
+const unsupported = (message: string, allow: string) => new RegistryError('UNSUPPORTED', message, {}, { headers: { allow } });
+
 /**
  * The push side of the distribution API for hosted repositories: uploads (monolithic, chunked,
  * streamed, mount), upload status and cancel, manifest PUT, and deletes. The gateway calls it for
@@ -38,7 +42,7 @@ export class HostedHttp {
       const m = re.exec(path);
       if (!m) continue;
       const repo = this.repos.repoFor(m[1]!, one(req.query.ns));
-      if (!repo) { validateName(m[1]!); throw new RegistryError('UNSUPPORTED', PROXIED); }
+      if (!repo) { validateName(m[1]!); throw unsupported(PROXIED, 'GET, HEAD'); }
       const f = req.facts;
       Object.assign(f, { registry: HOSTED_REGISTRY, repository: repo.name });
       if (kind === 'start' && req.method === 'POST') { f.operation = 'upload'; return this.start(req, reply, repo, can); }
@@ -52,7 +56,7 @@ export class HostedHttp {
         await this.repos.deleteBlob(repo, d);
         return reply.code(202).header('content-length', 0).send();
       }
-      throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on this endpoint`);
+      throw unsupported(`${req.method} is not supported on this endpoint`, ALLOW[kind]);
     }
     throw new RegistryError('NAME_UNKNOWN', 'no such endpoint');
   }
@@ -106,7 +110,7 @@ export class HostedHttp {
         await this.uploads.cancel(repo.name, id);
         return reply.code(204).header('content-length', 0).send();
       default:
-        throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on an upload session`);
+        throw unsupported(`${req.method} is not supported on an upload session`, ALLOW.session);
     }
   }
 

@@ -313,8 +313,12 @@ describe('hosted repositories: push side of the distribution spec', () => {
       const r = await c(m, p, { 'content-type': OCI_MANIFEST }, m === 'PUT' ? '{}' : undefined);
       assert.equal(r.status, 405, `${m} ${p}`);
       assert.equal(r.json().errors[0].code, 'UNSUPPORTED');
+      assert.equal(r.headers['allow'], 'GET, HEAD', 'a 405 says which methods work (RFC 9110 §15.5.6)');
     }
     assert.equal((await c('POST', '/v2/team/a/b/blobs/uploads/')).status, 405, 'team/* is one segment only');
+    const patch = await c('PATCH', '/v2/local/allow/manifests/v1');
+    assert.equal(patch.status, 405);
+    assert.equal(patch.headers['allow'], 'GET, HEAD, PUT, DELETE');
     assert.equal((await c('POST', '/v2/team/a/blobs/uploads/')).status, 202);
   });
 
