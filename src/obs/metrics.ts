@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ObservedEvent } from './pulls.js';
 import { isServerFailure } from './pulls.js';
+import { PlainHistogram, TallyCounter } from './tally.js';
 
 /** What the gauges read at scrape time; every field optional so a partial gateway still scrapes. */
 export interface MetricSources {
@@ -25,13 +26,14 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
  */
 export class Metrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'operation' | 'method' | 'status'>;
-  private readonly duration: Histogram<'operation'>;
-  private readonly bytes: Counter<'operation'>;
-  private readonly cache: Counter<'operation' | 'result'>;
-  private readonly pulls: Counter<'registry' | 'outcome'>;
+  // Per-request series: counted in plain numbers, read by prom-client at scrape time (tally.ts).
+  private readonly requests: TallyCounter<'operation' | 'method' | 'status'>;
+  private readonly duration: PlainHistogram<'operation'>;
+  private readonly bytes: TallyCounter<'operation'>;
+  private readonly cache: TallyCounter<'operation' | 'result'>;
+  private readonly pulls: TallyCounter<'registry' | 'outcome'>;
   private readonly pullFailures: Counter<'registry'>;
-  private readonly pullDuration: Histogram<'registry'>;
+  private readonly pullDuration: PlainHistogram<'registry'>;
   private readonly upRequests: Counter<'upstream' | 'status'>;
   private readonly upDuration: Histogram<'upstream'>;
   private readonly alerts: Counter<'rule'>;
@@ -40,13 +42,13 @@ export class Metrics {
   constructor(private readonly sources: MetricSources = {}, opts: { defaultMetrics?: boolean } = {}) {
     const r = [this.registry];
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
-    this.requests = new Counter({ name: 'regway_http_requests_total', help: 'HTTP requests served, by operation, method and status code', labelNames: ['operation', 'method', 'status'], registers: r });
-    this.duration = new Histogram({ name: 'regway_http_request_duration_seconds', help: 'Time from request to the end of the response, by operation', labelNames: ['operation'], buckets: LATENCY_BUCKETS, registers: r });
-    this.bytes = new Counter({ name: 'regway_http_response_bytes_total', help: 'Response body bytes sent to clients, by operation', labelNames: ['operation'], registers: r });
-    this.cache = new Counter({ name: 'regway_cache_requests_total', help: 'Manifest and blob requests by cache result (hit, miss, coalesced, stale, revalidated)', labelNames: ['operation', 'result'], registers: r });
-    this.pulls = new Counter({ name: 'regway_pulls_total', help: 'Image pulls (counted once per pull: the manifest request that starts it), by registry and outcome (success, failure, client_error)', labelNames: ['registry', 'outcome'], registers: r });
+    this.requests = new TallyCounter({ name: 'regway_http_requests_total', help: 'HTTP requests served, by operation, method and status code', labelNames: ['operation', 'method', 'status'], registers: r });
+    this.duration = new PlainHistogram({ name: 'regway_http_request_duration_seconds', help: 'Time from request to the end of the response, by operation', labelNames: ['operation'], buckets: LATENCY_BUCKETS, registers: r });
+    this.bytes = new TallyCounter({ name: 'regway_http_response_bytes_total', help: 'Response body bytes sent to clients, by operation', labelNames: ['operation'], registers: r });
+    this.cache = new TallyCounter({ name: 'regway_cache_requests_total', help: 'Manifest and blob requests by cache result (hit, miss, coalesced, stale, revalidated)', labelNames: ['operation', 'result'], registers: r });
+    this.pulls = new TallyCounter({ name: 'regway_pulls_total', help: 'Image pulls (counted once per pull: the manifest request that starts it), by registry and outcome (success, failure, client_error)', labelNames: ['registry', 'outcome'], registers: r });
     this.pullFailures = new Counter({ name: 'regway_pull_failures_total', help: 'Failed pulls as the SLO counts them (5xx, 429 or upstream unavailable on any request of the pull)', labelNames: ['registry'], registers: r });
-    this.pullDuration = new Histogram({ name: 'regway_pull_duration_seconds', help: 'Latency of the manifest request that starts a pull (the SLO latency), pulls not failed there', labelNames: ['registry'], buckets: LATENCY_BUCKETS, registers: r });
+    this.pullDuration = new PlainHistogram({ name: 'regway_pull_duration_seconds', help: 'Latency of the manifest request that starts a pull (the SLO latency), pulls not failed there', labelNames: ['registry'], buckets: LATENCY_BUCKETS, registers: r });
     this.upRequests = new Counter({ name: 'regway_upstream_requests_total', help: 'Requests to upstream registries, by upstream and status code ("error" for connection failures and timeouts)', labelNames: ['upstream', 'status'], registers: r });
     this.upDuration = new Histogram({ name: 'regway_upstream_request_duration_seconds', help: 'Time to response headers from an upstream registry', labelNames: ['upstream'], buckets: LATENCY_BUCKETS, registers: r });
     this.alerts = new Counter({ name: 'regway_alerts_fired_total', help: 'Anomaly alerts fired, by rule', labelNames: ['rule'], registers: r });
@@ -87,28 +89,40 @@ export class Metrics {
       } });
   }
 
-  /**
-   * Label-bound children, memoised: prom-client hashes a label object (sorting its keys) on every
-   * `inc`, which at thousands of requests per second showed in the profile.
-   */
-  private readonly children = new Map<string, { inc(n?: number): void; observe?(v: number): void }>();
-  private child<T extends { inc(n?: number): void }>(key: string, make: () => T): T {
-    let c = this.children.get(key) as T | undefined;
-    if (!c) { c = make(); if (this.children.size < 10_000) this.children.set(key, c); }
-    return c;
-  }
-
   record(e: ObservedEvent): void {
     const op = e.operation;
-    this.child(`r\0${op}\0${e.method}\0${e.status}`, () => this.requests.labels({ operation: op, method: e.method, status: String(e.status) })).inc();
-    (this.child(`d\0${op}`, () => this.duration.labels({ operation: op }) as unknown as { inc(): void; observe(v: number): void }) as unknown as { observe(v: number): void }).observe(e.durationMs / 1000);
-    if (e.bytes) this.child(`b\0${op}`, () => this.bytes.labels({ operation: op })).inc(e.bytes);
-    if (e.cache) this.child(`c\0${op}\0${e.cache}`, () => this.cache.labels({ operation: op, result: e.cache! })).inc();
+    const method = e.method;
+    const status = e.status;
+    // Keys are made of the label values, so equal keys mean equal label sets; a hit allocates no labels.
+    const rk = `${op} ${method} ${status}`;
+    const rc = this.requests.cell(rk);
+    if (rc) rc.n++; else this.requests.add(rk, { operation: op, method, status: String(status) });
+    const ds = this.duration.seriesFor(op) ?? this.duration.open(op, { operation: op });
+    this.duration.observe(ds, e.durationMs / 1000);
+    if (e.bytes) {
+      const bc = this.bytes.cell(op);
+      if (bc) bc.n += e.bytes; else this.bytes.add(op, { operation: op }, e.bytes);
+    }
+    const cache = e.cache;
+    if (cache) {
+      const ck = `${op} ${cache}`;
+      const cc = this.cache.cell(ck);
+      if (cc) cc.n++; else this.cache.add(ck, { operation: op, result: cache });
+    }
+    if (e.pull || e.pullFailed) this.pull(e);
+  }
+
+  private pull(e: ObservedEvent): void {
     const registry = e.registry ?? '';
     if (e.pull) {
       const outcome = isServerFailure(e) ? 'failure' : e.status >= 400 ? 'client_error' : 'success';
-      this.pulls.inc({ registry, outcome });
-      if (outcome !== 'failure') this.pullDuration.observe({ registry }, e.durationMs / 1000);
+      const pk = `${outcome} ${registry}`;
+      const pc = this.pulls.cell(pk);
+      if (pc) pc.n++; else this.pulls.add(pk, { registry, outcome });
+      if (outcome !== 'failure') {
+        const ps = this.pullDuration.seriesFor(registry) ?? this.pullDuration.open(registry, { registry });
+        this.pullDuration.observe(ps, e.durationMs / 1000);
+      }
     }
     if (e.pullFailed) this.pullFailures.inc({ registry });
   }

@@ -43,21 +43,45 @@ export class StatusStats {
   private readonly upErr = new SlidingCounter(5 * 60_000, 30, 10_000);
   private readonly upLatency = new Map<string, number>();
   readonly startedAt = Date.now();
+  /**
+   * Counts of the current second, added to the windows when the second changes or before a read.
+   * Every slot here is a whole number of seconds, so this lands each count in the slot it would
+   * have reached one by one; it saves ~7 window updates (a map move and a slot sum each) per request.
+   */
+  private pending = { second: Number.NaN, t: 0, requests: 0, cacheable: 0, hits: 0, pulls: 0, images: new Map<string, number>(), clients: new Map<string, number>() };
 
   constructor(private readonly now: () => number = Date.now) {}
 
   record(e: ObservedEvent): void {
     const t = e.time;
-    if (e.operation !== 'other' && e.operation !== 'ping') this.hour.add('requests', t);
+    const p = this.pending;
+    const second = Math.floor(t / 1000);
+    if (second !== p.second) { this.flush(); p.second = second; }
+    p.t = t;
+    if (e.operation !== 'other' && e.operation !== 'ping') p.requests++;
     if (e.cache && (e.operation === 'manifest' || e.operation === 'blob')) {
-      this.hour.add('cacheable', t);
-      if (e.cache === 'hit' || e.cache === 'revalidated' || e.cache === 'stale') this.hour.add('hits', t);
+      p.cacheable++;
+      if (e.cache === 'hit' || e.cache === 'revalidated' || e.cache === 'stale') p.hits++;
     }
     if (!e.pull) return;
-    this.hour.add('pulls', t);
-    this.day.add('pulls', t);
-    this.images.add(`${e.registry ?? ''}/${e.repository ?? ''}`, t);
-    this.clients.add(e.clientIp, t);
+    p.pulls++;
+    const image = `${e.registry ?? ''}/${e.repository ?? ''}`;
+    p.images.set(image, (p.images.get(image) ?? 0) + 1);
+    p.clients.set(e.clientIp, (p.clients.get(e.clientIp) ?? 0) + 1);
+  }
+
+  private flush(): void {
+    const p = this.pending;
+    const t = p.t;
+    if (p.requests) this.hour.add('requests', t, p.requests);
+    if (p.cacheable) this.hour.add('cacheable', t, p.cacheable);
+    if (p.hits) this.hour.add('hits', t, p.hits);
+    if (p.pulls) { this.hour.add('pulls', t, p.pulls); this.day.add('pulls', t, p.pulls); }
+    for (const [k, n] of p.images) this.images.add(k, t, n);
+    for (const [k, n] of p.clients) this.clients.add(k, t, n);
+    p.requests = p.cacheable = p.hits = p.pulls = 0;
+    p.images.clear();
+    p.clients.clear();
   }
 
   upstream(id: string, ok: boolean, ms: number, t = this.now()): void {
@@ -73,6 +97,7 @@ export class StatusStats {
   }
 
   snapshot(parts: Pick<StatusDoc, 'upstreams' | 'inflight'> & { cache: Omit<StatusDoc['cache'], 'hitRatio1h' | 'requests1h'> }, t = this.now()): StatusDoc {
+    this.flush();
     const cacheable = this.hour.total('cacheable', t);
     return {
       generatedAt: new Date(t).toISOString(),

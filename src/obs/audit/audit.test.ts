@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toEcs, ecsLine } from './ecs.js';
+import { toEcs, ecsLine, isoTime } from './ecs.js';
 import { RotatingFile } from './rotating-file.js';
 import { AuditLog } from './audit-log.js';
 import type { ObservedEvent } from '../pulls.js';
@@ -17,6 +17,12 @@ const ev = (p: Partial<ObservedEvent> = {}): ObservedEvent => ({
 });
 
 describe('ECS mapping', () => {
+  it('isoTime formats exactly as Date.toISOString, fractions of a millisecond and second edges included', () => {
+    const base = Date.UTC(2026, 10, 30, 4, 59, 59, 998);
+    const times = [0, 0.4, 999.9, 1000, base, base + 1, base + 2, base + 2.75, base - 12.5, 253402300799999, 253402300800000, -1.5, -86400001];
+    for (let i = 0; i < 2000; i++) times.push(base + Math.random() * 5000, Math.random() * 253402300799999);
+    for (const t of times) assert.equal(isoTime(t), new Date(t).toISOString(), String(t));
+  });
   it('maps the fields Filebeat/Elasticsearch expect', () => {
     const d = toEcs(ev()) as Record<string, any>;
     assert.equal(d['@timestamp'], '2026-01-01T00:00:00.000Z');

@@ -57,6 +57,20 @@ export function toEcs(e: ObservedEvent): Record<string, unknown> {
 }
 
 const q = JSON.stringify;
+
+// ISO timestamps of one second share their first 20 characters ("2026-11-30T04:37:36."); building
+// a Date and formatting it twice per audit line showed in the warm-hit profile.
+let isoSecond = Number.NaN;
+let isoPrefix = '';
+/** `new Date(ms).toISOString()`, byte for byte, for times from 1970 to 9999 (else it falls back to Date). */
+export function isoTime(ms: number): string {
+  const t = Math.floor(ms); // Date truncates fractions of a millisecond the same way for t >= 0
+  if (!(t >= 0 && t < 253402300800000)) return new Date(ms).toISOString();
+  const sec = Math.floor(t / 1000);
+  if (sec !== isoSecond) { isoSecond = sec; isoPrefix = new Date(sec * 1000).toISOString().slice(0, 20); }
+  const milli = t - sec * 1000;
+  return `${isoPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
 const opt = (name: string, v: string | undefined): string => (v === undefined ? '' : `,${q(name)}:${q(v)}`);
 
 /**
@@ -67,11 +81,11 @@ const opt = (name: string, v: string | undefined): string => (v === undefined ? 
 export function ecsLine(e: ObservedEvent): string {
   const isTag = e.reference !== undefined && !e.reference.includes(':');
   const image = e.repository ? `${e.registry ?? ''}${e.registry ? '/' : ''}${e.repository}` : undefined;
-  const end = new Date(e.time).toISOString();
+  const end = isoTime(e.time);
   const ip = q(e.clientIp);
   let s = `{"@timestamp":"${end}","ecs":{"version":"${ECS_VERSION}"},"event":{"kind":"event","category":["web"],"type":["access"],"dataset":"regway.audit","module":"regway"`
     + `,"action":${q(auditAction(e))},"outcome":"${e.status < 400 ? 'success' : 'failure'}","duration":${Math.round(e.durationMs * 1e6)}`
-    + `,"start":"${new Date(e.time - e.durationMs).toISOString()}","end":"${end}"}`
+    + `,"start":"${isoTime(e.time - e.durationMs)}","end":"${end}"}`
     + `,"client":{"ip":${ip},"address":${ip}},"source":{"ip":${ip}}`;
   if (e.user) s += `,"user":{"name":${q(e.user)}}`;
   if (e.userAgent) s += `,"user_agent":{"original":${q(e.userAgent)}}`;
