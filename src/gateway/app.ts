@@ -117,6 +117,10 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
   return app as unknown as FastifyInstance;
 }
 
+/**
+ * Every fact is named, not spread in: events then all have one shape, and a spread of facts objects
+ * of many shapes took V8's slow generic copy (it cost as much as an audit line, in the profile).
+ */
 function toEvent(req: FastifyRequest, reply: FastifyReply): RequestEvent {
   const f = req.facts ?? {};
   const raw = reply.raw;
@@ -131,7 +135,14 @@ function toEvent(req: FastifyRequest, reply: FastifyReply): RequestEvent {
     clientIp: req.ip,
     userAgent: req.headers['user-agent'],
     aborted: !raw.writableFinished,
-    ...f,
+    user: f.user,
+    registry: f.registry,
+    repository: f.repository,
+    reference: f.reference,
+    digest: f.digest,
+    cache: f.cache,
+    upstream: f.upstream,
+    errorCode: f.errorCode,
   };
 }
 
