@@ -67,7 +67,9 @@ export class Guard {
   }
 
   install(app: FastifyInstance): void {
-    app.addHook('onRequest', async (req, reply) => this.onRequest(req, reply));
+    // Without sign-in and without per-client limits every request passes (no principal means open;
+    // user limits need a user, so sign-in): then no hook at all, it cost CPU on every warm hit.
+    if (this.auth || this.ipRate.enabled || this.concurrency.enabled) app.addHook('onRequest', async (req, reply) => this.onRequest(req, reply));
     if (this.auth) registerTokenRoute(app, this);
   }
 
