@@ -20,7 +20,7 @@ import { createSecureParts, type SecureParts } from './secure.js';
 import { EventBus } from '../obs/events.js';
 import { hostname } from 'node:os';
 import { SoloCoordinator, type FetchCoordinator } from '../cluster/coordinator.js';
-import { RedisCoordinator } from '../cluster/redis-coordinator.js';
+import type { RedisCoordinator as RedisCoordinatorClass } from '../cluster/redis-coordinator.js';
 import { registerPeerRoutes } from '../cluster/peer.js';
 import { withRedisTags } from '../cluster/redis-tags.js';
 import { redisTokens } from '../cluster/redis-tokens.js';
@@ -94,11 +94,17 @@ export function buildRoutes(config: Config, log: Logger, sharedTokens?: SharedTo
   return table;
 }
 
+/** Stands in for RedisCoordinator when no fleet is configured (see createGateway). */
+class NoFleet {}
+
 /**
  * Wires a gateway from a validated config. Starting never contacts an upstream: the gateway serves
  * what it has cached even when every upstream is down (distribution's proxy refuses to start then).
  */
 export async function createGateway(config: Config, log: Logger): Promise<Gateway> {
+  // ioredis is ~12 MB resident once loaded: only a fleet loads it. Without one, nothing is an
+  // instance of the stand-in class, so every `instanceof RedisCoordinator` below is false.
+  const RedisCoordinator = (config.cluster ? (await import('../cluster/redis-coordinator.js')).RedisCoordinator : NoFleet) as typeof RedisCoordinatorClass;
   const storage = await openStorage(config.storage, log);
   const driver = storage.driver;
   const coordinator: FetchCoordinator = config.cluster
