@@ -41,18 +41,19 @@ export class ManifestService {
 
   async get(repo: RepoKey, ref: { kind: 'tag' | 'digest'; value: string }): Promise<ManifestResponse> {
     const route = routeFor(this.deps.routes, repo);
-    const key = `${repo.registry}/${repo.name}:${ref.value}`;
     if (ref.kind === 'digest') {
       const d = parseDigest(ref.value);
       const cached = await this.cachedByDigest(repo, d);
       if (cached) return cached;
-      return this.flights.run(key, () => this.fetchByDigest(route, repo, d));
+      return this.flights.run(`${repo.registry}/${repo.name}:${ref.value}`, () => this.fetchByDigest(route, repo, d));
     }
     const entry = await this.deps.meta.getTag(repo, ref.value);
     if (entry && this.now() - entry.checkedAt < route.tagTtl) {
       const bytes = await this.bytes(parseDigest(entry.digest));
       if (bytes) return { bytes, mediaType: entry.mediaType, digest: entry.digest, result: 'hit' };
     }
+    // Built only past the hits: a warm hit needs no flight key.
+    const key = `${repo.registry}/${repo.name}:${ref.value}`;
     const missingUntil = this.missing.get(key);
     if (missingUntil !== undefined) {
       if (missingUntil > this.now()) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown (upstream said so recently)', { tag: ref.value });

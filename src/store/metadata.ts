@@ -53,7 +53,9 @@ export class DriverMetadataStore implements MutableMetadataStore {
   }
 
   private async readJson<T>(key: string): Promise<T | undefined> {
-    if (this.hot.has(key)) return this.hot.get(key) as T | undefined;
+    const hot = this.hot.get(key);
+    // One lookup on a hit; `has` only tells a remembered "absent" from never read.
+    if (hot !== undefined || this.hot.has(key)) return hot as T | undefined;
     const buf = await this.driver.get(key);
     let v: T | undefined;
     try { v = buf ? (JSON.parse(buf.toString('utf8')) as T) : undefined; } catch { v = undefined; }
