@@ -50,7 +50,7 @@ Options (environment variable in brackets):
 Examples:
   npm run bench
   npm run bench -- --layers 3 --layer-mb 8 --duration 5 --no-docs     # a quick smoke run
-  npm run bench -- --cpu-prof /tmp/prof --no-docs                      # then open the .cpuprofile in Chrome DevTools
+  npm run bench -- --cpu-prof /tmp/prof --no-docs                      # then: node --import tsx bench/cpuprofile.ts /tmp/prof/*.cpuprofile
 `;
 
 function num(name: string, v: string | undefined, fallback: number): number {
