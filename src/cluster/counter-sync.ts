@@ -108,9 +108,12 @@ export class SharedWindow implements WindowCounter {
   forget(): void { this.pending.clear(); }
 
   private touch(key: string): void {
+    const t = this.now();
+    const last = this.active.get(key);
+    if (last !== undefined && t - last < 1000) return; // a Map delete + set per request feeds the old generation
     this.active.delete(key);
     if (this.active.size >= MAX_BATCH) this.active.delete(this.active.keys().next().value as string);
-    this.active.set(key, this.now());
+    this.active.set(key, t);
   }
 
   private fleetTotal(key: string): number {

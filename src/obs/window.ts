@@ -15,9 +15,12 @@ export interface WindowCounter {
   total(key: string, now: number): number;
 }
 
+/** A key's slots, their slot numbers, and the slot in which it last moved to the LRU end. */
+interface Entry { slots: Float64Array; stamps: Float64Array; moved: number }
+
 export class SlidingCounter implements WindowCounter {
   private readonly slotMs: number;
-  private readonly keys = new Map<string, { slots: Float64Array; stamps: Float64Array }>();
+  private readonly keys = new Map<string, Entry>();
 
   constructor(readonly windowMs: number, private readonly slots = 60, private readonly maxKeys = 100_000) {
     this.slotMs = Math.max(1, Math.ceil(windowMs / slots));
@@ -25,14 +28,19 @@ export class SlidingCounter implements WindowCounter {
 
   /** Adds `n` to `key` at time `now` and returns the key's total over the window ending at `now`. */
   add(key: string, now: number, n = 1): number {
-    let k = this.keys.get(key);
-    if (k) this.keys.delete(key); // re-insert: Map order is our LRU order
-    else {
-      k = { slots: new Float64Array(this.slots), stamps: new Float64Array(this.slots).fill(-1) };
-      if (this.keys.size >= this.maxKeys) this.keys.delete(this.keys.keys().next().value as string);
-    }
-    this.keys.set(key, k);
     const slot = Math.floor(now / this.slotMs);
+    let k = this.keys.get(key);
+    if (!k) {
+      k = { slots: new Float64Array(this.slots), stamps: new Float64Array(this.slots).fill(-1), moved: slot };
+      if (this.keys.size >= this.maxKeys) this.keys.delete(this.keys.keys().next().value as string);
+      this.keys.set(key, k);
+    } else if (k.moved !== slot) {
+      // Re-insert (Map order is our LRU order) at most once per slot: a delete + set on every
+      // add grew V8's old generation by megabytes a second under load. LRU to the slot is enough.
+      k.moved = slot;
+      this.keys.delete(key);
+      this.keys.set(key, k);
+    }
     const i = slot % this.slots;
     if (k.stamps[i] !== slot) { k.stamps[i] = slot; k.slots[i] = 0; }
     k.slots[i]! += n;
@@ -64,7 +72,7 @@ export class SlidingCounter implements WindowCounter {
 
   get size(): number { return this.keys.size; }
 
-  private sum(k: { slots: Float64Array; stamps: Float64Array }, slot: number): number {
+  private sum(k: Entry, slot: number): number {
     let t = 0;
     for (let i = 0; i < this.slots; i++) {
       const s = k.stamps[i]!;
