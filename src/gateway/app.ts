@@ -168,6 +168,9 @@ function toEvent(req: FastifyRequest, reply: FastifyReply): RequestEvent {
 
 async function dispatch(svc: GatewayServices, req: Req, reply: FastifyReply): Promise<unknown> {
   const path = req.params['*'];
+  // The router decodes %2F into "/": a name with an encoded slash would be served as another
+  // repository than the one a path rule in a proxy in front of us saw. Names never contain it.
+  if (req.url.includes('%') && /%2f/i.test(req.url.split('?', 1)[0]!)) throw new RegistryError('NAME_INVALID', 'an encoded "/" (%2F) is not allowed in a repository name');
   if (path === '_catalog') { req.facts.operation = 'catalog'; return catalog(svc, req, reply); }
   for (const [re, kind, marker] of ROUTES) {
     const m = path.includes(marker) ? re.exec(path) : null;
@@ -205,10 +208,18 @@ async function manifest(svc: ReadSources, req: Req, reply: FastifyReply, repo: R
     // We never convert formats: say what is stored instead of sending something the client cannot use.
     throw new RegistryError('MANIFEST_UNKNOWN', `manifest is ${r.mediaType}, which the request's Accept header does not list`, { mediaType: r.mediaType });
   }
-  reply.header('content-type', r.mediaType).header('docker-content-digest', r.digest).header('etag', `"${r.digest}"`)
-    .header('content-length', r.bytes.length).header('x-regway-cache', r.result);
+  reply.header('content-type', r.mediaType).header('docker-content-digest', r.digest).header('etag', `"${r.digest}"`);
   if (r.result === 'stale') reply.header('warning', '299 - "Response is stale: upstreams unavailable"'); // the spec allows only 299 -
+  // A client that already holds this digest (If-None-Match with our ETag) gets 304 and no body.
+  const inm = req.headers['if-none-match'];
+  if (inm && notModified(inm, r.digest)) return reply.code(304).send();
+  reply.header('content-length', r.bytes.length).header('x-regway-cache', r.result);
   return req.method === 'HEAD' ? reply.send() : reply.send(r.bytes);
+}
+
+/** RFC 9110 §13.1.2: `*` or a list of entity tags (weak ones compare equal too). */
+function notModified(header: string, digest: string): boolean {
+  return header.trim() === '*' || header.split(',').some((t) => t.trim().replace(/^W\//, '') === `"${digest}"`);
 }
 
 async function blob(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {

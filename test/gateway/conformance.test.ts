@@ -360,6 +360,32 @@ describe('OCI distribution conformance (pull side)', () => {
     assert.equal((await up.accessLog()).length, before + 1);
   });
 
+  it('§2 repository names: an encoded slash (%2F) is 400 NAME_INVALID, not silently another repository', async () => {
+    for (const path of [`/v2/team%2fapp/manifests/v1?${q}`, `/v2/team%2Fapp/blobs/${img.config.digest}?${q}`]) {
+      const r = await getRaw(gw.url, path, { accept: ALL });
+      assert.equal(r.status, 400, path);
+      assert.equal(code(r), 'NAME_INVALID', path);
+    }
+    assert.equal((await getRaw(gw.url, `/v2/team/app/manifests/v1?${q}`, { accept: ALL })).status, 200, 'the plain name still works');
+  });
+
+  it('RFC 9110 §13.1.2 conditional GET: If-None-Match with the ETag is 304 without a body; another tag or none is 200', async () => {
+    const first = await get(`${base}/team/app/manifests/v1?${q}`, { accept: ALL });
+    assert.equal(first.status, 200);
+    const etag = String(first.headers.etag);
+    assert.equal(etag, `"${img.manifestDigest}"`);
+    for (const inm of [etag, `W/${etag}`, `"sha256:${'0'.repeat(64)}", ${etag}`, '*']) {
+      const r = await get(`${base}/team/app/manifests/v1?${q}`, { accept: ALL, 'if-none-match': inm });
+      assert.equal(r.status, 304, inm);
+      assert.equal(r.body.length, 0);
+      assert.equal(r.headers['docker-content-digest'], img.manifestDigest);
+      assert.equal(r.headers.etag, etag);
+    }
+    const other = await get(`${base}/team/app/manifests/v1?${q}`, { accept: ALL, 'if-none-match': `"sha256:${'0'.repeat(64)}"` });
+    assert.equal(other.status, 200);
+    assert.equal(sha256(other.body), img.manifestDigest);
+  });
+
   it('§8 / §9 addressing: ns with a port (echoed in OCI-Namespace), host as first path segment, Docker Hub library/ and index.docker.io', async () => {
     const byNs = await get(`${base}/team/app/manifests/v1?${q}`, { accept: ALL });
     assert.equal(byNs.headers['oci-namespace'], up.host);
