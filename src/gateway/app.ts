@@ -168,13 +168,11 @@ function toEvent(req: FastifyRequest, reply: FastifyReply): RequestEvent {
 
 async function dispatch(svc: GatewayServices, req: Req, reply: FastifyReply): Promise<unknown> {
   const path = req.params['*'];
-  // The router decodes %2F into "/": a name with an encoded slash would be served as another
-  // repository than the one a path rule in a proxy in front of us saw. Names never contain it.
-  if (req.url.includes('%') && /%2f/i.test(req.url.split('?', 1)[0]!)) throw new RegistryError('NAME_INVALID', 'an encoded "/" (%2F) is not allowed in a repository name');
   if (path === '_catalog') { req.facts.operation = 'catalog'; return catalog(svc, req, reply); }
   for (const [re, kind, marker] of ROUTES) {
     const m = path.includes(marker) ? re.exec(path) : null;
     if (!m) continue;
+    if (encodedSlashInName(req.url, marker)) throw new RegistryError('NAME_INVALID', 'an encoded "/" (%2F) is not allowed in a repository name');
     req.facts.operation = kind;
     // Hosted names are served from local storage only and never go upstream.
     const hostedRepo = svc.hosted?.repos.repoFor(m[1]!, req.query.ns);
@@ -196,6 +194,18 @@ async function dispatch(svc: GatewayServices, req: Req, reply: FastifyReply): Pr
 }
 
 type Repo = RepoKey;
+
+/**
+ * The router decodes %2F into "/": a name with an encoded slash would be served as another
+ * repository than the one a path rule in a proxy in front of us saw. Names never contain it (a
+ * reference that does is judged by the reference's own validation).
+ */
+function encodedSlashInName(url: string, marker: string): boolean {
+  if (!url.includes('%')) return false;
+  const path = url.split('?', 1)[0]!;
+  const end = path.lastIndexOf(marker);
+  return /%2f/i.test(end < 0 ? path : path.slice(0, end));
+}
 
 async function manifest(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
   req.facts.reference = ref;
