@@ -74,12 +74,18 @@ or point containerd's hosts.toml / dockerd's registry-mirrors at it (see README)
       };
       process.on('SIGHUP', () => reload('SIGHUP'));
       if (config.watchConfig && opts.config) watchFile(opts.config, () => reload('file change'));
+      let stopping = false;
       const stop = async (signal: string) => {
+        // A signal sent to the process and to its group arrives twice; with a one-shot handler the
+        // second one killed the process in the middle of its graceful shutdown. Shutdown is bounded
+        // (in-flight downloads get 30 s); SIGKILL is there for anyone who cannot wait.
+        if (stopping) { log.info({ signal }, 'already shutting down'); return; }
+        stopping = true;
         log.info({ signal }, 'shutting down: finishing in-flight requests');
         await gw.close();
         process.exit(0);
       };
-      process.once('SIGINT', () => void stop('SIGINT'));
-      process.once('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
+      process.on('SIGTERM', () => void stop('SIGTERM'));
     });
 }
