@@ -75,7 +75,7 @@ RBAC it needs: deploy/kustomize/base/controller-rbac.yaml. SIGTERM stops watchin
         await server.close();
         process.exit(0);
       };
-      process.once('SIGINT', () => void stop('SIGINT'));
-      process.once('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
+      process.on('SIGTERM', () => void stop('SIGTERM'));
     });
 }
