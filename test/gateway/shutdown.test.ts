@@ -40,6 +40,9 @@ it('SIGTERM twice during a download: the download completes with exact bytes, th
     if (!signalled && bytes > 512 * 1024) {
       signalled = true;
       gw.signal('SIGTERM');
+      // Two signals sent back to back may be merged by the kernel (standard signals do not queue):
+      // send the second once the first is being handled, as a group signal's second copy can be.
+      for (let i = 0; i < 100 && !/shutting down/.test(readFileSync(gw.logFile, 'utf8')); i++) await new Promise((r) => setTimeout(r, 20));
       gw.signal('SIGTERM');
     }
   }
