@@ -127,6 +127,12 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
     app.route({ method, url: '/v2', handler: async (_req, reply) => reply.redirect('/v2/', 301) });
     app.route({ method, url: '/v2/*', handler: (req, reply) => dispatch(svc, req as Req, reply) });
   }
+  // Any other method (OPTIONS, a CORS preflight...) on the API: 405 naming what works, not a 404
+  // that says the repository does not exist.
+  app.route({
+    method: ['OPTIONS', 'TRACE'], url: '/v2/*',
+    handler: async () => { throw new RegistryError('UNSUPPORTED', 'method not supported by the registry API', {}, { headers: { allow: svc.hosted ? 'GET, HEAD, POST, PUT, PATCH, DELETE' : 'GET, HEAD' } }); },
+  });
   app.route({
     method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2/*',
     handler: async (req, reply) => {

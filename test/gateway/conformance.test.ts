@@ -24,10 +24,10 @@ async function get(url: string, headers: Record<string, string | string[]> = {},
 const code = (r: Res): string => r.json().errors[0].code;
 
 /** GET with the path sent exactly as written: URL parsing would resolve `..` and `%2e%2e` first. */
-async function getRaw(origin: string, path: string, headers: Record<string, string> = {}): Promise<Res> {
+async function getRaw(origin: string, path: string, headers: Record<string, string> = {}, method: 'GET' | 'OPTIONS' = 'GET'): Promise<Res> {
   const c = new Client(origin);
   try {
-    const r = await c.request({ method: 'GET', path, headers });
+    const r = await c.request({ method, path, headers });
     const body = Buffer.from(await r.body.arrayBuffer());
     return { status: r.statusCode, headers: r.headers, body, json: () => JSON.parse(body.toString()) };
   } finally { await c.close(); }
@@ -346,6 +346,10 @@ describe('OCI distribution conformance (pull side)', () => {
       assert.equal(code(r), 'UNSUPPORTED');
       assert.equal(r.headers.allow, 'GET, HEAD', `${method} ${path}`);
     }
+    const options = await getRaw(gw.url, `/v2/team/app/manifests/v1?${q}`, {}, 'OPTIONS');
+    assert.equal(options.status, 405, 'OPTIONS is a method we do not support, not an unknown name');
+    assert.equal(code(options), 'UNSUPPORTED');
+    assert.equal(options.headers.allow, 'GET, HEAD');
   });
 
   it('§2 repository names: upper case, empty components, "..", encoded "..", over 255 characters are 400 NAME_INVALID and never reach the upstream', async () => {
