@@ -20,7 +20,6 @@ import { createSecureParts, type SecureParts } from './secure.js';
 import { EventBus } from '../obs/events.js';
 import { hostname } from 'node:os';
 import { SoloCoordinator, type FetchCoordinator } from '../cluster/coordinator.js';
-import type { RedisCoordinator as RedisCoordinatorClass } from '../cluster/redis-coordinator.js';
 import { registerPeerRoutes } from '../cluster/peer.js';
 import { withRedisTags } from '../cluster/redis-tags.js';
 import { redisTokens } from '../cluster/redis-tokens.js';
@@ -94,33 +93,30 @@ export function buildRoutes(config: Config, log: Logger, sharedTokens?: SharedTo
   return table;
 }
 
-/** Stands in for RedisCoordinator when no fleet is configured (see createGateway). */
-class NoFleet {}
-
 /**
  * Wires a gateway from a validated config. Starting never contacts an upstream: the gateway serves
  * what it has cached even when every upstream is down (distribution's proxy refuses to start then).
  */
 export async function createGateway(config: Config, log: Logger): Promise<Gateway> {
-  // ioredis is ~12 MB resident once loaded: only a fleet loads it. Without one, nothing is an
-  // instance of the stand-in class, so every `instanceof RedisCoordinator` below is false.
-  const RedisCoordinator = (config.cluster ? (await import('../cluster/redis-coordinator.js')).RedisCoordinator : NoFleet) as typeof RedisCoordinatorClass;
   const storage = await openStorage(config.storage, log);
   const driver = storage.driver;
-  const coordinator: FetchCoordinator = config.cluster
-    ? new RedisCoordinator(config.cluster.redis, { instance: config.cluster.instanceId ?? `${hostname()}:${process.pid}`, url: config.cluster.advertiseUrl }, config.cluster.leaseTtl, log)
-    : new SoloCoordinator();
+  // ioredis is ~12 MB resident once loaded: only a fleet loads it.
+  const fc = config.cluster;
+  const fleetCoordinator = fc
+    ? new (await import('../cluster/redis-coordinator.js')).RedisCoordinator(fc.redis, { instance: fc.instanceId ?? `${hostname()}:${process.pid}`, url: fc.advertiseUrl }, fc.leaseTtl, log)
+    : undefined;
+  const coordinator: FetchCoordinator = fleetCoordinator ?? new SoloCoordinator();
+  /** The fleet's Redis connection, shared by everything the instances share; undefined alone. */
+  const redis = fleetCoordinator?.redis;
   // In a fleet, tag freshness is shared through Redis so the fleet revalidates once per TTL.
-  const meta = coordinator instanceof RedisCoordinator
-    ? withRedisTags(new DriverMetadataStore(driver), coordinator.redis, config.cache.maxStale)
-    : new DriverMetadataStore(driver);
+  const meta = redis ? withRedisTags(new DriverMetadataStore(driver), redis, config.cache.maxStale) : new DriverMetadataStore(driver);
   const index = new BlobIndex(driver, config.storage.maxSize, log);
   await index.load();
   const inflight = new LocalInflight();
   const routes = new SwappableRoutes();
   let current = config;
   const install = (c: Config) => {
-    const table = buildRoutes(c, log, coordinator instanceof RedisCoordinator ? redisTokens(coordinator.redis) : undefined);
+    const table = buildRoutes(c, log, redis ? redisTokens(redis) : undefined);
     for (const r of table.values()) r.upstreams.startProbes(c.health.probeInterval);
     return routes.swap(table);
   };
@@ -129,13 +125,11 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const deps = { driver, meta, index, inflight, routes, log, cluster };
   const events = new EventBus();
   // In a fleet, rate limits and alert counters count the whole fleet's traffic (synced, never inline).
-  const counters = coordinator instanceof RedisCoordinator && config.cluster
-    ? new CounterSync(new RedisCounterStore(coordinator.redis), config.cluster.syncInterval, log)
-    : undefined;
+  const counters = redis && fc ? new CounterSync(new RedisCounterStore(redis), fc.syncInterval, log) : undefined;
   counters?.start();
-  const fleet = counters && coordinator instanceof RedisCoordinator ? {
+  const fleet = counters && redis ? {
     limiter: (scope: 'ip' | 'user', rate: number, burst: number) => counters.limiter(scope, rate, burst),
-    loginAttempts: (local: LoginBackoff) => new RedisLoginAttempts(coordinator.redis, local),
+    loginAttempts: (local: LoginBackoff) => new RedisLoginAttempts(redis, local),
   } : undefined;
   const secure = await createSecureParts(config, driver, log, fleet);
   const app = buildApp({
