@@ -27,6 +27,9 @@ export interface ManifestResponse {
  * from cache within the tag TTL; after it, revalidated with a HEAD (which Docker Hub does not count
  * against its rate limit); when every upstream fails, the last known mapping is served (stale).
  */
+/** One upstream fetch per (registry, repository, reference); built only past the cache hits, which need none. */
+const flightKey = (repo: RepoKey, ref: string): string => `${repo.registry}/${repo.name}:${ref}`;
+
 export class ManifestService {
   private readonly memory: ManifestMemory;
   private readonly flights = new SingleFlight<ManifestResponse>();
@@ -45,15 +48,14 @@ export class ManifestService {
       const d = parseDigest(ref.value);
       const cached = await this.cachedByDigest(repo, d);
       if (cached) return cached;
-      return this.flights.run(`${repo.registry}/${repo.name}:${ref.value}`, () => this.fetchByDigest(route, repo, d));
+      return this.flights.run(flightKey(repo, ref.value), () => this.fetchByDigest(route, repo, d));
     }
     const entry = await this.deps.meta.getTag(repo, ref.value);
     if (entry && this.now() - entry.checkedAt < route.tagTtl) {
       const bytes = await this.bytes(parseDigest(entry.digest));
       if (bytes) return { bytes, mediaType: entry.mediaType, digest: entry.digest, result: 'hit' };
     }
-    // Built only past the hits: a warm hit needs no flight key.
-    const key = `${repo.registry}/${repo.name}:${ref.value}`;
+    const key = flightKey(repo, ref.value);
     const missingUntil = this.missing.get(key);
     if (missingUntil !== undefined) {
       if (missingUntil > this.now()) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown (upstream said so recently)', { tag: ref.value });
