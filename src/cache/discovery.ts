@@ -2,7 +2,7 @@ import { RegistryError, isRegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { MT } from '../oci/mediatypes.js';
-import type { RepoKey } from '../store/paths.js';
+import { HOSTED_REGISTRY, type RepoKey } from '../oci/repo.js';
 import { header, readCappedBytes } from '../client/upstream-client.js';
 import { upstreamError } from '../upstream/registry-upstreams.js';
 import { routeFor, type CacheDeps, type CacheResult } from './context.js';
@@ -110,9 +110,9 @@ export class DiscoveryService {
     return { manifests: already ? manifests : manifests.filter((m) => m.artifactType === artifactType), filtered: true, result };
   }
 
-  async catalog(defaultRegistry: string): Promise<string[]> {
-    const repos = await this.deps.meta.listRepositories();
-    return repos.map((r) => (r.registry === defaultRegistry ? r.name : `${r.registry}/${r.name}`)).sort();
+  /** Pull-through repositories with cached content (hosted ones are listed by hosted). */
+  async catalog(): Promise<RepoKey[]> {
+    return (await this.deps.meta.listRepositories()).filter((r) => r.registry !== HOSTED_REGISTRY);
   }
 }
 

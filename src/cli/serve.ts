@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../obs/logger.js';
 import { createGateway } from '../gateway/gateway.js';
@@ -43,6 +43,7 @@ export function registerServe(program: Command): void {
     .option('-u, --upstream <registry=url[,url...]>', 'upstreams of a registry in priority order; repeatable', collect, [])
     .option('--hosted <pattern>', 'serve repositories matching this glob from local storage and accept pushes (* = one path segment, ** = any); repeatable', collect, [])
     .option('--htpasswd <file>', 'require sign-in: users of this bcrypt htpasswd file (see `regway user`) may pull, push and delete')
+    .addOption(new Option('--pull-through <who>', 'with sign-in on, who may pull every pull-through (cached) registry without a rule naming it').choices(['rules', 'anonymous', 'authenticated']))
     .addHelpText('after', `
 Examples:
   regway serve                                   # embedded defaults: 127.0.0.1:5000, ./data, public registries
@@ -50,12 +51,15 @@ Examples:
   regway serve --upstream docker.io=https://mirror.internal,https://registry-1.docker.io
   regway serve --config /etc/regway/regway.yaml
   regway serve --hosted 'local/**' --htpasswd /etc/regway/htpasswd   # a private registry: docker login, push, pull
+  regway serve --hosted 'local/**' --htpasswd /etc/regway/htpasswd --pull-through anonymous
+                                                 # ... and nodes keep pulling through the cache without credentials
 
 Then pull through it, e.g. podman pull 127.0.0.1:5000/library/alpine:3.20 --tls-verify=false,
 or point containerd's hosts.toml / dockerd's registry-mirrors at it (see README).`)
-    .action(async (opts: { config?: string; listen?: string; storage?: string; upstream: string[]; hosted: string[]; htpasswd?: string }) => {
+    .action(async (opts: { config?: string; listen?: string; storage?: string; upstream: string[]; hosted: string[]; htpasswd?: string; pullThrough?: 'rules' | 'anonymous' | 'authenticated' }) => {
       boundHeapGrowth();
-      const config = loadConfig(opts.config, { listen: opts.listen, storage: opts.storage, upstreams: opts.upstream, hosted: opts.hosted, htpasswd: opts.htpasswd });
+      const overrides = { listen: opts.listen, storage: opts.storage, upstreams: opts.upstream, hosted: opts.hosted, htpasswd: opts.htpasswd, pullThrough: opts.pullThrough };
+      const config = loadConfig(opts.config, overrides);
       const log = createLogger(config.log.level);
       const gw = await createGateway(config, log);
       const idx = config.listen.lastIndexOf(':');
@@ -63,14 +67,17 @@ or point containerd's hosts.toml / dockerd's registry-mirrors at it (see README)
       const port = Number(config.listen.slice(idx + 1));
       await gw.app.listen({ host, port });
       log.info({ listen: config.listen, storage: config.storage.path }, 'regway gateway serving');
-      const overrides = { listen: opts.listen, storage: opts.storage, upstreams: opts.upstream, hosted: opts.hosted, htpasswd: opts.htpasswd };
+      // One reload at a time: a second signal during one waits for it, then reads the file again.
+      let reloading: Promise<void> = Promise.resolve();
       const reload = (why: string) => {
-        try {
-          gw.reload(loadConfig(opts.config, overrides));
-        } catch (e) {
-          // An invalid config never replaces a working one.
-          log.error({ trigger: why, err: (e as Error).message }, 'configuration reload refused; keeping the running configuration');
-        }
+        reloading = reloading.then(async () => {
+          try {
+            await gw.reload(loadConfig(opts.config, overrides));
+          } catch (e) {
+            // An invalid config never replaces a working one.
+            log.error({ trigger: why, err: (e as Error).message }, 'configuration reload refused; keeping the running configuration');
+          }
+        });
       };
       process.on('SIGHUP', () => reload('SIGHUP'));
       if (config.watchConfig && opts.config) watchFile(opts.config, () => reload('file change'));

@@ -4,8 +4,11 @@ import { duration, size } from './primitives.js';
 // Config for hosted repositories, client auth, TLS and limits (issue 4). Kept apart from schema.ts
 // so the pull-through schema stays readable; schema.ts only mounts these sections.
 
-/** A repository glob: `*` one path segment, `**` any number; `{user}` is the authenticated user. */
-const pattern = z.string().min(1).regex(/^[a-z0-9._*{}/-]+$/, 'a repository pattern uses lowercase names, "/", "*" (one segment), "**" (any) and {user}, e.g. local/** or users/{user}/*');
+/**
+ * A repository glob: `*` one path segment, `**` any number; `{user}` is the authenticated user. A
+ * registry host (with its port) may lead: `ghcr.io/org/**`, `registry.local:5000/**`.
+ */
+const pattern = z.string().min(1).regex(/^[a-z0-9._*{}/:-]+$/, 'a repository pattern uses lowercase names, "/", "*" (one segment), "**" (any) and {user}, optionally after a registry host, e.g. local/**, users/{user}/* or ghcr.io/org/**');
 
 export const hostedSchema = z.object({
   /** Repository patterns served from local storage, e.g. ["local/**", "registry.corp.example/**"]. */
@@ -21,7 +24,8 @@ export const hostedSchema = z.object({
 }).strict();
 export type HostedConfig = z.infer<typeof hostedSchema>;
 
-const action = z.enum(['pull', 'push', 'delete', 'catalog', '*']);
+/** Repository actions, and two for the whole registry: `catalog` and `observe` (status page, /metrics). */
+const action = z.enum(['pull', 'push', 'delete', 'catalog', 'observe', '*']);
 
 export const accessRuleSchema = z.object({
   repositories: z.array(pattern).default(['**']),
@@ -40,6 +44,12 @@ export const authSchema = z.object({
   groups: z.record(z.array(z.string())).default({}),
   /** Rules are additive; nothing is allowed unless a rule allows it. Default: authenticated users may do everything. */
   access: z.array(accessRuleSchema).optional(),
+  /**
+   * Who may pull every pull-through (cached) repository without a rule naming it: `anonymous`
+   * (nodes pull through the cache without credentials), `authenticated`, or `rules` (only what
+   * the access rules allow).
+   */
+  pullThrough: z.enum(['rules', 'anonymous', 'authenticated']).default('rules'),
   token: z.object({
     /** Realm URL sent in challenges; default: <scheme>://<Host of the request>/token. */
     realm: z.string().url().optional(),
@@ -79,6 +89,8 @@ export const limitsSchema = z.object({
   userBurst: z.number().int().nonnegative().default(0),
   /** Failed logins from one IP for one user before each next attempt must wait (doubling). */
   failedLogins: z.number().int().positive().default(5),
+  /** Failed logins from one IP across all user names before it must wait too (guessing names). */
+  failedLoginsPerClient: z.number().int().positive().default(20),
   failedLoginDelay: duration.default('1s'),
   failedLoginMaxDelay: duration.default('5m'),
 }).strict();

@@ -22,6 +22,8 @@ export interface ConfigOverrides {
   hosted?: string[];
   /** htpasswd file: turns client auth on (`--htpasswd`). */
   htpasswd?: string;
+  /** Who may pull every pull-through registry with auth on (`--pull-through anonymous`). */
+  pullThrough?: 'rules' | 'anonymous' | 'authenticated';
 }
 
 function formatIssues(err: ZodError, source: string): ConfigError {
@@ -65,6 +67,7 @@ export function applyOverrides(input: ConfigInput, o: ConfigOverrides, source = 
   if (o.storage) merged.storage = { ...merged.storage, path: o.storage };
   if (o.hosted?.length) merged.hosted = { ...(input.hosted ?? {}), repositories: [...(input.hosted?.repositories ?? []), ...o.hosted] };
   if (o.htpasswd) merged.auth = { ...(input.auth ?? {}), htpasswd: o.htpasswd };
+  if (o.pullThrough) merged.auth = { ...(merged.auth ?? {}), pullThrough: o.pullThrough };
   for (const flag of o.upstreams ?? []) {
     const [registry, urls] = parseUpstreamFlag(flag);
     merged.registries![registry] = {
@@ -73,6 +76,6 @@ export function applyOverrides(input: ConfigInput, o: ConfigOverrides, source = 
     };
   }
   const r = configSchema.safeParse(merged);
-  if (!r.success) throw formatIssues(r.error, source + (o.listen || o.storage || o.upstreams?.length || o.hosted?.length || o.htpasswd ? ' (with command-line flags)' : ''));
+  if (!r.success) throw formatIssues(r.error, source + (o.listen || o.storage || o.upstreams?.length || o.hosted?.length || o.htpasswd || o.pullThrough ? ' (with command-line flags)' : ''));
   return r.data;
 }

@@ -3,18 +3,20 @@ import type { Logger } from '../obs/logger.js';
 import { RegistryError } from '../oci/errors.js';
 import { parseDigest, parseReadDigest } from '../oci/digest.js';
 import { parseReference } from '../oci/reference.js';
+import { HOSTED_REGISTRY, type RepoKey } from '../oci/repo.js';
+import type { RepoRouter } from '../oci/addressing.js';
 import { acceptable, parseAccept, MT } from '../oci/mediatypes.js';
 import type { BlobService } from '../cache/blobs.js';
 import type { ManifestService } from '../cache/manifests.js';
 import { paginate, type DiscoveryService } from '../cache/discovery.js';
-import { resolveRepository } from './addressing.js';
-import type { RepoKey } from '../store/paths.js';
+import { parseApiRequest } from './parse.js';
 import { renderError } from './errors.js';
 import { sendFile } from './send-file.js';
 import type { EventSink, RequestEvent } from '../obs/events.js';
 import type { HostedRepositories } from '../hosted/repositories.js';
 import { HostedHttp } from '../hosted/http.js';
 import type { Guard } from './guard.js';
+import { registerTokenRoute } from './token-route.js';
 
 /** What a handler learned about a request, for its event. */
 export type RequestFacts = Partial<Pick<RequestEvent, 'operation' | 'registry' | 'repository' | 'reference' | 'digest' | 'cache' | 'upstream' | 'user' | 'errorCode'>>;
@@ -29,7 +31,8 @@ export interface GatewayServices {
   blobs: BlobService;
   manifests: ManifestService;
   discovery: DiscoveryService;
-  defaultRegistry: () => string;
+  /** How names route to repositories now (hosted patterns, default registry); swapped on reload. */
+  router: () => RepoRouter;
   log: Logger;
   /** Proxies (IPs/CIDRs) whose X-Forwarded-For is believed; anyone else's is ignored (it is trivially forged). */
   trustProxy?: string[];
@@ -49,17 +52,6 @@ interface ReadSources {
 }
 
 type Req = FastifyRequest<{ Params: { '*': string }; Querystring: Record<string, string | undefined> }>;
-
-const ROUTES: [RegExp, 'manifest' | 'blob' | 'tags' | 'referrers' | 'upload', string][] = [
-  // The reference part may contain slashes only in malformed requests; match it anyway so they get
-  // the spec's DIGEST_INVALID / TAG_INVALID instead of a routing 404. Greedy names pick the last marker.
-  // The third item is a literal each pattern requires: a path without it skips the (backtracking) regex.
-  [/^(.+)\/blobs\/uploads(?:\/.*)?$/, 'upload', '/blobs/uploads'],
-  [/^(.+)\/manifests\/(.+)$/, 'manifest', '/manifests/'],
-  [/^(.+)\/blobs\/(.+)$/, 'blob', '/blobs/'],
-  [/^(.+)\/tags\/list$/, 'tags', '/tags/list'],
-  [/^(.+)\/referrers\/([^/]+)$/, 'referrers', '/referrers/'],
-];
 
 /**
  * Parsed Accept headers by their text: clients send the same few values on every request, and
@@ -103,13 +95,21 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
   app.addHook('onRequest', (req, reply, done) => {
     req.facts = {};
     reply.header('docker-distribution-api-version', 'registry/2.0');
+    if (!req.url.startsWith('/v2/')) return done();
+    // The one parse of the request: the guard authorizes what dispatch will serve.
+    try {
+      const path = (req.params as { '*'?: string })['*'] ?? '';
+      req.api = parseApiRequest(req.url, path, (req.query as Record<string, unknown>).ns, svc.router());
+    } catch (e) {
+      return done(e as Error);
+    }
     done();
   });
   // Bodies (blob chunks, manifests, token forms) are streamed by their handlers with their own
   // limits; no parser may buffer an upload into memory first.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
-  svc.guard?.install(app as unknown as FastifyInstance);
+  svc.guard?.install(app as unknown as FastifyInstance, registerTokenRoute);
   app.addHook('onResponse', (req, reply, done) => {
     if (svc.log.isLevelEnabled('debug')) svc.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     if (svc.events) svc.events.record(toEvent(req, reply));
@@ -136,7 +136,7 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
   app.route({
     method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2/*',
     handler: async (req, reply) => {
-      if (svc.hosted) return svc.hosted.http.handle(req as Req, reply, (name, action) => req.principal?.can(name, action) ?? true);
+      if (svc.hosted) return svc.hosted.http.handle(req.api, req as Req, reply, (key, action) => req.principal?.can(key, action) ?? true, (name) => svc.router().route(name));
       throw new RegistryError('UNSUPPORTED', 'this namespace is a pull-through cache; pushes and deletes go to the upstream registry', {}, { headers: { allow: 'GET, HEAD' } });
     },
   });
@@ -173,45 +173,31 @@ function toEvent(req: FastifyRequest, reply: FastifyReply): RequestEvent {
 }
 
 async function dispatch(svc: GatewayServices, req: Req, reply: FastifyReply): Promise<unknown> {
-  const path = req.params['*'];
-  if (path === '_catalog') { req.facts.operation = 'catalog'; return catalog(svc, req, reply); }
-  for (const [re, kind, marker] of ROUTES) {
-    const m = path.includes(marker) ? re.exec(path) : null;
-    if (!m) continue;
-    if (encodedSlashInName(req.url, marker)) throw new RegistryError('NAME_INVALID', 'an encoded "/" (%2F) is not allowed in a repository name');
-    req.facts.operation = kind;
-    // Hosted names are served from local storage only and never go upstream.
-    const hostedRepo = svc.hosted?.repos.repoFor(m[1]!, req.query.ns);
-    if (kind === 'upload' && hostedRepo) return svc.hosted!.http.handle(req, reply, () => true);
-    const repo = hostedRepo ?? resolveRepository(m[1]!, req.query.ns, svc.defaultRegistry());
-    const src: ReadSources = hostedRepo ? svc.hosted!.repos : svc;
-    req.facts.registry = repo.registry;
-    req.facts.repository = repo.name;
-    if ('ns' in repo && repo.ns) reply.header('oci-namespace', repo.ns);
-    switch (kind) {
-      case 'manifest': return manifest(src, req, reply, repo, m[2]!);
-      case 'blob': return blob(src, req, reply, repo, m[2]!);
-      case 'tags': return tags(src, req, reply, repo);
-      case 'referrers': return referrers(src, req, reply, repo, m[2]!);
-      case 'upload': throw new RegistryError('UNSUPPORTED', 'this namespace is a pull-through cache; pushes go to the upstream registry');
-    }
+  const api = req.api;
+  if (api?.kind === 'catalog') { req.facts.operation = 'catalog'; return catalog(svc, req, reply); }
+  if (!api?.repo) throw new RegistryError('NAME_UNKNOWN', 'no such endpoint');
+  const repo = api.repo;
+  req.facts.operation = api.kind === 'ping' ? 'other' : api.kind;
+  req.facts.registry = repo.registry;
+  req.facts.repository = repo.name;
+  if (repo.ns) reply.header('oci-namespace', repo.ns);
+  // Hosted names are served from local storage only and never go upstream.
+  if (api.kind === 'upload') {
+    if (repo.hosted && svc.hosted) return svc.hosted.http.handle(api, req, reply, () => true, (name) => svc.router().route(name));
+    throw new RegistryError('UNSUPPORTED', 'this namespace is a pull-through cache; pushes go to the upstream registry');
   }
-  throw new RegistryError('NAME_UNKNOWN', 'no such endpoint');
+  const src: ReadSources = repo.hosted && svc.hosted ? svc.hosted.repos : svc;
+  const key: RepoKey = { registry: repo.registry, name: repo.name };
+  switch (api.kind) {
+    case 'manifest': return manifest(src, req, reply, key, api.reference!);
+    case 'blob': return blob(src, req, reply, key, api.reference!);
+    case 'tags': return tags(src, req, reply, key, api.name!);
+    case 'referrers': return referrers(src, req, reply, key, api.reference!);
+    default: throw new RegistryError('NAME_UNKNOWN', 'no such endpoint');
+  }
 }
 
 type Repo = RepoKey;
-
-/**
- * The router decodes %2F into "/": a name with an encoded slash would be served as another
- * repository than the one a path rule in a proxy in front of us saw. Names never contain it (a
- * reference that does is judged by the reference's own validation).
- */
-function encodedSlashInName(url: string, marker: string): boolean {
-  if (!url.includes('%')) return false;
-  const path = url.split('?', 1)[0]!;
-  const end = path.lastIndexOf(marker);
-  return /%2f/i.test(end < 0 ? path : path.slice(0, end));
-}
 
 async function manifest(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
   req.facts.reference = ref;
@@ -256,7 +242,7 @@ async function blob(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo,
   return r.body ? reply.send(r.body) : reply.send();
 }
 
-async function tags(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo): Promise<unknown> {
+async function tags(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, rawName: string): Promise<unknown> {
   const { tags: all, result } = await svc.discovery.tags(repo);
   const { page, next } = paginate(all, req.query.n, req.query.last);
   if (next !== undefined) {
@@ -265,7 +251,7 @@ async function tags(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo)
     reply.header('link', `</v2/${req.params['*']}?${q}>; rel="next"`);
   }
   reply.header('content-type', 'application/json').header('x-regway-cache', result);
-  return reply.send(JSON.stringify({ name: req.params['*'].replace(/\/tags\/list$/, ''), tags: page }));
+  return reply.send(JSON.stringify({ name: rawName, tags: page }));
 }
 
 async function referrers(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
@@ -277,13 +263,13 @@ async function referrers(svc: ReadSources, req: Req, reply: FastifyReply, repo: 
 }
 
 async function catalog(svc: GatewayServices, req: Req, reply: FastifyReply): Promise<unknown> {
-  let all = await svc.discovery.catalog(svc.defaultRegistry());
-  if (svc.hosted) {
-    const hosted = await svc.hosted.repos.catalog();
-    all = [...new Set([...all.filter((n) => !n.startsWith('_hosted/')), ...hosted])].sort();
-  }
+  const defaultRegistry = svc.router().defaultRegistry;
+  const keys: RepoKey[] = await svc.discovery.catalog();
+  if (svc.hosted) keys.push(...(await svc.hosted.repos.catalog()).map((name) => ({ registry: HOSTED_REGISTRY, name })));
   // Only what the caller may pull is listed: a catalog must not reveal other tenants' names.
-  if (req.principal) all = all.filter((n) => req.principal!.visible(n));
+  const visible = req.principal ? keys.filter((k) => req.principal!.visible(k)) : keys;
+  const display = (k: RepoKey) => (k.registry === HOSTED_REGISTRY || k.registry === defaultRegistry ? k.name : `${k.registry}/${k.name}`);
+  const all = [...new Set(visible.map(display))].sort();
   const { page, next } = paginate(all, req.query.n, req.query.last);
   if (next !== undefined) reply.header('link', `</v2/_catalog?${new URLSearchParams({ n: req.query.n!, last: next })}>; rel="next"`);
   reply.header('content-type', 'application/json');

@@ -16,7 +16,9 @@ import { DiscoveryService } from '../cache/discovery.js';
 import type { RegistryRoute, RouteTable } from '../cache/context.js';
 import { canonicalRegistry } from '../oci/reference.js';
 import { buildApp } from './app.js';
-import { createSecureParts, type SecureParts } from './secure.js';
+import { buildAuth, buildRouter, createSecureParts, type SecureParts } from './secure.js';
+import type { GuardState } from './guard.js';
+import { classifyChanges, withRunningValues } from '../config/changes.js';
 import { EventBus } from '../obs/events.js';
 import { hostname } from 'node:os';
 import { SoloCoordinator, type FetchCoordinator } from '../cluster/coordinator.js';
@@ -44,8 +46,12 @@ export interface Gateway {
   obs: Observability;
   /** Hosted repositories, auth (token-signing key), limits and server options. */
   secure: SecureParts;
-  /** Swaps in the registries of a new (already validated) config; in-flight pulls finish on the old ones. */
-  reload(next: Config): { changed: string[]; needsRestart: string[] };
+  /**
+   * Applies a new (already validated) config: registries, routing, access rules, token settings,
+   * users, hosted settings and rate limits swap together; in-flight pulls finish on the old ones.
+   * Settings that need a restart keep their running value and are listed as such.
+   */
+  reload(next: Config): Promise<{ changed: string[]; needsRestart: string[] }>;
   close(): Promise<void>;
 }
 
@@ -115,6 +121,8 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const inflight = new LocalInflight();
   const routes = new SwappableRoutes();
   let current = config;
+  // Routing and auth are read per request from here; reload replaces the object as a whole.
+  let live: GuardState = { router: buildRouter(config), auth: await buildAuth(config, log) };
   const install = (c: Config) => {
     const table = buildRoutes(c, log, redis ? redisTokens(redis) : undefined);
     for (const r of table.values()) r.upstreams.startProbes(c.health.probeInterval);
@@ -131,7 +139,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     limiter: (scope: 'ip' | 'user', rate: number, burst: number) => counters.limiter(scope, rate, burst),
     loginAttempts: (local: LoginBackoff) => new RedisLoginAttempts(redis, local),
   } : undefined;
-  const secure = await createSecureParts(config, driver, log, fleet);
+  const secure = await createSecureParts(config, driver, log, () => live, fleet);
   const app = buildApp({
     hosted: secure.hosted,
     guard: secure.guard,
@@ -140,7 +148,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     blobs: new BlobService(deps),
     manifests: new ManifestService(deps, config.cache.memoryManifests),
     discovery: new DiscoveryService(deps),
-    defaultRegistry: () => current.defaultRegistry,
+    router: () => live.router,
     log,
     trustProxy: config.trustedProxies,
   });
@@ -150,18 +158,31 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const obs = await attachObservability({ app, events, index, inflight, routes, coordinator, windows }, config, log);
   return {
     app, events, index, inflight, routes, obs, secure, coordinator,
-    reload: (next) => {
-      const needsRestart = (['listen', 'storage'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(current[k]));
-      const changed = Object.keys(next.registries).filter((k) => JSON.stringify(next.registries[k]) !== JSON.stringify(current.registries[k]))
-        .concat(Object.keys(current.registries).filter((k) => !(k in next.registries)));
+    reload: async (requested) => {
+      const canApply = (path: string): boolean => {
+        if (path === 'auth' || path === 'tls' || path.startsWith('tls.')) return false; // on/off installs routes and hooks
+        if (path === 'hosted.repositories') return secure.hosted !== undefined || requested.hosted.repositories.length === 0;
+        if (path.startsWith('limits.')) return secure.guard.canApply(requested.limits, live.auth !== undefined);
+        return true;
+      };
+      const { applied, needsRestart } = classifyChanges(current, requested, canApply);
+      // What runs from now on: the new config, except settings that wait for a restart.
+      const next = withRunningValues(requested, current, needsRestart);
+      // Build everything before swapping anything: a failure leaves the running state untouched.
+      const auth = live.auth ? await buildAuth(next, log) : undefined;
+      const router = buildRouter(next);
       const old = install(next);
+      live = { router, auth };
+      secure.guard.configure(next.limits);
+      secure.reconfigure(next);
+      log.level = next.log.level;
       current = next;
       // Requests under way hold their old route and finish on it; close its connections later.
       const timer = setTimeout(() => { for (const r of old.values()) void r.upstreams.close(); }, 120_000);
       timer.unref();
-      log.info({ changed, needsRestart }, 'configuration reloaded: new pulls use the new upstreams');
+      log.info({ changed: applied, needsRestart }, 'configuration reloaded: new requests use the new settings');
       if (needsRestart.length) log.warn({ needsRestart }, 'these settings only take effect after a restart');
-      return { changed, needsRestart };
+      return { changed: applied, needsRestart };
     },
     close: async () => {
       secure.close();

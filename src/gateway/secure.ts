@@ -13,17 +13,22 @@ import { HostedRepositories } from '../hosted/repositories.js';
 import { HostedHttp } from '../hosted/http.js';
 import { Uploads } from '../hosted/uploads.js';
 import { collectGarbage } from '../hosted/gc.js';
-import { Guard, type FleetLimits } from './guard.js';
+import { RepoRouter } from '../oci/addressing.js';
+import { Guard, type AuthParts, type FleetLimits, type GuardState } from './guard.js';
 
 /** Hosted repositories, auth and limits, wired from the config; the gateway mounts them. */
 export interface SecureParts {
   hosted?: { repos: HostedRepositories; http: HostedHttp; uploads: Uploads };
+  /** The auth state of the starting configuration (the guard reads the live one). */
+  auth?: AuthParts;
   guard: Guard;
   signingKey?: SigningKey;
   /** Fastify/Node server options: TLS, HTTP/2, timeouts, trusted proxies. */
   server: Record<string, unknown>;
   /** Runs GC once now (also on the configured interval). */
   gc?: () => ReturnType<typeof collectGarbage>;
+  /** Applies a reloaded config's hosted settings (upload TTL and size limit, GC interval and grace). */
+  reconfigure(config: Config): void;
   close(): void;
 }
 
@@ -33,7 +38,34 @@ export function defaultKeyPaths(storage: string): { key: string; cert: string } 
   return { key: join(dir, 'token.key'), cert: join(dir, 'token.crt') };
 }
 
-export async function createSecureParts(config: Config, driver: StorageDriver, log: Logger, fleet?: FleetLimits): Promise<SecureParts> {
+/** The router of a configuration: hosted patterns and the default registry. */
+export function buildRouter(config: Config): RepoRouter {
+  return new RepoRouter(config.defaultRegistry, config.hosted.repositories);
+}
+
+/**
+ * The auth state of a configuration (htpasswd, access rules, token service), built at start and
+ * again by every reload; undefined without `auth`.
+ */
+export async function buildAuth(config: Config, log: Logger): Promise<AuthParts | undefined> {
+  const a = config.auth;
+  if (!a) return undefined;
+  if (!a.htpasswd) throw new Error('auth needs an htpasswd file (auth.htpasswd or --htpasswd); create one with `regway user add`');
+  const htpasswd = new Htpasswd(resolve(a.htpasswd));
+  await htpasswd.load().catch((e: Error) => { throw new Error(`cannot read htpasswd file ${a.htpasswd}: ${e.message}`); });
+  const paths = defaultKeyPaths(config.storage.path);
+  const signingKey = await loadOrCreateSigningKey(resolve(a.token.key ?? paths.key), resolve(a.token.cert ?? paths.cert), log);
+  const tokens = new TokenService(signingKey, { issuer: a.token.issuer, service: a.token.service, ttlMs: a.token.ttl, refreshTtlMs: a.token.refreshTtl });
+  const policy = new AccessPolicy(a.access ?? DEFAULT_RULES, a.groups, { defaultRegistry: config.defaultRegistry, pullThrough: a.pullThrough });
+  const locked = policy.unreachable(Object.keys(config.registries));
+  if (locked.length > 0) {
+    log.warn({ registries: locked }, 'auth is on and no access rule lets anyone pull these pull-through registries: every pull through them is refused. Set auth.pullThrough (anonymous or authenticated, or --pull-through) or add a rule such as { repositories: ["docker.io/**"], anonymous: true, actions: [pull] }');
+  }
+  return { htpasswd, tokens, policy, realm: a.token.realm };
+}
+
+/** Hosted repositories, auth and limits; `state` is the gateway's live state (the guard reads it per request). */
+export async function createSecureParts(config: Config, driver: StorageDriver, log: Logger, state: () => GuardState, fleet?: FleetLimits): Promise<SecureParts> {
   const timers: NodeJS.Timeout[] = [];
   const every = (ms: number, fn: () => Promise<unknown>) => {
     if (ms <= 0) return;
@@ -43,13 +75,22 @@ export async function createSecureParts(config: Config, driver: StorageDriver, l
   };
   let hosted: SecureParts['hosted'];
   let gc: SecureParts['gc'];
-  const h = config.hosted;
+  let h = config.hosted;
+  let gcTimer: NodeJS.Timeout | undefined;
+  const startGc = () => {
+    if (gcTimer) clearInterval(gcTimer);
+    gcTimer = undefined;
+    if (!gc || h.gcInterval <= 0) return;
+    const run = gc;
+    gcTimer = setInterval(() => void run().catch((e: Error) => log.warn({ err: e.message }, 'hosted garbage collection failed')), h.gcInterval);
+    gcTimer.unref();
+  };
   if (h.repositories.length > 0) {
     // Hosted metadata goes straight to the driver, never through a shared cache (a fleet's Redis
     // tag cache): a pushed or deleted tag must be visible at once, not after a TTL.
     const meta = new DriverMetadataStore(driver);
     const content = new HostedContent(driver);
-    const repos = new HostedRepositories(h.repositories, content, meta);
+    const repos = new HostedRepositories(content, meta);
     const idleMs = config.limits.idleTimeout;
     const uploads = new Uploads(driver, content, { ttlMs: h.uploadTtl, maxBlobSize: h.maxBlobSize, idleMs });
     hosted = { repos, uploads, http: new HostedHttp(repos, uploads, { maxBlobSize: h.maxBlobSize, idleMs }) };
@@ -61,29 +102,30 @@ export async function createSecureParts(config: Config, driver: StorageDriver, l
       log.info(r, 'hosted garbage collection done');
       return r;
     };
-    every(h.gcInterval, gc);
+    startGc();
     log.info({ patterns: h.repositories }, 'hosted repositories enabled');
   }
-  let auth: ConstructorParameters<typeof Guard>[0];
-  let signingKey: SigningKey | undefined;
-  if (config.auth) {
-    const a = config.auth;
-    if (!a.htpasswd) throw new Error('auth needs an htpasswd file (auth.htpasswd or --htpasswd); create one with `regway user add`');
-    const htpasswd = new Htpasswd(resolve(a.htpasswd));
-    await htpasswd.load().catch((e: Error) => { throw new Error(`cannot read htpasswd file ${a.htpasswd}: ${e.message}`); });
-    const paths = defaultKeyPaths(config.storage.path);
-    signingKey = await loadOrCreateSigningKey(resolve(a.token.key ?? paths.key), resolve(a.token.cert ?? paths.cert), log);
-    const tokens = new TokenService(signingKey, { issuer: a.token.issuer, service: a.token.service, ttlMs: a.token.ttl, refreshTtlMs: a.token.refreshTtl });
-    auth = { htpasswd, tokens, policy: new AccessPolicy(a.access ?? DEFAULT_RULES, a.groups), realm: a.token.realm };
-    log.info({ htpasswd: a.htpasswd, signingCert: signingKey.certPath, kid: signingKey.kid, service: a.token.service, issuer: a.token.issuer }, 'client authentication on (Basic and Bearer tokens)');
+  const auth = state().auth;
+  if (auth) {
+    const key = auth.tokens.key;
+    log.info({ htpasswd: config.auth!.htpasswd, signingCert: key.certPath, kid: key.kid, service: auth.tokens.settings.service, issuer: auth.tokens.settings.issuer }, 'client authentication on (Basic and Bearer tokens)');
   } else if (hosted && !/^(127\.|\[::1\]|localhost)/.test(config.listen)) {
     log.warn({ listen: config.listen }, 'hosted repositories without auth on a non-loopback address: anyone who can connect may push and delete');
   }
   return {
-    hosted, gc, signingKey,
-    guard: new Guard(auth, config.limits, fleet),
+    hosted, gc, auth, signingKey: auth?.tokens.key,
+    guard: new Guard(state, config.limits, fleet),
     server: serverOptions(config),
-    close: () => { for (const t of timers) clearInterval(t); },
+    reconfigure: (next) => {
+      const gcChanged = next.hosted.gcInterval !== h.gcInterval;
+      h = next.hosted;
+      if (hosted) {
+        hosted.uploads.configure({ ttlMs: h.uploadTtl, maxBlobSize: h.maxBlobSize });
+        hosted.http.configure({ maxBlobSize: h.maxBlobSize });
+      }
+      if (gcChanged) startGc();
+    },
+    close: () => { for (const t of timers) clearInterval(t); if (gcTimer) clearInterval(gcTimer); },
   };
 }
 

@@ -73,7 +73,7 @@ function badLogin(message = 'invalid user name or password'): RegistryError {
 async function issue(guard: Guard, req: FastifyRequest, reply: FastifyReply, user: string | undefined, requested: AccessEntry[], refresh: boolean, oauth = false): Promise<unknown> {
   const a = guard.auth!;
   if (user) req.facts.user = user;
-  const access = grant(a.policy, { user }, requested);
+  const access = grant(a.policy, { user }, requested, (name) => guard.router.scopeKey(name));
   const t = await a.tokens.issue(user ?? '', access);
   const body: Record<string, unknown> = { token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt };
   if (oauth) body.scope = access.filter((e) => e.actions.length).map((e) => `${e.type}:${e.name}:${e.actions.join(',')}`).join(' ');

@@ -1,23 +1,19 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
-import { parseReference, validateName } from '../oci/reference.js';
-import type { RepoKey } from '../store/paths.js';
+import { parseReference } from '../oci/reference.js';
+import type { ApiRequest, RoutedRepo } from '../oci/addressing.js';
+import type { RepoKey } from '../oci/repo.js';
 import { copyBody, parseUploadRange, readSmallBody } from './body.js';
 import { MAX_MANIFEST_BYTES } from './manifest-check.js';
 import { HOSTED_REGISTRY, type HostedRepositories } from './repositories.js';
 import { uploadLocation, uploadRange, type BodyPart, type UploadState, type Uploads } from './uploads.js';
 
 type Req = FastifyRequest<{ Params: { '*': string }; Querystring: Record<string, string | string[] | undefined> }>;
-/** Whether the caller may do `action` on repository `name` (the gateway's access decision). */
-export type AccessCheck = (name: string, action: 'pull' | 'push' | 'delete') => boolean;
-
-const ROUTES: [RegExp, 'start' | 'session' | 'manifest' | 'blob'][] = [
-  [/^(.+)\/blobs\/uploads\/?$/, 'start'],
-  [/^(.+)\/blobs\/uploads\/([^/]+)$/, 'session'],
-  [/^(.+)\/manifests\/([^/]+)$/, 'manifest'],
-  [/^(.+)\/blobs\/([^/]+)$/, 'blob'],
-];
+/** Whether the caller may do `action` on a repository (the gateway's access decision). */
+export type AccessCheck = (key: RepoKey, action: 'pull' | 'push' | 'delete') => boolean;
+/** Routes a repository name as written (the gateway's router), for a mount's `from`. */
+export type Resolve = (name: string) => RoutedRepo;
 
 const PROXIED = 'this namespace is a pull-through cache; pushes and deletes go to the upstream registry';
 
@@ -28,49 +24,55 @@ const unsupported = (message: string, allow: string) => new RegistryError('UNSUP
 /**
  * The push side of the distribution API for hosted repositories: uploads (monolithic, chunked,
  * streamed, mount), upload status and cancel, manifest PUT, and deletes. The gateway calls it for
- * every write method and for upload-status GETs; names that are not hosted are refused.
+ * every write method and for upload-status GETs, with the request already parsed and routed
+ * (`api`): names that are not hosted are refused.
  */
 export class HostedHttp {
-  constructor(private readonly repos: HostedRepositories, private readonly uploads: Uploads, private readonly opts: { maxBlobSize: number; idleMs: number }) {}
+  constructor(private readonly repos: HostedRepositories, private readonly uploads: Uploads, private opts: { maxBlobSize: number; idleMs: number }) {}
 
-  /** Whether a path (after /v2/) is an upload URL: the gateway routes its GET here. */
-  static isUploadPath(path: string): boolean { return ROUTES[0]![0].test(path) || ROUTES[1]![0].test(path); }
+  /** A reload's new size limit, for the next request. */
+  configure(o: { maxBlobSize: number }): void { this.opts = { ...this.opts, ...o }; }
 
-  async handle(req: Req, reply: FastifyReply, can: AccessCheck): Promise<unknown> {
-    const path = req.params['*'];
-    for (const [re, kind] of ROUTES) {
-      const m = re.exec(path);
-      if (!m) continue;
-      const repo = this.repos.repoFor(m[1]!, one(req.query.ns));
-      if (!repo) { validateName(m[1]!); throw unsupported(PROXIED, 'GET, HEAD'); }
-      const f = req.facts;
-      Object.assign(f, { registry: HOSTED_REGISTRY, repository: repo.name });
-      if (kind === 'start' && req.method === 'POST') { f.operation = 'upload'; return this.start(req, reply, repo, can); }
-      if (kind === 'session') { f.operation = 'upload'; return this.session(req, reply, repo, m[2]!); }
-      if (kind === 'manifest' && req.method === 'PUT') { f.operation = 'manifest_put'; return this.putManifest(req, reply, repo, m[2]!); }
-      if (kind === 'manifest' && req.method === 'DELETE') { f.operation = 'delete'; return this.deleteManifest(req, reply, repo, m[2]!); }
-      if (kind === 'blob' && req.method === 'DELETE') {
-        f.operation = 'delete';
-        const d = parseDigest(m[2]!);
-        f.digest = d.value;
-        await this.repos.deleteBlob(repo, d);
-        return reply.code(202).header('content-length', 0).send();
-      }
-      throw unsupported(`${req.method} is not supported on this endpoint`, ALLOW[kind]);
+  async handle(api: ApiRequest | undefined, req: Req, reply: FastifyReply, can: AccessCheck, resolve: Resolve): Promise<unknown> {
+    if (!api?.repo) throw new RegistryError('NAME_UNKNOWN', 'no such endpoint');
+    if (!api.repo.hosted) throw unsupported(PROXIED, 'GET, HEAD');
+    const repo: RepoKey = { registry: HOSTED_REGISTRY, name: api.repo.name };
+    const f = req.facts;
+    Object.assign(f, { registry: HOSTED_REGISTRY, repository: repo.name });
+    const m = req.method;
+    if (api.kind === 'upload') {
+      f.operation = 'upload';
+      if (api.uploadId !== undefined) return this.session(req, reply, repo, api.uploadId);
+      if (m === 'POST') return this.start(req, reply, repo, can, resolve);
+      throw unsupported(`${m} is not supported on this endpoint`, ALLOW.start);
+    }
+    if (api.kind === 'manifest') {
+      if (m === 'PUT') { f.operation = 'manifest_put'; return this.putManifest(req, reply, repo, api.reference!); }
+      if (m === 'DELETE') { f.operation = 'delete'; return this.deleteManifest(req, reply, repo, api.reference!); }
+      throw unsupported(`${m} is not supported on this endpoint`, ALLOW.manifest);
+    }
+    if (api.kind === 'blob') {
+      if (m !== 'DELETE') throw unsupported(`${m} is not supported on this endpoint`, ALLOW.blob);
+      f.operation = 'delete';
+      const d = parseDigest(api.reference!);
+      f.digest = d.value;
+      await this.repos.deleteBlob(repo, d);
+      return reply.code(202).header('content-length', 0).send();
     }
     throw new RegistryError('NAME_UNKNOWN', 'no such endpoint');
   }
 
   /** POST …/blobs/uploads/: mount, monolithic (?digest=), or a new session. */
-  private async start(req: Req, reply: FastifyReply, repo: RepoKey, can: AccessCheck): Promise<unknown> {
+  private async start(req: Req, reply: FastifyReply, repo: RepoKey, can: AccessCheck, resolve: Resolve): Promise<unknown> {
     const mount = one(req.query.mount);
     const from = one(req.query.from);
     if (mount && from) {
       const d = parseDigest(mount);
-      const source = this.repos.repoFor(from);
+      const routed = safeRoute(resolve, from);
+      const source = routed?.hosted ? { registry: HOSTED_REGISTRY, name: routed.name } : undefined;
       // Only from a repository the caller may read: a mount must not become a way to copy
       // someone else's blob by guessing its digest. Otherwise a plain session (202), as the spec says.
-      if (source && can(source.name, 'pull') && (await this.repos.linkedContent(source, d))) {
+      if (source && can(source, 'pull') && (await this.repos.linkedContent(source, d))) {
         await this.repos.linkBlob(repo, d);
         this.repos.content.used(d.value);
         req.facts.digest = d.value;
@@ -134,6 +136,10 @@ export class HostedHttp {
     await this.repos.deleteManifest(repo, ref);
     return reply.code(202).header('content-length', 0).send();
   }
+}
+
+function safeRoute(resolve: Resolve, name: string): RoutedRepo | undefined {
+  try { return resolve(name); } catch { return undefined; }
 }
 
 function one(v: string | string[] | undefined): string | undefined {

@@ -4,15 +4,12 @@ import { digestOf, parseDigest, type Digest } from '../oci/digest.js';
 import { parseManifest, referrerDescriptor, type Descriptor } from '../oci/manifest.js';
 import { NotFoundError } from '../store/driver.js';
 import type { MutableMetadataStore } from '../store/metadata.js';
-import type { RepoKey } from '../store/paths.js';
+import { HOSTED_REGISTRY, type RepoKey } from '../oci/repo.js';
 import { parseRange, type Range } from '../cache/range.js';
-import { validateName } from '../oci/reference.js';
-import { matchesAny, repoPattern, type RepoPattern } from '../auth/patterns.js';
 import { checkManifest } from './manifest-check.js';
 import type { HostedContent } from './content.js';
 
-/** The storage "registry" of hosted repositories: not a valid host, so it never meets a proxied one. */
-export const HOSTED_REGISTRY = '_hosted';
+export { HOSTED_REGISTRY };
 
 /**
  * Hosted repositories: which names are hosted, and their read and write operations over the
@@ -20,22 +17,7 @@ export const HOSTED_REGISTRY = '_hosted';
  * pull-through services, so the gateway's HTTP handlers serve both; it never goes upstream.
  */
 export class HostedRepositories {
-  private readonly patterns: RepoPattern[];
-
-  constructor(patterns: readonly string[], readonly content: HostedContent, readonly meta: MutableMetadataStore, private readonly now: () => number = Date.now) {
-    this.patterns = patterns.map(repoPattern);
-  }
-
-  get enabled(): boolean { return this.patterns.length > 0; }
-
-  /**
-   * The hosted repository for a name as the client wrote it, or undefined when the name is not
-   * hosted. A request with `ns` is a mirror request for another registry: never hosted.
-   */
-  repoFor(rawName: string, ns?: string): RepoKey | undefined {
-    if (ns || !matchesAny(this.patterns, rawName)) return undefined;
-    return { registry: HOSTED_REGISTRY, name: validateName(rawName) };
-  }
+  constructor(readonly content: HostedContent, readonly meta: MutableMetadataStore, private readonly now: () => number = Date.now) {}
 
   // ---- read side: same shapes as ManifestService / BlobService / DiscoveryService -------------
 

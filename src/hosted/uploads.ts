@@ -52,9 +52,12 @@ export class Uploads {
   private readonly busy = new Set<string>();
   private readonly now: () => number;
 
-  constructor(private readonly driver: StorageDriver, private readonly content: HostedContent, private readonly opts: UploadOptions) {
+  constructor(private readonly driver: StorageDriver, private readonly content: HostedContent, private opts: UploadOptions) {
     this.now = opts.now ?? Date.now;
   }
+
+  /** A reload's new session TTL and size limit, for the next request. */
+  configure(o: Pick<UploadOptions, 'ttlMs' | 'maxBlobSize'>): void { this.opts = { ...this.opts, ...o }; }
 
   async create(repo: string): Promise<UploadState> {
     const t = this.now();

@@ -30,7 +30,8 @@ export function isValidTag(tag: string): boolean {
 
 /**
  * A manifest reference is either a tag or a digest; a bad one is MANIFEST_UNKNOWN-safe to reject as invalid.
- * `read`: a GET/HEAD, where a digest of an algorithm we do not support is MANIFEST_UNKNOWN (404), not 400.
+ * `read`: a GET/HEAD, where a digest of an algorithm we do not support, or a tag outside the tag
+ * grammar, is MANIFEST_UNKNOWN (404), not 400.
  */
 export function parseReference(ref: string, opts: { read?: boolean } = {}): { kind: 'tag' | 'digest'; value: string } {
   if (ref.includes(':')) {
@@ -38,7 +39,12 @@ export function parseReference(ref: string, opts: { read?: boolean } = {}): { ki
     else if (!isDigest(ref)) throw new RegistryError('DIGEST_INVALID', 'invalid digest reference', { reference: ref.slice(0, 200) });
     return { kind: 'digest', value: ref };
   }
-  if (!isValidTag(ref)) throw new RegistryError('TAG_INVALID', 'invalid tag', { reference: ref.slice(0, 200) });
+  if (!isValidTag(ref)) {
+    // On a read a tag outside the grammar is simply one no repository can have (the conformance
+    // suite expects 404 there, as distribution answers); on a write it is the client's error.
+    if (opts.read) throw new RegistryError('MANIFEST_UNKNOWN', 'no such tag: it is not a valid tag name', { reference: ref.slice(0, 200) });
+    throw new RegistryError('TAG_INVALID', 'invalid tag', { reference: ref.slice(0, 200) });
+  }
   return { kind: 'tag', value: ref };
 }
 

@@ -11,14 +11,15 @@ export interface Instance { url: string; port: number; dir: string; logFile: str
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
 /** `config` is a regway YAML config as an object; `listen` and `storage.path` are filled in. */
-export async function startInstance(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, port?: number): Promise<Instance> {
+/** `args`: extra `regway serve` flags after `--config FILE`. */
+export async function startInstance(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, port?: number, args: string[] = []): Promise<Instance> {
   const dir = makeTempDir('instance');
   const p = port ?? await freePort();
   const file = join(dir, 'regway.yaml');
   const storage = { ...(config.storage as Record<string, unknown> ?? {}), path: join(dir, 'data') };
   writeFileSync(file, stringify({ ...config, listen: `127.0.0.1:${p}`, storage }));
   const logFile = join(dir, 'regway.log');
-  const d: Daemon = spawnDaemon(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--config', file], {
+  const d: Daemon = spawnDaemon(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--config', file, ...args], {
     stdoutFile: logFile, cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
   });
   const deadline = Date.now() + 30_000;

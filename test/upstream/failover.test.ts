@@ -159,7 +159,7 @@ describe('failover across upstreams', () => {
       })();
       await new Promise((r) => setTimeout(r, 500));
       const { applyOverrides } = await import('../../src/config/load.js');
-      gw.reload(applyOverrides({ storage: { path: gw.storage }, registries: { [REG]: upstreams(secondary.url) } }, {}));
+      await gw.reload(applyOverrides({ storage: { path: gw.storage }, registries: { [REG]: upstreams(secondary.url) } }, {}));
       assert.equal(await running, layer.digest, 'the pull under way finished on the old upstream');
       const before = (await secondary.accessLog()).length;
       const m = await request(`${gw.url}/v2/${REG}/team/app/manifests/${img.manifestDigest}`, { headers: { accept: img.mediaType } });

@@ -32,3 +32,16 @@ test('invalid names are NAME_INVALID before any path is built', () => {
     assert.throws(() => resolveRepository(bad, undefined, 'docker.io'), (e: { code: string }) => e.code === 'NAME_INVALID', bad);
   }
 });
+
+test('the router: hosted patterns first (never with ns), then ns, host path, default registry', async () => {
+  const { RepoRouter } = await import('./addressing.js');
+  const r = new RepoRouter('docker.io', ['local/**', 'registry.corp.example/**']);
+  assert.deepEqual(r.route('local/app'), { registry: '_hosted', name: 'local/app', hosted: true });
+  assert.deepEqual(r.route('registry.corp.example/team/app'), { registry: '_hosted', name: 'registry.corp.example/team/app', hosted: true });
+  assert.deepEqual(r.route('local/app', 'docker.io'), { registry: 'docker.io', name: 'local/app', ns: 'docker.io', hosted: false });
+  assert.deepEqual(r.route('alpine'), { registry: 'docker.io', name: 'library/alpine', hosted: false });
+  assert.deepEqual(r.scopeKey('docker.io/alpine'), { registry: 'docker.io', name: 'library/alpine' });
+  assert.deepEqual(r.scopeKey('library/alpine'), { registry: 'docker.io', name: 'library/alpine' });
+  assert.equal(r.scopeKey('users/bob/../alice'), undefined);
+  assert.equal(r.scopeKey('Upper'), undefined);
+});
