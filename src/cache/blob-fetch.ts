@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ObjectWriter } from '../store/driver.js';
 import { hasher, type Digest } from '../oci/digest.js';
+import type { RepoKey } from '../oci/repo.js';
 
 // Small enough that many concurrent cold streams stay cheap in memory, big enough for few syscalls.
 const READ_CHUNK = 128 * 1024;
@@ -42,6 +43,8 @@ export class FetchFailedError extends Error {
  * clean end of wrong bytes.
  */
 export class BlobFetch extends EventEmitter {
+  /** The repository the download was started for (joining it from another one needs a confirmation). */
+  repo: RepoKey | undefined;
   /** Bytes written so far (readable through the spool). */
   written = 0;
   /** Expected size, once the source told us (Content-Length). */

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
-import { RegistryError, isRegistryError } from '../oci/errors.js';
+import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
-import { blobKey, type RepoKey } from '../store/paths.js';
+import { blobKey } from '../store/paths.js';
+import { sameRepo, type RepoKey } from '../oci/repo.js';
 import { NotFoundError } from '../store/driver.js';
 import { header } from '../client/upstream-client.js';
 import { upstreamError } from '../upstream/registry-upstreams.js';
@@ -32,37 +33,49 @@ export interface BlobResponse {
 export class BlobService {
   constructor(private readonly deps: CacheDeps) {}
 
-  async get(repo: RepoKey, digest: Digest, opts: { head: boolean; range?: string }): Promise<BlobResponse> {
+  /** `confirmed`: this repository's link to the blob was just checked. */
+  async get(repo: RepoKey, digest: Digest, opts: { head: boolean; range?: string }, confirmed = false): Promise<BlobResponse> {
     const key = blobKey(digest);
     const local = await this.deps.driver.stat(key);
     if (local) {
-      const result = await this.ensureLinked(repo, digest);
-      return this.fromStore(key, local.size, opts, result);
+      if (!confirmed) await this.ensureLinked(repo, digest);
+      return this.fromStore(key, local.size, opts, 'hit');
     }
+    const running = this.deps.inflight.get(digest.value);
+    // A download started for another repository is joined only once this one is confirmed to hold the blob.
+    if (running && !confirmed && !(running.repo && sameRepo(running.repo, repo))) {
+      await this.ensureLinked(repo, digest);
+      return this.get(repo, digest, opts, true);
+    }
+    if (opts.head && !running) return this.headUpstream(repo, digest, opts.range);
     return this.fromFetch(repo, digest, opts);
   }
 
   /**
-   * A blob cached for one repository is served to another only once the upstream confirms that
-   * repository has it (one HEAD, then remembered), so the cache never leaks content across
-   * repositories. If the upstream cannot answer, the cached bytes are served (stale).
+   * A blob cached (or being fetched) for one repository is served to another only once the
+   * upstream confirms that repository has it (one HEAD, then remembered as a link). When the
+   * upstream cannot answer, the answer is the upstream's error, exactly as for a blob that is not
+   * cached: the cache must never carry content across a repository boundary, and must not tell
+   * a caller which digests it holds for others.
    */
-  private async ensureLinked(repo: RepoKey, digest: Digest): Promise<CacheResult> {
-    if (await this.deps.meta.hasBlobLink(repo, digest)) return 'hit';
+  private async ensureLinked(repo: RepoKey, digest: Digest): Promise<void> {
+    if (await this.deps.meta.hasBlobLink(repo, digest)) return;
     const route = routeFor(this.deps.routes, repo);
-    try {
-      const res = await route.upstreams.send({ method: 'HEAD', name: repo.name, path: `blobs/${digest.value}` });
-      await res.body.dump?.();
-      if (res.status !== 200) throw upstreamError(res, 'blob', { digest: digest.value });
-    } catch (e) {
-      if (isRegistryError(e, 'UPSTREAM_UNAVAILABLE')) {
-        this.deps.log.warn({ registry: repo.registry, repository: repo.name, digest: digest.value }, 'upstream unavailable; serving a cached blob not yet confirmed for this repository');
-        return 'stale';
-      }
-      throw e;
-    }
+    const res = await route.upstreams.send({ method: 'HEAD', name: repo.name, path: `blobs/${digest.value}` });
+    await res.body.dump?.();
+    if (res.status !== 200) throw upstreamError(res, 'blob', { digest: digest.value });
     await this.deps.meta.putBlobLink(repo, digest);
-    return 'hit';
+  }
+
+  /** HEAD of a blob neither cached nor being fetched: the upstream's HEAD, never a download. */
+  private async headUpstream(repo: RepoKey, digest: Digest, rangeHeader: string | undefined): Promise<BlobResponse> {
+    const route = routeFor(this.deps.routes, repo);
+    const res = await route.upstreams.send({ method: 'HEAD', name: repo.name, path: `blobs/${digest.value}` });
+    await res.body.dump?.();
+    if (res.status !== 200) throw upstreamError(res, 'blob', { digest: digest.value });
+    const size = Number(header(res.headers, 'content-length'));
+    if (!Number.isSafeInteger(size) || size < 0) throw new RegistryError('UPSTREAM_UNAVAILABLE', `upstream ${res.upstream.id} answered a blob HEAD without a valid Content-Length`);
+    return { size, range: parseRange(rangeHeader, size), result: 'miss', upstream: res.upstream.id };
   }
 
   private async fromStore(key: string, size: number, opts: { head: boolean; range?: string }, result: CacheResult): Promise<BlobResponse> {
@@ -110,11 +123,12 @@ export class BlobService {
     const { driver, inflight, index, log } = this.deps;
     const route = routeFor(this.deps.routes, repo);
     const fetch = new BlobFetch(digest);
+    fetch.repo = repo;
     const key = blobKey(digest);
     const upstream = openUpstream(route, repo, digest, log);
     let release: (() => Promise<void>) | undefined;
     const source = this.deps.cluster
-      ? clusterSource(this.deps.cluster, digest.value, upstream, (claim) => { if (claim.kind === 'owner') release = claim.release; })
+      ? clusterSource(this.deps.cluster, digest.value, upstream, (claim) => { if (claim.kind === 'owner') release = claim.release; }, () => this.ensureLinked(repo, digest))
       : upstream;
     const settled = fetch.run(() => driver.writer(key), source).then(async () => {
       index.add(key, fetch.size!);

@@ -95,16 +95,13 @@ export class ManifestService {
     return buf;
   }
 
+  /**
+   * By digest, not linked to this repository: only the upstream can say this repository has it.
+   * When it cannot answer, this is a miss like any other; bytes cached for another repository are
+   * never served here (that would carry content across repositories the access rules separate).
+   */
   private async fetchByDigest(route: RegistryRoute, repo: RepoKey, d: Digest): Promise<ManifestResponse> {
-    try {
-      return await this.fetch(route, repo, d.value, d);
-    } catch (e) {
-      // The bytes may be cached for another repository; serve them only when the upstream cannot say.
-      const bytes = isRegistryError(e, 'UPSTREAM_UNAVAILABLE') ? await this.bytes(d) : undefined;
-      if (!bytes) throw e;
-      this.deps.log.warn({ registry: repo.registry, repository: repo.name, digest: d.value }, 'upstream unavailable; serving cached manifest by digest');
-      return { bytes, mediaType: parseManifest(bytes).mediaType, digest: d.value, result: 'stale' };
-    }
+    return this.fetch(route, repo, d.value, d);
   }
 
   private async refreshTag(route: RegistryRoute, repo: RepoKey, tag: string, entry: TagEntry | undefined): Promise<ManifestResponse> {

@@ -59,9 +59,18 @@ const peerAgent = new Agent({ connect: { timeout: 1000 }, headersTimeout: 60_000
  * stream breaks (it died), we take the lease over and continue from the upstream with a Range from
  * the bytes we already have, through the same resume path as an upstream failover.
  */
-export function clusterSource(c: ClusterDeps, digest: string, upstream: OpenSource, onClaim: (claim: Claim) => void): OpenSource {
+export function clusterSource(c: ClusterDeps, digest: string, upstream: OpenSource, onClaim: (claim: Claim) => void, confirm: () => Promise<void>): OpenSource {
   let peer: PeerInfo | undefined;
   let claimed = false;
+  // Bytes another instance fetched (for whichever repository) reach this repository's clients only
+  // once its upstream confirms the repository holds the blob; bytes from our own upstream need not.
+  let confirmed: Promise<void> | undefined;
+  const fromPeer = async (p: PeerInfo, offset: number) => { await (confirmed ??= confirm()); return readPeer(c, p, digest, offset); };
+  const fromShared = async (offset: number) => {
+    if (!(await c.driver.stat(blobKey(parseDigest(digest))).catch(() => undefined))) return undefined;
+    await (confirmed ??= confirm());
+    return fromStore(c, digest, offset);
+  };
   return async (offset, brokeBecause) => {
     if (!claimed) {
       claimed = true;
@@ -75,16 +84,16 @@ export function clusterSource(c: ClusterDeps, digest: string, upstream: OpenSour
       peer = claim.kind === 'peer' && claim.peer.instance !== peer.instance ? claim.peer : undefined;
     }
     if (peer) {
-      const fromPeer = await readPeer(c, peer, digest, offset);
-      if (fromPeer) return fromPeer;
+      const got = await fromPeer(peer, offset);
+      if (got) return got;
       // The owner has neither the fetch nor the blob (it finished and failed, or restarted): take over.
       const claim = await c.coordinator.takeOver(digest, peer);
       onClaim(claim);
       peer = undefined;
-      if (claim.kind === 'peer') { const again = await readPeer(c, claim.peer, digest, offset); if (again) { peer = claim.peer; return again; } }
-      return (await fromStore(c, digest, offset)) ?? upstream(offset, brokeBecause);
+      if (claim.kind === 'peer') { const again = await fromPeer(claim.peer, offset); if (again) { peer = claim.peer; return again; } }
+      return (await fromShared(offset)) ?? upstream(offset, brokeBecause);
     }
-    return (await fromStore(c, digest, offset)) ?? upstream(offset, brokeBecause);
+    return (await fromShared(offset)) ?? upstream(offset, brokeBecause);
   };
 }
 
