@@ -22,12 +22,15 @@ const RESTART_ONLY = [
   'cache.memoryManifests', 'limits.headersTimeout', 'limits.requestTimeout', 'limits.idleTimeout', 'limits.keepAliveTimeout',
 ];
 
+/** Maps reported as one setting (their keys are data: user-chosen names). */
+const WHOLE = ['auth.groups'];
+
 /** Changed settings as dotted paths: objects are walked, arrays and values compared whole. */
 export function changedPaths(a: unknown, b: unknown, prefix = ''): string[] {
   if (isDeepStrictEqual(a, b)) return [];
   const plain = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
   // Registries are reported by name: a registry is applied as a whole.
-  if (!plain(a) || !plain(b) || prefix.startsWith('registries.')) return [prefix || '(root)'];
+  if (!plain(a) || !plain(b) || prefix.startsWith('registries.') || WHOLE.includes(prefix)) return [prefix || '(root)'];
   const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);
   return [...keys].sort().flatMap((k) => changedPaths((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], prefix ? `${prefix}.${k}` : k));
 }
