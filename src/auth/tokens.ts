@@ -5,6 +5,8 @@
 export interface SharedTokens {
   get(key: string): Promise<{ token: string; expiresAt: number } | undefined>;
   set(key: string, token: string, expiresAt: number): Promise<void>;
+  /** Drops the key if it still holds this token (an upstream refused it). */
+  delete(key: string, token: string): Promise<void>;
 }
 
 /** Bearer tokens cached per realm, service and scope, honouring expires_in (minus a safety margin). */
@@ -31,13 +33,16 @@ export class TokenCache {
     this.tokens.set(key, { token, expiresAt: this.now() + ttl - Math.max(5000, ttl * 0.1) });
   }
 
-  /** One token request per key at a time: concurrent misses share it. */
-  async getOrFetch(key: string, fetch: () => Promise<{ token: string; expiresIn: number }>): Promise<string> {
+  /**
+   * One token request per key at a time: concurrent misses share it. `rejected`: a token the
+   * upstream just refused, never to be returned again (from here or from the fleet's store).
+   */
+  async getOrFetch(key: string, fetch: () => Promise<{ token: string; expiresIn: number }>, rejected?: string): Promise<string> {
     const hit = this.get(key);
-    if (hit) return hit;
+    if (hit && hit !== rejected) return hit;
     let p = this.pending.get(key);
     if (!p) {
-      p = this.fromShared(key).then(async (hit) => {
+      p = this.fromShared(key, rejected).then(async (hit) => {
         if (hit) return hit;
         const { token, expiresIn } = await fetch();
         this.set(key, token, expiresIn);
@@ -50,12 +55,17 @@ export class TokenCache {
     return p;
   }
 
-  private async fromShared(key: string): Promise<string | undefined> {
+  private async fromShared(key: string, rejected: string | undefined): Promise<string | undefined> {
     const e = this.shared ? await this.shared.get(key).catch(() => undefined) : undefined;
-    if (!e || e.expiresAt <= this.now()) return undefined;
+    if (!e || e.expiresAt <= this.now() || e.token === rejected) return undefined;
     this.tokens.set(key, e);
     return e.token;
   }
 
-  invalidate(key: string): void { this.tokens.delete(key); }
+  /** Forgets a token an upstream refused, here and in the fleet's store (only if it still holds that one). */
+  async invalidate(key: string, token?: string): Promise<void> {
+    const mine = this.tokens.get(key);
+    if (!token || mine?.token === token) this.tokens.delete(key);
+    if (token && this.shared) await this.shared.delete(key, token).catch(() => {});
+  }
 }

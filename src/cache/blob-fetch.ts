@@ -13,8 +13,20 @@ const READ_CHUNK = 128 * 1024;
 
 /** A body to append; `skip` bytes are dropped first (an upstream that ignored our Range). */
 export interface SourceBody { size?: number; body: AsyncIterable<Uint8Array>; skip?: number }
-/** Opens the source at `offset` (0 first; later after a break, with why the last one broke). */
-export type OpenSource = (offset: number, brokeBecause?: string) => Promise<SourceBody>;
+/**
+ * Opens the source at `offset` (0 first; later after a break, with why the last one broke).
+ * `restart`: the bytes so far were wrong (digest or length): the source that sent them failed,
+ * and the whole blob is asked again, from byte 0, of the next source.
+ */
+export type OpenSource = (offset: number, brokeBecause?: string, restart?: boolean) => Promise<SourceBody>;
+
+/** The store could not take the bytes (disk full, read-only): not the upstream's fault, never retried there. */
+export class StoreWriteError extends Error {
+  constructor(override readonly cause: Error) {
+    super(`storage write failed: ${cause.message}`);
+    this.name = 'StoreWriteError';
+  }
+}
 
 /** Drops the first `n` bytes of a stream. */
 async function* skipBytes(body: AsyncIterable<Uint8Array>, n: number): AsyncIterable<Uint8Array> {
@@ -28,7 +40,7 @@ async function* skipBytes(body: AsyncIterable<Uint8Array>, n: number): AsyncIter
 
 /** Raised to every reader when the fetched bytes do not match the digest, or the source broke. */
 export class FetchFailedError extends Error {
-  constructor(message: string, readonly kind: 'digest' | 'size' | 'source') {
+  constructor(message: string, readonly kind: 'digest' | 'size' | 'source' | 'restart') {
     super(message);
     this.name = 'FetchFailedError';
   }
@@ -61,8 +73,16 @@ export class BlobFetch extends EventEmitter {
   /** run() has returned: the blob is committed (or dropped), so the spool may close. */
   private finished = false;
 
-  /** spoolDir: where the private spool goes when the store's writer has no local file (S3). */
-  constructor(readonly digest: Digest, private readonly spoolDir: string = tmpdir()) {
+  /** Bumped when the download restarts from byte 0: readers of an older generation are aborted. */
+  private generation = 0;
+  private openWriter!: () => Promise<ObjectWriter>;
+
+  /**
+   * spoolDir: where the private spool goes when the store's writer has no local file (S3).
+   * expectedSize: the size the manifest's descriptor gives, when known: an upstream that announces
+   * another length is wrong, whatever it sends.
+   */
+  constructor(readonly digest: Digest, private readonly spoolDir: string = tmpdir(), readonly expectedSize?: number) {
     super();
     this.setMaxListeners(0);
     this.ready = new Promise((res) => { this.resolveReady = res; });
@@ -74,15 +94,27 @@ export class BlobFetch extends EventEmitter {
    * verified; rejects otherwise (errors before the first byte keep their own type, so the first
    * client gets the upstream's real answer).
    */
-  async run(openWriter: () => Promise<ObjectWriter>, openSource: OpenSource, maxResumes = 3): Promise<void> {
+  async run(openWriter: () => Promise<ObjectWriter>, openSource: OpenSource, maxResumes = 3, maxRestarts = 3): Promise<void> {
+    this.openWriter = openWriter;
     try {
-      this.writer = await openWriter();
-      const sink = this.writer.localPath ? this.writer : await this.spooled(this.writer);
-      if (this.writer.localPath) this.fh = await fsp.open(this.writer.localPath, 'r');
-      const src = await openSource(0);
-      this.size = src.size;
-      this.resolveReady();
-      await this.consume(src, openSource, maxResumes, sink);
+      let sink = await this.openSink();
+      let src = await openSource(0);
+      for (let restarts = 0; ; restarts++) {
+        this.size = this.expectedSize ?? src.size;
+        this.resolveReady();
+        try {
+          await this.consume(src, openSource, maxResumes, sink);
+          return;
+        } catch (e) {
+          // Wrong bytes or a wrong length: that source failed. Start over, from byte 0, elsewhere;
+          // whoever already followed the wrong bytes is aborted (never handed a clean end).
+          if (!(e instanceof FetchFailedError) || (e.kind !== 'digest' && e.kind !== 'size') || restarts >= maxRestarts) throw e;
+          await this.writer?.abort().catch(() => {});
+          this.restartReaders(e.message);
+          sink = await this.openSink();
+          src = await openSource(0, e.message, true);
+        }
+      }
     } catch (e) {
       this.fail(e as Error);
       await this.writer?.abort().catch(() => {});
@@ -94,6 +126,29 @@ export class BlobFetch extends EventEmitter {
     }
   }
 
+  /** A fresh store writer and the spool readers follow (its own file, or a private one). */
+  private async openSink(): Promise<ObjectWriter> {
+    const old = this.fh;
+    this.fh = undefined;
+    if (old && this.readers === 0) void old.close().catch(() => {});
+    else if (old) this.oldSpools.push(old);
+    let writer: ObjectWriter;
+    try { writer = await this.openWriter(); } catch (e) { throw new StoreWriteError(e as Error); }
+    this.writer = writer;
+    this.written = 0;
+    if (writer.localPath) { this.fh = await fsp.open(writer.localPath, 'r'); return writer; }
+    return this.spooled(writer);
+  }
+
+  /** Spools of earlier generations, closed with the last reader. */
+  private readonly oldSpools: fsp.FileHandle[] = [];
+
+  private restartReaders(reason: string): void {
+    this.generation++;
+    this.emit('restart', reason);
+    this.emit('progress');
+  }
+
   /**
    * Appends source bytes until the blob is complete. When a source breaks (reset, timeout, early
    * end) the fetch continues from `openSource(written)`, i.e. the next upstream with a Range: the
@@ -102,11 +157,14 @@ export class BlobFetch extends EventEmitter {
   private async consume(first: SourceBody, openSource: OpenSource, maxResumes: number, writer: ObjectWriter): Promise<void> {
     const h = hasher(this.digest.algorithm);
     let src = first;
+    if (this.expectedSize !== undefined && src.size !== undefined && src.size !== this.expectedSize) {
+      throw new FetchFailedError(`upstream announced ${src.size} bytes; the manifest says ${this.expectedSize}`, 'size');
+    }
     for (let resumes = 0; ; resumes++) {
       try {
         for await (const chunk of skipBytes(src.body, src.skip ?? 0)) {
           h.update(chunk);
-          await writer.write(chunk);
+          try { await writer.write(chunk); } catch (e) { throw new StoreWriteError(e as Error); }
           this.written += chunk.length;
           if (this.size !== undefined && this.written > this.size) throw new FetchFailedError(`upstream sent more than ${this.size} bytes`, 'size');
           this.emit('progress');
@@ -114,7 +172,7 @@ export class BlobFetch extends EventEmitter {
         if (this.size === undefined || this.written === this.size) break;
         throw new Error(`stream ended after ${this.written} of ${this.size} bytes`);
       } catch (e) {
-        if (e instanceof FetchFailedError) throw e;
+        if (e instanceof FetchFailedError || e instanceof StoreWriteError) throw e;
         if (resumes >= maxResumes) throw new FetchFailedError(`upstream stream broke after ${this.written} bytes: ${(e as Error).message}`, 'source');
         this.emit('resume', { offset: this.written, reason: (e as Error).message });
         src = await openSource(this.written, (e as Error).message);
@@ -126,7 +184,7 @@ export class BlobFetch extends EventEmitter {
     this.size = this.written;
     this.done = true;
     this.emit('progress');
-    await writer.commit();
+    try { await writer.commit(); } catch (e) { throw new StoreWriteError(e as Error); }
   }
 
   /**
@@ -164,37 +222,40 @@ export class BlobFetch extends EventEmitter {
   reader(start = 0, end?: number): Readable | undefined {
     if (!this.fh) return undefined;
     this.readers++;
+    const gen = this.generation;
     let pos = start;
     let released = false;
     const release = () => { if (!released) { released = true; this.readers--; this.maybeClose(); } };
     const fetch = this;
     const stream = new Readable({
       highWaterMark: READ_CHUNK,
-      read() { fetch.pump(this, pos, end, (n) => { pos += n; }); },
+      read() { fetch.pump(this, gen, pos, end, (n) => { pos += n; }); },
       destroy(err, cb) { release(); cb(err); },
     });
     stream.on('end', release);
     return stream;
   }
 
-  private pump(stream: Readable, pos: number, end: number | undefined, advance: (n: number) => void): void {
+  private pump(stream: Readable, gen: number, pos: number, end: number | undefined, advance: (n: number) => void): void {
     if (this.error) { stream.destroy(this.error); return; }
+    if (gen !== this.generation) { stream.destroy(new FetchFailedError('the upstream sent wrong bytes; the download restarted from another upstream', 'restart')); return; }
     const last = end ?? (this.done ? this.written - 1 : Infinity);
     if (pos > last) {
       // Everything asked for is out, but a clean end would claim the bytes are good: wait for the digest.
       if (this.done) stream.push(null);
-      else this.once('progress', () => this.pump(stream, pos, end, advance));
+      else this.once('progress', () => this.pump(stream, gen, pos, end, advance));
       return;
     }
     // Until the digest is verified, hold back the last byte asked for: a client that got every byte
     // (Content-Length satisfied) would take an abort after it as success.
     const limit = this.done ? last : Math.min(last - 1, (this.size ?? Infinity) - 2);
     const available = Math.min(this.written - 1, limit) - pos + 1;
-    if (available <= 0) { this.once('progress', () => this.pump(stream, pos, end, advance)); return; }
+    if (available <= 0) { this.once('progress', () => this.pump(stream, gen, pos, end, advance)); return; }
     const len = Math.min(available, READ_CHUNK);
     const buf = Buffer.allocUnsafe(len);
     this.fh!.read(buf, 0, len, pos).then(({ bytesRead }) => {
       if (stream.destroyed) return;
+      if (gen !== this.generation) { stream.destroy(new FetchFailedError('the upstream sent wrong bytes; the download restarted from another upstream', 'restart')); return; }
       advance(bytesRead);
       stream.push(bytesRead === len ? buf : buf.subarray(0, bytesRead));
     }, (e: Error) => stream.destroy(e));
@@ -213,7 +274,9 @@ export class BlobFetch extends EventEmitter {
   }
 
   private maybeClose(): void {
-    if (this.readers === 0 && this.finished && this.fh) {
+    if (this.readers > 0) return;
+    for (const old of this.oldSpools.splice(0)) void old.close().catch(() => {});
+    if (this.finished && this.fh) {
       const fh = this.fh;
       this.fh = undefined;
       void fh.close().catch(() => {});

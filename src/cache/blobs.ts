@@ -5,8 +5,10 @@ import { blobKey } from '../store/paths.js';
 import { sameRepo, type RepoKey } from '../oci/repo.js';
 import { NotFoundError } from '../store/driver.js';
 import { header } from '../client/upstream-client.js';
-import { upstreamError } from '../upstream/registry-upstreams.js';
-import { BlobFetch, type OpenSource } from './blob-fetch.js';
+import { BadUpstreamContent, upstreamError } from '../upstream/registry-upstreams.js';
+import { upstreamRefused } from '../upstream/events.js';
+import { storageError } from '../store/errors.js';
+import { BlobFetch, StoreWriteError, type OpenSource } from './blob-fetch.js';
 import type { UpstreamClient } from '../client/upstream-client.js';
 import { clusterSource } from '../cluster/peer.js';
 import { parseRange, type Range } from './range.js';
@@ -105,7 +107,7 @@ export class BlobService {
     const release = fetch.hold();
     try {
       await fetch.ready;
-      if (fetch.error) throw fetch.error;
+      if (fetch.error) throw fetch.error instanceof StoreWriteError ? storageError(fetch.error.cause) : fetch.error;
       if (fetch.size === undefined) throw new RegistryError('UPSTREAM_UNAVAILABLE', 'upstream sent no Content-Length for a blob');
       const range = parseRange(opts.range, fetch.size);
       if (opts.head) return { size: fetch.size, range, result };
@@ -122,10 +124,11 @@ export class BlobService {
   private start(repo: RepoKey, digest: Digest): BlobFetch {
     const { driver, inflight, index, log } = this.deps;
     const route = routeFor(this.deps.routes, repo);
-    const fetch = new BlobFetch(digest);
+    const expected = this.deps.sizes?.get(repo.registry, digest.value);
+    const fetch = new BlobFetch(digest, undefined, expected);
     fetch.repo = repo;
     const key = blobKey(digest);
-    const upstream = openUpstream(route, repo, digest, log);
+    const upstream = openUpstream(route, repo, digest, log, expected);
     let release: (() => Promise<void>) | undefined;
     const source = this.deps.cluster
       ? clusterSource(this.deps.cluster, digest.value, upstream, (claim) => { if (claim.kind === 'owner') release = claim.release; }, () => this.ensureLinked(repo, digest))
@@ -135,7 +138,10 @@ export class BlobService {
       await this.deps.meta.putBlobLink(repo, digest);
       await index.evictIfNeeded();
     }).finally(() => release?.());
-    settled.catch((e: Error) => log.warn({ registry: repo.registry, repository: repo.name, digest: digest.value, err: e.message }, 'blob fetch failed; nothing was cached'));
+    settled.catch((e: Error) => {
+      if (e instanceof StoreWriteError) log.error({ registry: repo.registry, repository: repo.name, digest: digest.value, err: e.cause.message, code: (e.cause as { code?: string }).code }, 'blob could not be written to storage; nothing was cached');
+      else log.warn({ registry: repo.registry, repository: repo.name, digest: digest.value, err: e.message }, 'blob fetch failed; nothing was cached');
+    });
     inflight.add(digest.value, fetch, settled);
     return fetch;
   }
@@ -143,34 +149,41 @@ export class BlobService {
 
 /**
  * The source of one blob download across upstreams. Offset 0 is the first request. A later call
- * means the previous stream broke: that upstream is charged a failure and excluded, and the next
- * one is asked for the rest with a Range; one that ignores Range (200) has the bytes already
- * written skipped.
+ * means the previous stream broke (or, with `restart`, sent wrong bytes or a wrong length): that
+ * upstream is charged a failure and excluded, and the next one is asked for the rest with a Range
+ * (or for everything again, from byte 0, after wrong bytes); one that ignores Range (200) has the
+ * bytes already written skipped. An upstream whose answer does not fit (a length that disagrees
+ * with the manifest, a resume at the wrong offset) fails over to the next before any byte flows.
  */
-function openUpstream(route: RegistryRoute, repo: RepoKey, digest: Digest, log: CacheDeps['log']): OpenSource {
+function openUpstream(route: RegistryRoute, repo: RepoKey, digest: Digest, log: CacheDeps['log'], expected: number | undefined): OpenSource {
   const tried = new Set<UpstreamClient>();
   let current: UpstreamClient | undefined;
-  return async (offset, brokeBecause) => {
+  return async (offset, brokeBecause, restart) => {
     if (current) {
-      current.health.failure(`blob stream broke: ${brokeBecause ?? 'unknown'}`);
+      const reason = !restart ? 'body_error' : /digest/.test(brokeBecause ?? '') ? 'digest_mismatch' : 'size_mismatch';
+      current.health.failure(`blob ${restart ? 'bytes were wrong' : 'stream broke'}: ${brokeBecause ?? 'unknown'}`);
+      upstreamRefused(current.id, reason);
       tried.add(current);
-      log.warn({ registry: repo.registry, digest: digest.value, upstream: current.id, offset, reason: brokeBecause }, 'blob stream broke');
+      log.warn({ registry: repo.registry, digest: digest.value, upstream: current.id, offset, reason: brokeBecause }, restart ? 'upstream sent wrong bytes; fetching the blob again from the next upstream' : 'blob stream broke');
     }
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-    const res = await route.upstreams.send({ method: 'GET', name: repo.name, path: `blobs/${digest.value}`, headers }, { exclude: tried });
-    current = res.upstream;
-    if (res.status !== 200 && res.status !== 206) { await res.body.dump?.(); throw upstreamError(res, 'blob', { digest: digest.value }); }
-    const cl = header(res.headers, 'content-length');
-    if (offset === 0) {
-      log.debug({ registry: repo.registry, repository: repo.name, digest: digest.value, upstream: res.upstream.id, size: cl }, 'fetching blob');
-      return { size: cl !== undefined ? Number(cl) : undefined, body: res.body };
-    }
-    log.warn({ registry: repo.registry, repository: repo.name, digest: digest.value, upstream: res.upstream.id, offset, status: res.status, reason: brokeBecause }, 'blob stream broke; resuming from the next upstream');
-    if (res.status === 206) {
-      const start = Number(/bytes (\d+)-/.exec(header(res.headers, 'content-range') ?? '')?.[1] ?? -1);
-      if (start !== offset) { await res.body.dump?.(); throw new RegistryError('UPSTREAM_UNAVAILABLE', `upstream ${res.upstream.id} answered a resume at ${offset} with range start ${start}`); }
-      return { body: res.body };
-    }
-    return { body: res.body, skip: offset };
+    return route.upstreams.fetch({ method: 'GET', name: repo.name, path: `blobs/${digest.value}`, headers }, { exclude: tried }, async (res) => {
+      current = res.upstream;
+      if (res.status !== 200 && res.status !== 206) throw upstreamError(res, 'blob', { digest: digest.value });
+      const cl = header(res.headers, 'content-length');
+      if (offset === 0) {
+        const size = cl !== undefined ? Number(cl) : undefined;
+        if (expected !== undefined && size !== undefined && size !== expected) throw new BadUpstreamContent(`upstream ${res.upstream.id} announced ${size} bytes for ${digest.value}; the manifest says ${expected}`, 'size_mismatch');
+        log.debug({ registry: repo.registry, repository: repo.name, digest: digest.value, upstream: res.upstream.id, size: cl }, 'fetching blob');
+        return { size, body: res.body };
+      }
+      log.warn({ registry: repo.registry, repository: repo.name, digest: digest.value, upstream: res.upstream.id, offset, status: res.status, reason: brokeBecause }, 'blob stream broke; resuming from the next upstream');
+      if (res.status === 206) {
+        const start = Number(/bytes (\d+)-/.exec(header(res.headers, 'content-range') ?? '')?.[1] ?? -1);
+        if (start !== offset) throw new BadUpstreamContent(`upstream ${res.upstream.id} answered a resume at ${offset} with range start ${start}`, 'bad_range');
+        return { body: res.body };
+      }
+      return { body: res.body, skip: offset };
+    });
   };
 }

@@ -7,6 +7,7 @@ import type { InflightFetches } from './inflight.js';
 import type { RepoKey } from '../store/paths.js';
 import { RegistryError } from '../oci/errors.js';
 import type { ClusterDeps } from '../cluster/peer.js';
+import type { DescriptorSizes } from './descriptor-sizes.js';
 
 /** Per-registry settings the cache needs. */
 export interface RegistryRoute {
@@ -36,6 +37,8 @@ export interface CacheDeps {
   now?: () => number;
   /** Fleet coordination of downloads (several instances, Redis); absent for one instance. */
   cluster?: ClusterDeps;
+  /** Blob sizes from the manifests served, to catch an upstream announcing a wrong length. */
+  sizes?: DescriptorSizes;
 }
 
 export function routeFor(routes: RouteTable, repo: RepoKey): RegistryRoute {

@@ -4,14 +4,14 @@ import { MANIFEST_TYPES, bareType } from '../oci/mediatypes.js';
 import { parseManifest, referrerDescriptor } from '../oci/manifest.js';
 import { blobKey, type RepoKey } from '../store/paths.js';
 import type { TagEntry } from '../store/metadata.js';
-import { header, readCappedBytes } from '../client/upstream-client.js';
-import { upstreamError } from '../upstream/registry-upstreams.js';
+import { header } from '../client/upstream-client.js';
+import { upstreamError, upstreamsFailed } from '../upstream/registry-upstreams.js';
+import { readManifest } from '../upstream/manifest-reader.js';
+import { storageError } from '../store/errors.js';
 import { routeFor, type CacheDeps, type CacheResult, type RegistryRoute } from './context.js';
 import { ManifestMemory } from './manifest-memory.js';
 import { SingleFlight } from './single-flight.js';
 
-/** Manifests larger than this are refused: containerd and containers/image refuse them too. */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const UPSTREAM_ACCEPT = MANIFEST_TYPES.join(', ');
 
 export interface ManifestResponse {
@@ -58,7 +58,8 @@ export class ManifestService {
     const key = flightKey(repo, ref.value);
     const missingUntil = this.missing.get(key);
     if (missingUntil !== undefined) {
-      if (missingUntil > this.now()) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown (upstream said so recently)', { tag: ref.value });
+      // The same answer as the upstream's 404 (HEAD and GET must agree on it, byte for byte).
+      if (missingUntil > this.now()) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { reference: ref.value });
       this.missing.delete(key);
     }
     return this.flights.run(key, async () => {
@@ -112,7 +113,7 @@ export class ManifestService {
       }
       return await this.fetch(route, repo, tag, undefined, tag);
     } catch (e) {
-      if (!entry || !isRegistryError(e, 'UPSTREAM_UNAVAILABLE')) throw e;
+      if (!entry || !upstreamsFailed(e)) throw e;
       const age = this.now() - entry.checkedAt;
       const bytes = age <= route.maxStale ? await this.bytes(parseDigest(entry.digest)) : undefined;
       if (!bytes) throw e;
@@ -125,7 +126,7 @@ export class ManifestService {
   private async revalidate(route: RegistryRoute, repo: RepoKey, tag: string, entry: TagEntry): Promise<ManifestResponse | undefined> {
     const res = await route.upstreams.send({ method: 'HEAD', name: repo.name, path: `manifests/${tag}`, headers: { accept: UPSTREAM_ACCEPT } }, { resolvesTag: true });
     await res.body.dump?.();
-    if (res.status !== 200) throw upstreamError(res, 'manifest', { tag });
+    if (res.status !== 200) throw upstreamError(res, 'manifest', { reference: tag });
     if (header(res.headers, 'docker-content-digest') !== entry.digest) return undefined;
     const bytes = await this.bytes(parseDigest(entry.digest));
     if (!bytes) return undefined;
@@ -134,32 +135,19 @@ export class ManifestService {
   }
 
   private async fetch(route: RegistryRoute, repo: RepoKey, ref: string, want?: Digest, tag?: string): Promise<ManifestResponse> {
-    const res = await route.upstreams.send({ method: 'GET', name: repo.name, path: `manifests/${ref}`, headers: { accept: UPSTREAM_ACCEPT } }, { resolvesTag: tag !== undefined });
-    if (res.status !== 200) { await res.body.dump?.(); throw upstreamError(res, 'manifest', { reference: ref }); }
-    const declared = Number(header(res.headers, 'content-length') ?? 0);
-    if (declared > MAX_MANIFEST_BYTES) { await res.body.dump?.(); throw new RegistryError('MANIFEST_INVALID', `upstream manifest is ${declared} bytes, over the ${MAX_MANIFEST_BYTES} limit`); }
-    const raw = await readCappedBytes(res.body, MAX_MANIFEST_BYTES + 1);
-    if (raw.length > MAX_MANIFEST_BYTES) throw new RegistryError('MANIFEST_INVALID', `upstream manifest is over the ${MAX_MANIFEST_BYTES} byte limit`);
-    const digest = this.verify(raw, want, header(res.headers, 'docker-content-digest'), res.upstream.id);
-    const info = parseManifest(raw, header(res.headers, 'content-type'));
-    const mediaType = bareType(header(res.headers, 'content-type')) || info.mediaType;
-    await this.store(repo, digest, raw, mediaType, tag, info);
-    return { bytes: raw, mediaType, digest: digest.value, result: 'miss', upstream: res.upstream.id };
-  }
-
-  /** The digest the bytes really have; refuses bytes that do not match what was asked or announced. */
-  private verify(bytes: Buffer, want: Digest | undefined, announced: string | undefined, upstream: string): Digest {
-    const alg = want?.algorithm ?? (announced?.startsWith('sha512:') ? 'sha512' : 'sha256');
-    const actual = parseDigest(digestOf(bytes, alg));
-    const expected = want?.value ?? announced;
-    if (expected && expected !== actual.value) {
-      throw new RegistryError('UPSTREAM_UNAVAILABLE', `upstream ${upstream} sent a manifest whose digest ${actual.value} does not match ${expected}; not cached`);
+    const req = { method: 'GET' as const, name: repo.name, path: `manifests/${ref}`, headers: { accept: UPSTREAM_ACCEPT } };
+    const m = await route.upstreams.fetch(req, { resolvesTag: tag !== undefined }, (res) => readManifest(res, want, ref));
+    try {
+      await this.store(repo, m.digest, m.bytes, m.mediaType, tag, m.info);
+    } catch (e) {
+      throw e instanceof RegistryError ? e : storageError(e as Error);
     }
-    return actual;
+    return { bytes: m.bytes, mediaType: m.mediaType, digest: m.digest.value, result: 'miss', upstream: m.upstream };
   }
 
   private async store(repo: RepoKey, d: Digest, bytes: Buffer, mediaType: string, tag: string | undefined, info: ReturnType<typeof parseManifest>): Promise<void> {
     const { driver, meta, index } = this.deps;
+    this.deps.sizes?.record(repo.registry, [info.config, ...info.layers]);
     const key = blobKey(d);
     if (!(await driver.stat(key))) { await driver.put(key, bytes); index.add(key, bytes.length); }
     this.memory.set(d.value, bytes);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import { bearerChallenge, parseChallenges } from '../auth/challenge.js';
@@ -6,6 +7,7 @@ import { TokenCache } from '../auth/tokens.js';
 import type { Credentials } from '../auth/credentials.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { UpstreamHealth, parseRateLimit, type HealthSnapshot } from '../upstream/health.js';
+import { upstreamRefused } from '../upstream/events.js';
 
 export type { Credentials };
 /** Looks up credentials for a host when needed (config, config.json, auth.json, helpers). */
@@ -42,6 +44,14 @@ export class UpstreamConnectionError extends Error {
 }
 
 const MAX_REDIRECTS = 5;
+/**
+ * Token realms known to belong to a registry on another host: credentials configured for the
+ * registry may go there. Anything else needs the upstream's `tokenRealms`.
+ */
+const WELL_KNOWN_REALMS: Record<string, string[]> = {
+  'registry-1.docker.io': ['https://auth.docker.io'],
+  'registry.gitlab.com': ['https://gitlab.com'],
+};
 const MAX_ERROR_BODY = 64 * 1024;
 const USER_AGENT = 'regway/0.1';
 
@@ -112,7 +122,8 @@ export class UpstreamClient {
     if (res.status === 401 && req.name) {
       const challenge = res.headers['www-authenticate'];
       await drain(res);
-      auth = await this.answerChallenge(challenge, scope);
+      const rejected = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+      auth = await this.answerChallenge(challenge, scope, rejected);
       if (auth !== undefined) res = await this.raw(req, auth);
     }
     return this.followRedirects(req, res);
@@ -145,7 +156,9 @@ export class UpstreamClient {
       const loc = header(res.headers, 'location');
       await drain(res);
       if (!loc) break;
-      url = new URL(loc, url);
+      const next = new URL(loc, url);
+      refuseRedirect(this, url, next);
+      url = next;
       // Credentials never follow a redirect: blob redirects go to storage (S3, CDN) that must not see them.
       const headers: Record<string, string> = { 'user-agent': USER_AGENT };
       if (req.headers?.range) headers.range = req.headers.range;
@@ -165,16 +178,18 @@ export class UpstreamClient {
     return undefined;
   }
 
-  private async answerChallenge(header: string | string[] | undefined, scope: string): Promise<string | undefined> {
+  private async answerChallenge(header: string | string[] | undefined, scope: string, rejected: string | undefined): Promise<string | undefined> {
     const bearer = bearerChallenge(header);
     if (bearer?.params.realm) {
-      const realm = bearer.params.realm;
+      const realm = this.checkRealm(bearer.params.realm);
       const service = bearer.params.service ?? '';
       this.scheme = 'bearer';
       this.bearerParams = { realm, service };
       const want = scope || bearer.params.scope || '';
-      this.tokens.invalidate(TokenCache.key(realm, service, want));
-      return `Bearer ${await this.fetchTokenCached(realm, service, want)}`;
+      // The token we sent was refused: drop it here and for the whole fleet, never reuse it.
+      const key = await this.tokenKey(realm, service, want);
+      if (rejected) await this.tokens.invalidate(key, rejected);
+      return `Bearer ${await this.tokens.getOrFetch(key, () => this.fetchToken(realm, service, want), rejected)}`;
     }
     const creds = await this.credentials();
     if (parseChallenges(header).some((c) => c.scheme === 'basic') && creds) {
@@ -184,18 +199,54 @@ export class UpstreamClient {
     return undefined;
   }
 
-  private fetchTokenCached(realm: string, service: string, scope: string): Promise<string> {
-    return this.tokens.getOrFetch(TokenCache.key(realm, service, scope), () => this.fetchToken(realm, service, scope));
+  private async fetchTokenCached(realm: string, service: string, scope: string): Promise<string> {
+    return this.tokens.getOrFetch(await this.tokenKey(realm, service, scope), () => this.fetchToken(realm, service, scope));
   }
 
-  /** Docker token protocol: GET realm?service=&scope= with Basic credentials when we have them. */
+  /**
+   * A token is cached per realm, service, scope and the identity of the credentials it was got
+   * with (a hash): two upstreams with different credentials for one realm and scope (a fleet
+   * shares tokens in Redis) must never get each other's tokens.
+   */
+  private async tokenKey(realm: string, service: string, scope: string): Promise<string> {
+    const creds = this.mayReceiveCredentials(new URL(realm)) ? await this.credentials() : undefined;
+    const who = creds ? createHash('sha256').update(`${creds.username}\u0000${creds.password}`).digest('hex').slice(0, 32) : 'anonymous';
+    return `${TokenCache.key(realm, service, scope)}\u0000${who}`;
+  }
+
+  /**
+   * A realm is where a 401 tells us to fetch a token, and the upstream chooses it: refused when it
+   * is not http(s) or would take an https upstream's credentials to http in clear text.
+   */
+  private checkRealm(realm: string): string {
+    let u: URL;
+    try { u = new URL(realm); } catch { throw this.refuse('realm_invalid', `token realm ${JSON.stringify(realm.slice(0, 100))} is not a URL`); }
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw this.refuse('realm_invalid', `token realm ${u.protocol} is not http(s)`);
+    if (this.base.protocol === 'https:' && u.protocol === 'http:') throw this.refuse('realm_downgrade', `token realm ${u.origin} would downgrade https to http; refused`);
+    return u.href;
+  }
+
+  /** Credentials go only to a realm on the upstream's own host, a well-known one, or one configured in tokenRealms. */
+  private mayReceiveCredentials(realm: URL): boolean {
+    if (realm.host === this.base.host && !(this.base.protocol === 'https:' && realm.protocol === 'http:')) return true;
+    const allowed = [...(this.config.tokenRealms ?? []), ...(WELL_KNOWN_REALMS[this.base.hostname] ?? [])];
+    return allowed.some((a) => { try { return new URL(a).origin === realm.origin; } catch { return false; } });
+  }
+
+  private refuse(reason: string, message: string): UpstreamAuthError {
+    upstreamRefused(this.id, reason);
+    return new UpstreamAuthError(this.id, 0, message);
+  }
+
+  /** Docker token protocol: GET realm?service=&scope= with Basic credentials when we have them and the realm may see them. */
   private async fetchToken(realm: string, service: string, scope: string): Promise<{ token: string; expiresIn: number }> {
     const u = new URL(realm);
     if (service) u.searchParams.set('service', service);
     if (scope) u.searchParams.set('scope', scope);
     const headers: Record<string, string> = { 'user-agent': USER_AGENT };
     const creds = await this.credentials();
-    if (creds) headers.authorization = basic(creds);
+    if (creds && this.mayReceiveCredentials(u)) headers.authorization = basic(creds);
+    else if (creds) upstreamRefused(this.id, 'realm_foreign_host');
     const res = await this.dispatch(u, 'GET', headers, u.origin === this.base.origin ? this.dispatcher : redirectAgent());
     const text = await readCapped(res.body, MAX_ERROR_BODY);
     if (res.status !== 200) throw new UpstreamAuthError(this.id, res.status, `token request to ${u.origin}${u.pathname} answered ${res.status}`);
@@ -212,6 +263,30 @@ export class UpstreamAuthError extends Error {
     super(`upstream ${upstream}: ${message}`);
     this.name = 'UpstreamAuthError';
   }
+}
+
+/**
+ * A redirect is the upstream choosing where we connect next: refused when it is not http(s),
+ * downgrades https to http, or leads a non-local upstream to a loopback or link-local address
+ * (cloud metadata services live there). A refusal fails this upstream; the next one is asked.
+ */
+function refuseRedirect(c: UpstreamClient, from: URL, to: URL): void {
+  const why = to.protocol !== 'https:' && to.protocol !== 'http:' ? `a redirect to ${to.protocol} is not http(s)`
+    : from.protocol === 'https:' && to.protocol === 'http:' ? `a redirect from https to ${to.origin} would downgrade to http`
+      : isLocalAddress(to.hostname) && !isLocalAddress(c.base.hostname) ? `a redirect to the local address ${to.host}`
+        : undefined;
+  if (!why) return;
+  upstreamRefused(c.id, 'redirect_refused');
+  throw new UpstreamAuthError(c.id, 0, `${why}; refused`);
+}
+
+/** Literal loopback, unspecified and link-local addresses (names are not resolved here). */
+export function isLocalAddress(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '::' || h === '0.0.0.0') return true;
+  if (/^127\./.test(h) || /^169\.254\./.test(h) || /^0\./.test(h)) return true;
+  if (/^fe[89ab][0-9a-f]:/.test(h) || /^::ffff:(127|169\.254)\./.test(h)) return true;
+  return false;
 }
 
 let sharedRedirectAgent: Agent | undefined;

@@ -71,7 +71,15 @@ export function clusterSource(c: ClusterDeps, digest: string, upstream: OpenSour
     await (confirmed ??= confirm());
     return fromStore(c, digest, offset);
   };
-  return async (offset, brokeBecause) => {
+  return async (offset, brokeBecause, restart) => {
+    if (restart) {
+      // The bytes so far (from a peer, the shared store or an upstream) were wrong: only the
+      // upstream can say what they should be. A peer that sent them is not asked again.
+      if (peer) c.log.warn({ digest, peer: peer.instance, reason: brokeBecause }, 'bytes from a peer or the shared store did not verify; fetching from the upstream');
+      peer = undefined;
+      claimed = true;
+      return upstream(0, brokeBecause, true);
+    }
     if (!claimed) {
       claimed = true;
       const claim = await c.coordinator.claim(digest);

@@ -22,6 +22,11 @@ export const upstreamSchema = z.object({
   ]).optional(),
   /** Offer HTTP/2 (ALPN) to this upstream; used when it agrees. */
   http2: z.boolean().default(false),
+  /**
+   * Token realms (origins, e.g. https://auth.example.com) on other hosts that may receive this
+   * upstream's credentials. A realm on the upstream's own host always may; any other gets none.
+   */
+  tokenRealms: z.array(z.string().url().refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http:// or https:// URL')).default([]),
   tls: z.object({
     ca: z.string().optional(),
     cert: z.string().optional(),

@@ -95,6 +95,10 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
   app.addHook('onRequest', (req, reply, done) => {
     req.facts = {};
     reply.header('docker-distribution-api-version', 'registry/2.0');
+    // Every answer is what its Content-Type says, never sniffed into HTML; registry answers (JSON,
+    // manifests, blobs, tokens) may not run or embed anything. The status page sets its own policy.
+    reply.header('x-content-type-options', 'nosniff');
+    if (req.url.startsWith('/v2') || req.url.startsWith('/token')) reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'; sandbox");
     if (!req.url.startsWith('/v2/')) return done();
     // The one parse of the request: the guard authorizes what dispatch will serve.
     try {
@@ -243,15 +247,14 @@ async function blob(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo,
 }
 
 async function tags(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, rawName: string): Promise<unknown> {
-  const { tags: all, result } = await svc.discovery.tags(repo);
-  const { page, next } = paginate(all, req.query.n, req.query.last);
-  if (next !== undefined) {
-    const q = new URLSearchParams({ n: req.query.n!, last: next });
+  const r = await svc.discovery.tags(repo, req.query.n, req.query.last);
+  if (r.next !== undefined) {
+    const q = new URLSearchParams({ n: req.query.n ?? String(r.tags.length), last: r.next });
     if (req.query.ns) q.set('ns', req.query.ns);
     reply.header('link', `</v2/${req.params['*']}?${q}>; rel="next"`);
   }
-  reply.header('content-type', 'application/json').header('x-regway-cache', result);
-  return reply.send(JSON.stringify({ name: rawName, tags: page }));
+  reply.header('content-type', 'application/json').header('x-regway-cache', r.result);
+  return reply.send(JSON.stringify({ name: rawName, tags: r.tags }));
 }
 
 async function referrers(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {

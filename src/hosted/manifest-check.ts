@@ -3,8 +3,7 @@ import { digestOf, parseDigest, isDigest, type Algorithm, type Digest } from '..
 import { MANIFEST_TYPES, MT, bareType } from '../oci/mediatypes.js';
 import { isIndex, parseManifest, type Descriptor, type ManifestInfo } from '../oci/manifest.js';
 
-/** Supported manifest size; containerd and containers/image refuse larger ones themselves. */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+export { MAX_MANIFEST_BYTES } from '../oci/manifest.js';
 
 export interface CheckedManifest {
   digest: Digest;

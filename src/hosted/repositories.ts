@@ -6,6 +6,7 @@ import { NotFoundError } from '../store/driver.js';
 import type { MutableMetadataStore } from '../store/metadata.js';
 import { HOSTED_REGISTRY, type RepoKey } from '../oci/repo.js';
 import { parseRange, type Range } from '../cache/range.js';
+import { paginate } from '../cache/discovery.js';
 import { checkManifest } from './manifest-check.js';
 import type { HostedContent } from './content.js';
 
@@ -60,12 +61,13 @@ export class HostedRepositories {
   };
 
   readonly discovery = {
-    tags: async (repo: RepoKey) => {
+    tags: async (repo: RepoKey, n?: string, last?: string) => {
       const tags = (await this.meta.listTags(repo)).sort();
       if (tags.length === 0 && (await this.meta.listManifestLinks(repo)).length === 0) {
         throw new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', { name: repo.name });
       }
-      return { tags, result: 'hit' as const };
+      const p = paginate(tags, n, last);
+      return { tags: p.page, ...(p.next !== undefined ? { next: p.next } : {}), result: 'hit' as const };
     },
     referrers: async (repo: RepoKey, subject: Digest, artifactType: string | undefined) => {
       const all = await this.meta.listReferrers(repo, subject);

@@ -37,6 +37,8 @@ export class Metrics {
   private readonly upRequests: Counter<'upstream' | 'status'>;
   private readonly upDuration: Histogram<'upstream'>;
   private readonly alerts: Counter<'rule'>;
+  private readonly refusals: Counter<'upstream' | 'reason'>;
+  private readonly storageErrors: Counter<'code'>;
   private evictionsSeen = 0;
 
   constructor(private readonly sources: MetricSources = {}, opts: { defaultMetrics?: boolean } = {}) {
@@ -52,8 +54,15 @@ export class Metrics {
     this.upRequests = new Counter({ name: 'regway_upstream_requests_total', help: 'Requests to upstream registries, by upstream and status code ("error" for connection failures and timeouts)', labelNames: ['upstream', 'status'], registers: r });
     this.upDuration = new Histogram({ name: 'regway_upstream_request_duration_seconds', help: 'Time to response headers from an upstream registry', labelNames: ['upstream'], buckets: LATENCY_BUCKETS, registers: r });
     this.alerts = new Counter({ name: 'regway_alerts_fired_total', help: 'Anomaly alerts fired, by rule', labelNames: ['rule'], registers: r });
+    this.refusals = new Counter({ name: 'regway_upstream_refusals_total', help: 'Upstream answers refused as unsafe or wrong (bad media type, digest or size mismatch, body cut or stalled, token realm downgrade or foreign host, redirect), by upstream and reason', labelNames: ['upstream', 'reason'], registers: r });
+    this.storageErrors = new Counter({ name: 'regway_storage_errors_total', help: 'Storage failures by errno code (ENOSPC: disk full)', labelNames: ['code'], registers: r });
     this.gauges(r);
   }
+
+  /** An upstream answer the upstream layer refused (upstream/events.ts). */
+  refused(upstream: string, reason: string): void { this.refusals.inc({ upstream, reason }); }
+
+  storageFailed(code: string): void { this.storageErrors.inc({ code }); }
 
   private gauges(r: Registry[]): void {
     const s = this.sources;

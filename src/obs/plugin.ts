@@ -14,6 +14,7 @@ import { Metrics } from './metrics.js';
 import { SloTracker } from './slo.js';
 import { StatusStats, type UpstreamStatus } from './status.js';
 import { STATUS_PAGE } from './ui/page.js';
+import { STORAGE_FAILED, UPSTREAM_REFUSED } from './channels.js';
 
 /** The config sections observability reads (a structural slice of the full Config). */
 export interface ObsConfig {
@@ -117,6 +118,10 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
     },
   });
   registerRoutes(gw, { metrics, slo, alerts, stats, config });
+  const onRefused = (m: unknown) => { const e = m as { upstream: string; reason: string }; metrics.refused(e.upstream, e.reason); };
+  const onStorage = (m: unknown) => metrics.storageFailed((m as { code: string }).code);
+  UPSTREAM_REFUSED.subscribe(onRefused);
+  STORAGE_FAILED.subscribe(onStorage);
 
   const timer = setInterval(() => { if (slo.dirty) slo.save(sloPath).catch((err) => log.warn({ err }, 'could not save SLO history')); }, config.slo.persistInterval);
   timer.unref();
@@ -124,6 +129,8 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
     metrics, slo, alerts, audit, webhooks, sloPath,
     close: async () => {
       clearInterval(timer);
+      UPSTREAM_REFUSED.unsubscribe(onRefused);
+      STORAGE_FAILED.unsubscribe(onStorage);
       await slo.save(sloPath).catch((err) => log.warn({ err }, 'could not save SLO history'));
       await Promise.all([audit.close(), webhooks.close()]);
     },

@@ -25,6 +25,10 @@ export const ERROR_CATALOGUE = {
   UNAVAILABLE: { status: 503, message: 'service unavailable' },
   /** regway's own: every upstream for the registry failed and nothing usable is cached. */
   UPSTREAM_UNAVAILABLE: { status: 502, message: 'no upstream could serve the request and it is not cached' },
+  /** regway's own: the gateway's storage has no room (disk or quota full); free space or raise storage.maxSize headroom. */
+  STORAGE_FULL: { status: 507, message: "the gateway's storage is full" },
+  /** regway's own: the gateway's storage failed (read-only, I/O error, object store refused). */
+  STORAGE_ERROR: { status: 500, message: "the gateway's storage failed" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -12,8 +12,13 @@ export interface Descriptor {
 }
 
 /** What the gateway needs to know about a manifest; the bytes themselves are never re-serialized. */
+/** Manifests larger than this are refused: containerd and containers/image refuse them too. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
 export interface ManifestInfo {
   mediaType: string;
+  /** The body's own `mediaType` field, when it has one. */
+  declaredMediaType?: string;
   schemaVersion: number;
   /** Child manifests of an index. */
   manifests: Descriptor[];
@@ -42,6 +47,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): Manifest
   const mediaType = typeof doc.mediaType === 'string' ? doc.mediaType : bareType(contentType);
   return {
     mediaType,
+    declaredMediaType: typeof doc.mediaType === 'string' ? doc.mediaType : undefined,
     schemaVersion: typeof doc.schemaVersion === 'number' ? doc.schemaVersion : 0,
     manifests: descriptors(doc.manifests),
     config: isObj(doc.config) ? (doc.config as unknown as Descriptor) : undefined,

@@ -34,9 +34,23 @@ test('a failed half-open trial reopens at once', () => {
 test('429 skips the upstream for Retry-After', () => {
   let now = 0;
   const h = new UpstreamHealth({ failureThreshold: 3, openFor: 1000 }, () => now);
-  h.rateLimited(30_000);
+  h.limited(30_000);
   now = 29_999; assert.equal(h.available(), false);
+  assert.equal(h.retryAfterMs(), 1);
   now = 30_000; assert.equal(h.available(), true);
+});
+
+test('a successful probe (rate-limited registries answer /v2/ with 200) does not end the Retry-After window', () => {
+  let now = 0;
+  const h = new UpstreamHealth({ failureThreshold: 3, openFor: 1000 }, () => now);
+  h.limited(3_600_000);
+  now = 10_000;
+  h.success(5);
+  assert.equal(h.available(), false);
+  assert.equal(h.isUp(), false);
+  assert.equal(h.snapshot().rateLimitedUntil, 3_600_000);
+  now = 3_600_000;
+  assert.equal(h.available(), true);
 });
 
 test('Retry-After and rate-limit header parsing', () => {

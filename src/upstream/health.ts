@@ -24,6 +24,8 @@ export interface HealthSnapshot {
   rateLimitRemaining?: number;
   rateLimitLimit?: number;
   openUntil?: number;
+  /** Set while the upstream's Retry-After window lasts. */
+  rateLimitedUntil?: number;
 }
 
 export class UpstreamHealth {
@@ -35,11 +37,17 @@ export class UpstreamHealth {
   private latency: number | undefined;
   rateLimitRemaining: number | undefined;
   rateLimitLimit: number | undefined;
+  /**
+   * Until when the upstream asked us to stay away (429 Retry-After). Apart from the circuit: a
+   * probe of /v2/ answers 200 on rate-limited registries, and must not shorten the window.
+   */
+  private rateLimitedUntil = 0;
 
   constructor(private readonly opts: HealthOptions, private readonly now: () => number = Date.now) {}
 
   /** Whether a request may go to this upstream now. Claims the single half-open trial if due. */
   available(): boolean {
+    if (this.rateLimited()) return false;
     if (this.state === 'closed') return true;
     if (this.now() < this.openUntil) return false;
     if (this.trialInFlight) return false;
@@ -50,8 +58,13 @@ export class UpstreamHealth {
 
   /** Whether the upstream is believed usable (for ordering and status), without claiming a trial. */
   isUp(): boolean {
-    return this.state === 'closed' || this.now() >= this.openUntil;
+    return !this.rateLimited() && (this.state === 'closed' || this.now() >= this.openUntil);
   }
+
+  /** Milliseconds left of the upstream's Retry-After window; 0 when not rate-limited. */
+  retryAfterMs(): number { return Math.max(0, this.rateLimitedUntil - this.now()); }
+
+  rateLimited(): boolean { return this.rateLimitedUntil > this.now(); }
 
   success(latencyMs?: number): void {
     this.state = 'closed';
@@ -69,10 +82,10 @@ export class UpstreamHealth {
   }
 
   /** 429: skip this upstream for the period it asked for (Retry-After), at least one second. */
-  rateLimited(retryAfterMs: number | undefined): void {
+  limited(retryAfterMs: number | undefined): void {
     this.lastError = 'HTTP 429';
     this.trialInFlight = false;
-    this.open(Math.max(1000, retryAfterMs ?? this.opts.openFor));
+    this.rateLimitedUntil = Math.max(this.rateLimitedUntil, this.now() + Math.max(1000, retryAfterMs ?? this.opts.openFor));
   }
 
   private open(ms: number): void {
@@ -90,6 +103,7 @@ export class UpstreamHealth {
       ...(this.rateLimitRemaining !== undefined ? { rateLimitRemaining: this.rateLimitRemaining } : {}),
       ...(this.rateLimitLimit !== undefined ? { rateLimitLimit: this.rateLimitLimit } : {}),
       ...(this.state !== 'closed' ? { openUntil: this.openUntil } : {}),
+      ...(this.rateLimited() ? { rateLimitedUntil: this.rateLimitedUntil } : {}),
     };
   }
 }
