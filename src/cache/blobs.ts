@@ -7,7 +7,7 @@ import { NotFoundError } from '../store/driver.js';
 import { header } from '../client/upstream-client.js';
 import { BadUpstreamContent, upstreamError } from '../upstream/registry-upstreams.js';
 import { upstreamRefused } from '../upstream/events.js';
-import { storageError } from '../store/errors.js';
+import { storageError, storageFailed } from '../store/errors.js';
 import { BlobFetch, StoreWriteError, type OpenSource } from './blob-fetch.js';
 import type { UpstreamClient } from '../client/upstream-client.js';
 import { clusterSource } from '../cluster/peer.js';
@@ -139,6 +139,7 @@ export class BlobService {
       await index.evictIfNeeded();
     }).finally(() => release?.());
     settled.catch((e: Error) => {
+      if (e instanceof StoreWriteError) storageFailed(e.cause);
       if (e instanceof StoreWriteError) log.error({ registry: repo.registry, repository: repo.name, digest: digest.value, err: e.cause.message, code: (e.cause as { code?: string }).code }, 'blob could not be written to storage; nothing was cached');
       else log.warn({ registry: repo.registry, repository: repo.name, digest: digest.value, err: e.message }, 'blob fetch failed; nothing was cached');
     });

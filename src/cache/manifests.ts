@@ -7,7 +7,7 @@ import type { TagEntry } from '../store/metadata.js';
 import { header } from '../client/upstream-client.js';
 import { upstreamError, upstreamsFailed } from '../upstream/registry-upstreams.js';
 import { readManifest } from '../upstream/manifest-reader.js';
-import { storageError } from '../store/errors.js';
+import { storageError, storageFailed } from '../store/errors.js';
 import { routeFor, type CacheDeps, type CacheResult, type RegistryRoute } from './context.js';
 import { ManifestMemory } from './manifest-memory.js';
 import { SingleFlight } from './single-flight.js';
@@ -140,7 +140,10 @@ export class ManifestService {
     try {
       await this.store(repo, m.digest, m.bytes, m.mediaType, tag, m.info);
     } catch (e) {
-      throw e instanceof RegistryError ? e : storageError(e as Error);
+      if (e instanceof RegistryError) throw e;
+      storageFailed(e as Error);
+      this.deps.log.error({ registry: repo.registry, repository: repo.name, digest: m.digest.value, err: (e as Error).message }, 'manifest could not be written to storage');
+      throw storageError(e as Error);
     }
     return { bytes: m.bytes, mediaType: m.mediaType, digest: m.digest.value, result: 'miss', upstream: m.upstream };
   }

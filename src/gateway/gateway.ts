@@ -13,6 +13,7 @@ import { LocalInflight } from '../cache/inflight.js';
 import { BlobService } from '../cache/blobs.js';
 import { ManifestService } from '../cache/manifests.js';
 import { DiscoveryService } from '../cache/discovery.js';
+import { DescriptorSizes } from '../cache/descriptor-sizes.js';
 import type { RegistryRoute, RouteTable } from '../cache/context.js';
 import { canonicalRegistry } from '../oci/reference.js';
 import { buildApp } from './app.js';
@@ -130,7 +131,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   };
   install(config);
   const cluster = config.cluster ? { coordinator, token: resolveSecret(config.cluster.peerToken), driver, log } : undefined;
-  const deps = { driver, meta, index, inflight, routes, log, cluster };
+  const deps = { driver, meta, index, inflight, routes, log, cluster, sizes: new DescriptorSizes() };
   const events = new EventBus();
   // In a fleet, rate limits and alert counters count the whole fleet's traffic (synced, never inline).
   const counters = redis && fc ? new CounterSync(new RedisCounterStore(redis), fc.syncInterval, log) : undefined;
