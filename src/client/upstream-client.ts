@@ -118,13 +118,16 @@ export class UpstreamClient {
     const scope = req.name ? `repository:${req.name}:pull` : '';
     let auth = await this.authHeader(scope);
     let res = await this.raw(req, auth);
-    // Probes (no repository) only want to know the upstream is alive: a 401 answers that.
-    if (res.status === 401 && req.name) {
+    // Probes (no repository) only want to know the upstream is alive: a 401 answers that. A token
+    // from the cache (ours or the fleet's) may have been revoked: one more round with a fresh one.
+    for (let round = 0; round < 2 && res.status === 401 && req.name; round++) {
       const challenge = res.headers['www-authenticate'];
       await drain(res);
       const rejected = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+      if (round > 0 && !rejected) break;
       auth = await this.answerChallenge(challenge, scope, rejected);
-      if (auth !== undefined) res = await this.raw(req, auth);
+      if (auth === undefined) break;
+      res = await this.raw(req, auth);
     }
     return this.followRedirects(req, res);
   }

@@ -8,7 +8,7 @@ const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
 const TAKEOVER = `local v = redis.call('get', KEYS[1]) if (not v) or v == ARGV[2] then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[3]) return 1 else return 0 end`;
 
 /**
- * Fetch leases in Redis: `SET regway:fetch:<digest> <owner> NX PX <ttl>`, renewed at a third of
+ * Fetch leases in Redis: `SET <prefix>fetch:<digest> <owner> NX PX <ttl>`, renewed at a third of
  * the TTL while the owner downloads. Every Redis error degrades to "solo" at once (no queueing,
  * short timeouts): a pull must never fail or wait because coordination is down.
  */
@@ -17,7 +17,8 @@ export class RedisCoordinator implements FetchCoordinator {
   readonly redis: Redis;
   private up = true;
 
-  constructor(url: string, readonly self: PeerInfo, private readonly leaseTtl: number, private readonly log: Logger) {
+  /** `prefix`: the fleet's key namespace (`regway:<namespace>:`), so two fleets on one Redis never meet. */
+  constructor(url: string, readonly self: PeerInfo, private readonly leaseTtl: number, private readonly log: Logger, readonly prefix = 'regway:') {
     this.redis = new Redis(url, {
       lazyConnect: false,
       enableOfflineQueue: false,
@@ -42,14 +43,14 @@ export class RedisCoordinator implements FetchCoordinator {
   async claimOnce(key: string, ttlMs: number): Promise<boolean> {
     if (!this.healthy()) return true;
     try {
-      return (await this.redis.set(`regway:once:${key}`, this.self.instance, 'PX', Math.max(1, ttlMs), 'NX')) === 'OK';
+      return (await this.redis.set(`${this.prefix}once:${key}`, this.self.instance, 'PX', Math.max(1, ttlMs), 'NX')) === 'OK';
     } catch {
       this.mark(false);
       return true;
     }
   }
 
-  private key(digest: string): string { return `regway:fetch:${digest}`; }
+  private key(digest: string): string { return `${this.prefix}fetch:${digest}`; }
   private value(): string { return JSON.stringify(this.self); }
 
   async claim(digest: string): Promise<Claim> {

@@ -7,8 +7,8 @@ import type { RepoKey } from '../store/paths.js';
  * fleet asks the upstream once per TTL, not once per instance. Redis holds the latest entry (with
  * an expiry); the shared store keeps the durable copy. Every Redis failure falls back to the store.
  */
-export function withRedisTags(inner: MetadataStore, redis: Redis, ttlMs: number): MetadataStore {
-  const key = (r: RepoKey, tag: string) => `regway:tag:${r.registry}/${r.name}:${tag}`;
+export function withRedisTags(inner: MetadataStore, redis: Redis, ttlMs: number, prefix = 'regway:'): MetadataStore {
+  const key = (r: RepoKey, tag: string) => `${prefix}tag:${r.registry}/${r.name}:${tag}`;
   const usable = () => redis.status === 'ready';
   return Object.assign(Object.create(inner) as MetadataStore, {
     async getTag(r: RepoKey, tag: string): Promise<TagEntry | undefined> {

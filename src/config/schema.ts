@@ -141,8 +141,13 @@ export const configSchema = z.object({
     redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
     /** URL other instances use to reach this one (its own listen address as seen by peers). */
     advertiseUrl: z.string().url(),
-    /** Shared secret peers present on the internal peer endpoint. */
+    /** Shared secret peers sign their requests to the internal peer endpoint with (at least 16 characters). */
     peerToken: secret,
+    /**
+     * Key namespace in Redis; default: the shared storage (S3 bucket and prefix, or the folder).
+     * Two fleets on one Redis must differ here, and do by default when their storage differs.
+     */
+    namespace: z.string().min(1).max(200).optional(),
     /** A fetch owner's lease: renewed while it downloads; others take over when it lapses. */
     leaseTtl: duration.default('10s'),
     /** How often rate-limit and alert counters are shared: a fleet-wide burst overshoots by at most this long's worth per instance. */

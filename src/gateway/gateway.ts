@@ -22,6 +22,7 @@ import type { GuardState } from './guard.js';
 import { classifyChanges, withRunningValues } from '../config/changes.js';
 import { EventBus } from '../obs/events.js';
 import { hostname } from 'node:os';
+import { createHash } from 'node:crypto';
 import { SoloCoordinator, type FetchCoordinator } from '../cluster/coordinator.js';
 import { registerPeerRoutes } from '../cluster/peer.js';
 import { withRedisTags } from '../cluster/redis-tags.js';
@@ -101,6 +102,20 @@ export function buildRoutes(config: Config, log: Logger, sharedTokens?: SharedTo
 }
 
 /**
+ * The fleet's Redis key namespace: `cluster.namespace`, else what makes a fleet one fleet — the
+ * shared bucket and prefix (S3), or the shared peer token (instances on their own disks) — so prod
+ * and staging on one Redis never share leases, tag freshness, tokens or counters.
+ */
+export function fleetKeyPrefix(config: Config): string {
+  const s = config.storage;
+  const c = config.cluster;
+  if (!c) return 'regway:';
+  const token = createHash('sha256').update(resolveSecret(c.peerToken)).digest('hex').slice(0, 16);
+  const ns = c.namespace ?? (s.driver === 's3' && s.s3 ? `s3:${s.s3.bucket}/${s.s3.prefix}` : `peers:${token}`);
+  return `regway:{${ns}}:`;
+}
+
+/**
  * Wires a gateway from a validated config. Starting never contacts an upstream: the gateway serves
  * what it has cached even when every upstream is down (distribution's proxy refuses to start then).
  */
@@ -110,13 +125,14 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   // ioredis is ~12 MB resident once loaded: only a fleet loads it.
   const fc = config.cluster;
   const fleetCoordinator = fc
-    ? new (await import('../cluster/redis-coordinator.js')).RedisCoordinator(fc.redis, { instance: fc.instanceId ?? `${hostname()}:${process.pid}`, url: fc.advertiseUrl }, fc.leaseTtl, log)
+    ? new (await import('../cluster/redis-coordinator.js')).RedisCoordinator(fc.redis, { instance: fc.instanceId ?? `${hostname()}:${process.pid}`, url: fc.advertiseUrl }, fc.leaseTtl, log, fleetKeyPrefix(config))
     : undefined;
   const coordinator: FetchCoordinator = fleetCoordinator ?? new SoloCoordinator();
   /** The fleet's Redis connection, shared by everything the instances share; undefined alone. */
   const redis = fleetCoordinator?.redis;
   // In a fleet, tag freshness is shared through Redis so the fleet revalidates once per TTL.
-  const meta = redis ? withRedisTags(new DriverMetadataStore(driver), redis, config.cache.maxStale) : new DriverMetadataStore(driver);
+  const prefix = fleetKeyPrefix(config);
+  const meta = redis ? withRedisTags(new DriverMetadataStore(driver), redis, config.cache.maxStale, prefix) : new DriverMetadataStore(driver);
   const index = new BlobIndex(driver, config.storage.maxSize, log);
   await index.load();
   const inflight = new LocalInflight();
@@ -125,7 +141,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   // Routing and auth are read per request from here; reload replaces the object as a whole.
   let live: GuardState = { router: buildRouter(config), auth: await buildAuth(config, log) };
   const install = (c: Config) => {
-    const table = buildRoutes(c, log, redis ? redisTokens(redis) : undefined);
+    const table = buildRoutes(c, log, redis ? redisTokens(redis, prefix) : undefined);
     for (const r of table.values()) r.upstreams.startProbes(c.health.probeInterval);
     return routes.swap(table);
   };
@@ -134,11 +150,11 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const deps = { driver, meta, index, inflight, routes, log, cluster, sizes: new DescriptorSizes() };
   const events = new EventBus();
   // In a fleet, rate limits and alert counters count the whole fleet's traffic (synced, never inline).
-  const counters = redis && fc ? new CounterSync(new RedisCounterStore(redis), fc.syncInterval, log) : undefined;
+  const counters = redis && fc ? new CounterSync(new RedisCounterStore(redis, `${prefix}count:`), fc.syncInterval, log) : undefined;
   counters?.start();
   const fleet = counters && redis ? {
     limiter: (scope: 'ip' | 'user', rate: number, burst: number) => counters.limiter(scope, rate, burst),
-    loginAttempts: (local: LoginBackoff) => new RedisLoginAttempts(redis, local),
+    loginAttempts: (local: LoginBackoff) => new RedisLoginAttempts(redis, local, `${prefix}login:`),
   } : undefined;
   const secure = await createSecureParts(config, driver, log, () => live, fleet);
   const app = buildApp({
