@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import bcrypt from 'bcryptjs';
+import { bcryptPool } from './bcrypt-pool.js';
 
 /** Only bcrypt: MD5-crypt and SHA1 htpasswd entries are too weak to accept (distribution agrees). */
 const BCRYPT_RE = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
@@ -45,7 +46,9 @@ export class Htpasswd {
   private mtimeMs = -1;
   private readonly ok = new Map<string, number>();
 
-  constructor(readonly path: string, private readonly cacheMs = 60_000, private readonly now: () => number = Date.now) {}
+  /** `compare`: bcrypt verification, on worker threads by default (never on the event loop). */
+  constructor(readonly path: string, private readonly cacheMs = 60_000, private readonly now: () => number = Date.now,
+    private readonly compare: (password: string, hash: string) => Promise<boolean> = (p, h) => bcryptPool().compare(p, h)) {}
 
   async load(): Promise<void> {
     const st = await fsp.stat(this.path);
@@ -69,7 +72,7 @@ export class Htpasswd {
     const k = createHash('sha256').update(`${user}\0${password}\0${hash ?? ''}`).digest('base64');
     const until = this.ok.get(k);
     if (hash && until !== undefined && until > this.now()) return true;
-    const good = await bcrypt.compare(password, hash ?? DUMMY_HASH);
+    const good = await this.compare(password, hash ?? DUMMY_HASH);
     if (!hash || !good) return false;
     if (this.ok.size > 10_000) this.ok.clear();
     this.ok.set(k, this.now() + this.cacheMs);

@@ -40,7 +40,13 @@ export class BlobService {
     const key = blobKey(digest);
     const local = await this.deps.driver.stat(key);
     if (local) {
-      if (!confirmed) await this.ensureLinked(repo, digest);
+      const recorded = confirmed ? undefined : await this.ensureLinked(repo, digest);
+      // A stored blob of another size than the one recorded for it is damaged (a truncated file, a
+      // short object in the bucket): never served; dropped and fetched again from the upstream.
+      if (recorded !== undefined && recorded !== local.size) {
+        await this.dropDamaged(repo, digest, local.size, recorded);
+        return this.get(repo, digest, opts, true);
+      }
       return this.fromStore(key, local.size, opts, 'hit');
     }
     const running = this.deps.inflight.get(digest.value);
@@ -60,13 +66,26 @@ export class BlobService {
    * cached: the cache must never carry content across a repository boundary, and must not tell
    * a caller which digests it holds for others.
    */
-  private async ensureLinked(repo: RepoKey, digest: Digest): Promise<void> {
-    if (await this.deps.meta.hasBlobLink(repo, digest)) return;
+  private async ensureLinked(repo: RepoKey, digest: Digest): Promise<number | undefined> {
+    const link = await this.deps.meta.getBlobLink(repo, digest);
+    if (link) return link.size;
     const route = routeFor(this.deps.routes, repo);
     const res = await route.upstreams.send({ method: 'HEAD', name: repo.name, path: `blobs/${digest.value}` });
     await res.body.dump?.();
     if (res.status !== 200) throw upstreamError(res, 'blob', { digest: digest.value });
-    await this.deps.meta.putBlobLink(repo, digest);
+    const size = Number(header(res.headers, 'content-length'));
+    const recorded = Number.isSafeInteger(size) && size >= 0 ? size : undefined;
+    await this.deps.meta.putBlobLink(repo, digest, recorded);
+    return recorded;
+  }
+
+  /** A damaged stored blob: logged, counted, removed (readers that have it open finish), refetched by the caller. */
+  private async dropDamaged(repo: RepoKey, digest: Digest, size: number, recorded: number): Promise<void> {
+    const key = blobKey(digest);
+    this.deps.log.error({ registry: repo.registry, repository: repo.name, digest: digest.value, size, recorded }, 'cached blob is damaged (its size is not the recorded one): removed, fetching it again');
+    storageFailed(Object.assign(new Error('damaged blob'), { code: 'EDAMAGED' }));
+    await this.deps.driver.delete(key).catch(() => {});
+    this.deps.index.forget(key);
   }
 
   /** HEAD of a blob neither cached nor being fetched: the upstream's HEAD, never a download. */
@@ -131,11 +150,11 @@ export class BlobService {
     const upstream = openUpstream(route, repo, digest, log, expected);
     let release: (() => Promise<void>) | undefined;
     const source = this.deps.cluster
-      ? clusterSource(this.deps.cluster, digest.value, upstream, (claim) => { if (claim.kind === 'owner') release = claim.release; }, () => this.ensureLinked(repo, digest))
+      ? clusterSource(this.deps.cluster, digest.value, upstream, (claim) => { if (claim.kind === 'owner') release = claim.release; }, async () => { await this.ensureLinked(repo, digest); })
       : upstream;
     const settled = fetch.run(() => driver.writer(key), source).then(async () => {
       index.add(key, fetch.size!);
-      await this.deps.meta.putBlobLink(repo, digest);
+      await this.deps.meta.putBlobLink(repo, digest, fetch.size);
       await index.evictIfNeeded();
     }).finally(() => release?.());
     settled.catch((e: Error) => {

@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   // Gateway
   serve: async () => (await import('./serve.js')).registerServe,
   gc: async () => (await import('./gc.js')).registerGc,
+  verify: async () => (await import('./verify.js')).registerVerify,
   hosted: async () => (await import('./hosted.js')).registerHosted,
   user: async () => (await import('./user.js')).registerUser,
   tls: async () => (await import('./tls.js')).registerTls,

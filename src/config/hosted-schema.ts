@@ -19,8 +19,10 @@ export const hostedSchema = z.object({
   gcInterval: duration.default(0),
   /** Blobs uploaded within this window are kept even if no manifest references them yet. */
   gcGrace: duration.default('1h'),
-  /** Largest accepted blob; 0 = no limit. */
+  /** Largest accepted blob; 0 = no limit. A declared Content-Length over it is refused before any byte is read. */
   maxBlobSize: size.default(0),
+  /** Upload sessions one user (or anonymous client address) may have open at once; 0 = no limit. */
+  maxUploadSessions: z.number().int().nonnegative().default(50),
 }).strict();
 export type HostedConfig = z.infer<typeof hostedSchema>;
 

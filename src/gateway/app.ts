@@ -14,7 +14,7 @@ import { renderError } from './errors.js';
 import { sendFile } from './send-file.js';
 import type { EventSink, RequestEvent } from '../obs/events.js';
 import type { HostedRepositories } from '../hosted/repositories.js';
-import { HostedHttp } from '../hosted/http.js';
+import type { HostedHttp, Caller } from '../hosted/http.js';
 import type { Guard } from './guard.js';
 import { registerTokenRoute } from './token-route.js';
 
@@ -114,6 +114,18 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
   svc.guard?.install(app as unknown as FastifyInstance, registerTokenRoute);
+  // Node answers `Expect: 100-continue` by itself, before any hook: take that over, so a body is
+  // invited only once the request is authorized (onRequest) and its declared length accepted.
+  app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
+  app.addHook('preHandler', (req, reply, done) => {
+    try {
+      svc.hosted?.http.checkDeclaredLength(req.api, req.method, declaredLength(req.headers['content-length']));
+    } catch (e) {
+      return done(e as Error);
+    }
+    if (/100-continue/i.test(String(req.headers.expect ?? '')) && 'writeContinue' in reply.raw) reply.raw.writeContinue();
+    done();
+  });
   app.addHook('onResponse', (req, reply, done) => {
     if (svc.log.isLevelEnabled('debug')) svc.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     if (svc.events) svc.events.record(toEvent(req, reply));
@@ -140,7 +152,7 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
   app.route({
     method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2/*',
     handler: async (req, reply) => {
-      if (svc.hosted) return svc.hosted.http.handle(req.api, req as Req, reply, (key, action) => req.principal?.can(key, action) ?? true, (name) => svc.router().route(name));
+      if (svc.hosted) return svc.hosted.http.handle(req.api, req as Req, reply, caller(svc, req));
       throw new RegistryError('UNSUPPORTED', 'this namespace is a pull-through cache; pushes and deletes go to the upstream registry', {}, { headers: { allow: 'GET, HEAD' } });
     },
   });
@@ -187,7 +199,7 @@ async function dispatch(svc: GatewayServices, req: Req, reply: FastifyReply): Pr
   if (repo.ns) reply.header('oci-namespace', repo.ns);
   // Hosted names are served from local storage only and never go upstream.
   if (api.kind === 'upload') {
-    if (repo.hosted && svc.hosted) return svc.hosted.http.handle(api, req, reply, () => true, (name) => svc.router().route(name));
+    if (repo.hosted && svc.hosted) return svc.hosted.http.handle(api, req, reply, caller(svc, req));
     throw new RegistryError('UNSUPPORTED', 'this namespace is a pull-through cache; pushes go to the upstream registry');
   }
   const src: ReadSources = repo.hosted && svc.hosted ? svc.hosted.repos : svc;
@@ -202,6 +214,15 @@ async function dispatch(svc: GatewayServices, req: Req, reply: FastifyReply): Pr
 }
 
 type Repo = RepoKey;
+
+/** The hosted write side's view of the caller. */
+function caller(svc: GatewayServices, req: FastifyRequest): Caller {
+  return {
+    can: (key, action) => req.principal?.can(key, action) ?? true,
+    resolve: (name) => svc.router().route(name),
+    owner: req.principal?.user ?? req.ip,
+  };
+}
 
 async function manifest(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
   req.facts.reference = ref;
@@ -221,6 +242,10 @@ async function manifest(svc: ReadSources, req: Req, reply: FastifyReply, repo: R
   if (inm && notModified(inm, r.digest)) return reply.code(304).send();
   reply.header('content-length', r.bytes.length).header('x-regway-cache', r.result);
   return req.method === 'HEAD' ? reply.send() : reply.send(r.bytes);
+}
+
+function declaredLength(v: string | undefined): number | undefined {
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
 }
 
 /** RFC 9110 §13.1.2: `*` or a list of entity tags (weak ones compare equal too). */

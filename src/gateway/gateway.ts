@@ -5,6 +5,7 @@ import { UpstreamHealth } from '../upstream/health.js';
 import { resolveSecret } from '../config/secrets.js';
 import type { Logger } from '../obs/logger.js';
 import { openStorage } from '../store/open-driver.js';
+import type { StorageDriver } from '../store/driver.js';
 import { DriverMetadataStore } from '../store/metadata.js';
 import { UpstreamClient } from '../client/upstream-client.js';
 import { RegistryUpstreams } from '../upstream/registry-upstreams.js';
@@ -48,6 +49,8 @@ export interface Gateway {
   obs: Observability;
   /** Hosted repositories, auth (token-signing key), limits and server options. */
   secure: SecureParts;
+  /** The pull-through read side and the store, for tools that fill or repair the cache in process (verify). */
+  cache: { blobs: BlobService; driver: StorageDriver };
   /**
    * Applies a new (already validated) config: registries, routing, access rules, token settings,
    * users, hosted settings and rate limits swap together; in-flight pulls finish on the old ones.
@@ -157,12 +160,13 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     loginAttempts: (local: LoginBackoff) => new RedisLoginAttempts(redis, local, `${prefix}login:`),
   } : undefined;
   const secure = await createSecureParts(config, driver, log, () => live, fleet);
+  const blobs = new BlobService(deps);
   const app = buildApp({
     hosted: secure.hosted,
     guard: secure.guard,
     server: secure.server,
     events,
-    blobs: new BlobService(deps),
+    blobs,
     manifests: new ManifestService(deps, config.cache.memoryManifests),
     discovery: new DiscoveryService(deps),
     router: () => live.router,
@@ -174,7 +178,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const windows = counters && ((name: string, ms: number, slots: number, max: number) => counters.window(name, ms, slots, max));
   const obs = await attachObservability({ app, events, index, inflight, routes, coordinator, windows }, config, log);
   return {
-    app, events, index, inflight, routes, obs, secure, coordinator,
+    app, events, index, inflight, routes, obs, secure, coordinator, cache: { blobs, driver },
     reload: async (requested) => {
       const canApply = (path: string): boolean => {
         if (path === 'auth' || path === 'tls' || path.startsWith('tls.')) return false; // on/off installs routes and hooks

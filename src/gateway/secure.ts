@@ -92,7 +92,8 @@ export async function createSecureParts(config: Config, driver: StorageDriver, l
     const content = new HostedContent(driver);
     const repos = new HostedRepositories(content, meta);
     const idleMs = config.limits.idleTimeout;
-    const uploads = new Uploads(driver, content, { ttlMs: h.uploadTtl, maxBlobSize: h.maxBlobSize, idleMs });
+    const uploads = new Uploads(driver, content, { ttlMs: h.uploadTtl, maxBlobSize: h.maxBlobSize, idleMs, maxSessions: h.maxUploadSessions });
+    repos.onDamaged = (d, size, recorded) => log.error({ digest: d.value, size, recorded }, 'hosted content is damaged (its size is not the recorded one): not served; push it again or restore it from a backup');
     hosted = { repos, uploads, http: new HostedHttp(repos, uploads, { maxBlobSize: h.maxBlobSize, idleMs }) };
     const purged = await uploads.purgeExpired();
     if (purged) log.info({ purged }, 'removed expired upload sessions');
@@ -120,7 +121,7 @@ export async function createSecureParts(config: Config, driver: StorageDriver, l
       const gcChanged = next.hosted.gcInterval !== h.gcInterval;
       h = next.hosted;
       if (hosted) {
-        hosted.uploads.configure({ ttlMs: h.uploadTtl, maxBlobSize: h.maxBlobSize });
+        hosted.uploads.configure({ ttlMs: h.uploadTtl, maxBlobSize: h.maxBlobSize, maxSessions: h.maxUploadSessions });
         hosted.http.configure({ maxBlobSize: h.maxBlobSize });
       }
       if (gcChanged) startGc();

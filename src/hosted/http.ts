@@ -15,6 +15,14 @@ export type AccessCheck = (key: RepoKey, action: 'pull' | 'push' | 'delete') => 
 /** Routes a repository name as written (the gateway's router), for a mount's `from`. */
 export type Resolve = (name: string) => RoutedRepo;
 
+/** What the gateway knows of the caller: its access decision, its router, and who it is. */
+export interface Caller {
+  can: AccessCheck;
+  resolve: Resolve;
+  /** The user, or the client address for anonymous callers (upload sessions are capped per owner). */
+  owner: string;
+}
+
 const PROXIED = 'this namespace is a pull-through cache; pushes and deletes go to the upstream registry';
 
 /** The methods each endpoint takes, for the Allow header a 405 must carry (RFC 9110 §15.5.6). */
@@ -33,7 +41,22 @@ export class HostedHttp {
   /** A reload's new size limit, for the next request. */
   configure(o: { maxBlobSize: number }): void { this.opts = { ...this.opts, ...o }; }
 
-  async handle(api: ApiRequest | undefined, req: Req, reply: FastifyReply, can: AccessCheck, resolve: Resolve): Promise<unknown> {
+  /**
+   * Refuses a body whose declared length is over the limit before a byte of it is read (and
+   * before `100 Continue` invites it): blob uploads over maxBlobSize, manifests over 4 MiB.
+   */
+  checkDeclaredLength(api: ApiRequest | undefined, method: string, contentLength: number | undefined): void {
+    if (contentLength === undefined || !api?.repo?.hosted) return;
+    if (api.kind === 'manifest' && method === 'PUT' && contentLength > MAX_MANIFEST_BYTES) {
+      throw new RegistryError('MANIFEST_INVALID', `manifest larger than ${MAX_MANIFEST_BYTES} bytes`, { limit: MAX_MANIFEST_BYTES }, { status: 413 });
+    }
+    const max = this.opts.maxBlobSize;
+    if (api.kind === 'upload' && max > 0 && contentLength > max) {
+      throw new RegistryError('SIZE_INVALID', `declared Content-Length ${contentLength} is over the ${max} byte blob limit (hosted.maxBlobSize)`, { limit: max }, { status: 413 });
+    }
+  }
+
+  async handle(api: ApiRequest | undefined, req: Req, reply: FastifyReply, caller: Caller): Promise<unknown> {
     if (!api?.repo) throw new RegistryError('NAME_UNKNOWN', 'no such endpoint');
     if (!api.repo.hosted) throw unsupported(PROXIED, 'GET, HEAD');
     const repo: RepoKey = { registry: HOSTED_REGISTRY, name: api.repo.name };
@@ -43,7 +66,7 @@ export class HostedHttp {
     if (api.kind === 'upload') {
       f.operation = 'upload';
       if (api.uploadId !== undefined) return this.session(req, reply, repo, api.uploadId);
-      if (m === 'POST') return this.start(req, reply, repo, can, resolve);
+      if (m === 'POST') return this.start(req, reply, repo, caller);
       throw unsupported(`${m} is not supported on this endpoint`, ALLOW.start);
     }
     if (api.kind === 'manifest') {
@@ -63,7 +86,7 @@ export class HostedHttp {
   }
 
   /** POST …/blobs/uploads/: mount, monolithic (?digest=), or a new session. */
-  private async start(req: Req, reply: FastifyReply, repo: RepoKey, can: AccessCheck, resolve: Resolve): Promise<unknown> {
+  private async start(req: Req, reply: FastifyReply, repo: RepoKey, { can, resolve, owner }: Caller): Promise<unknown> {
     const mount = one(req.query.mount);
     const from = one(req.query.from);
     if (mount && from) {
@@ -89,7 +112,7 @@ export class HostedHttp {
       await this.repos.linkBlob(repo, d);
       return blobCreated(reply, repo, d.value);
     }
-    const s = await this.uploads.create(repo.name);
+    const s = await this.uploads.create(repo.name, owner);
     return sessionReply(reply.code(202), s);
   }
 

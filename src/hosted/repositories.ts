@@ -88,15 +88,24 @@ export class HostedRepositories {
    * repository keeps one tenant from probing another's blobs by digest.
    */
   async linkedContent(repo: RepoKey, d: Digest): Promise<{ size: number } | undefined> {
-    const linked = (await this.meta.hasBlobLink(repo, d)) || (await this.meta.getManifestLink(repo, d)) !== undefined;
-    return linked ? this.content.stat(d) : undefined;
+    const link = await this.meta.getBlobLink(repo, d);
+    const manifest = link ? undefined : await this.meta.getManifestLink(repo, d);
+    if (!link && !manifest) return undefined;
+    const st = await this.content.stat(d);
+    const recorded = link?.size ?? manifest?.size;
+    // Pushed content whose size is not the recorded one is damaged: never served as this digest.
+    if (st && recorded !== undefined && st.size !== recorded) { this.onDamaged?.(d, st.size, recorded); return undefined; }
+    return st;
   }
+
+  /** Called when stored content is found damaged (logged by the gateway). */
+  onDamaged: ((d: Digest, size: number, recorded: number) => void) | undefined;
 
   // ---- write side ------------------------------------------------------------------------------
 
-  /** Records that a repository holds a blob (after an upload or a mount). */
-  async linkBlob(repo: RepoKey, d: Digest): Promise<void> {
-    await this.meta.putBlobLink(repo, d);
+  /** Records that a repository holds a blob (after an upload or a mount), with its size. */
+  async linkBlob(repo: RepoKey, d: Digest, size?: number): Promise<void> {
+    await this.meta.putBlobLink(repo, d, size ?? (await this.content.stat(d))?.size);
   }
 
   /**

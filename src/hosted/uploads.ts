@@ -18,6 +18,8 @@ export interface UploadState {
   chunks: number[];
   createdAt: number;
   updatedAt: number;
+  /** Who opened it (user, or client address when anonymous): sessions are capped per owner. */
+  owner?: string;
 }
 
 /** A piece of request body: the stream and what its headers announced. */
@@ -33,6 +35,8 @@ export interface UploadOptions {
   /** Largest blob; 0 = none. */
   maxBlobSize: number;
   idleMs: number;
+  /** Open sessions one owner (user or client address) may have; 0 = no limit. */
+  maxSessions?: number;
   now?: () => number;
 }
 
@@ -50,6 +54,8 @@ export const uploadLocation = (s: UploadState) => `/v2/${s.repo}/blobs/uploads/$
  */
 export class Uploads {
   private readonly busy = new Set<string>();
+  /** Open sessions per owner, since this process started (restored sessions expire by TTL). */
+  private readonly open = new Map<string, Set<string>>();
   private readonly now: () => number;
 
   constructor(private readonly driver: StorageDriver, private readonly content: HostedContent, private opts: UploadOptions) {
@@ -57,12 +63,23 @@ export class Uploads {
   }
 
   /** A reload's new session TTL and size limit, for the next request. */
-  configure(o: Pick<UploadOptions, 'ttlMs' | 'maxBlobSize'>): void { this.opts = { ...this.opts, ...o }; }
+  configure(o: Pick<UploadOptions, 'ttlMs' | 'maxBlobSize' | 'maxSessions'>): void { this.opts = { ...this.opts, ...o }; }
 
-  async create(repo: string): Promise<UploadState> {
+  /**
+   * A new session. Each owner may hold `maxSessions` at once: sessions cost storage and live for
+   * the TTL, so an unbounded number is a way to fill the disk (2,000 were opened in 4 s).
+   */
+  async create(repo: string, owner = ''): Promise<UploadState> {
+    const mine = this.open.get(owner) ?? new Set<string>();
+    const max = this.opts.maxSessions ?? 0;
+    if (max > 0 && mine.size >= max) {
+      throw new RegistryError('TOOMANYREQUESTS', `${mine.size} upload sessions are open for this ${owner.includes('.') || owner.includes(':') ? 'client' : 'user'}; finish or cancel one first (limit hosted.maxUploadSessions = ${max})`, { limit: max }, { headers: { 'retry-after': '60' } });
+    }
     const t = this.now();
-    const s: UploadState = { id: randomUUID(), repo, offset: 0, chunks: [], createdAt: t, updatedAt: t };
+    const s: UploadState = { id: randomUUID(), repo, offset: 0, chunks: [], createdAt: t, updatedAt: t, owner };
     await this.save(s);
+    mine.add(s.id);
+    this.open.set(owner, mine);
     return s;
   }
 
@@ -137,9 +154,16 @@ export class Uploads {
     for (const [id, g] of byId) {
       if (this.busy.has(id) || this.now() - g.newest <= this.opts.ttlMs) continue;
       for (const k of g.keys) await this.driver.delete(k);
+      for (const [owner] of this.open) this.forget(owner, id);
       removed++;
     }
     return removed;
+  }
+
+  private forget(owner: string, id: string): void {
+    const mine = this.open.get(owner);
+    if (!mine?.delete(id)) return;
+    if (mine.size === 0) this.open.delete(owner);
   }
 
   private checkOrder(s: UploadState, part: BodyPart): void {
@@ -186,6 +210,7 @@ export class Uploads {
   }
 
   private async remove(s: UploadState): Promise<void> {
+    this.forget(s.owner ?? '', s.id);
     await this.driver.delete(uploadStateKey(s.id));
     for (let n = 0; n < s.chunks.length; n++) await this.driver.delete(uploadChunkKey(s.id, n));
   }

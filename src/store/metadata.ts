@@ -6,6 +6,12 @@ import { blobLinkKey, manifestLinkKey, referrerKey, referrersPrefix, repoFromTag
 /** tag -> digest, with when it was last confirmed upstream (for the TTL and stale-if-error). */
 export interface TagEntry { digest: string; mediaType: string; size: number; checkedAt: number }
 export interface ManifestLink { mediaType: string; size: number }
+/**
+ * A repository's link to a blob. `size` is the blob's size as recorded when it was linked (the
+ * committed download, the upstream's HEAD, the upload): a stored file of another size is damaged.
+ * Links written by older versions are empty files: no size recorded.
+ */
+export interface BlobLink { size?: number }
 
 /**
  * Repository metadata: tags, which manifests and blobs a repository may read, referrers.
@@ -18,7 +24,8 @@ export interface MetadataStore {
   getManifestLink(r: RepoKey, d: Digest): Promise<ManifestLink | undefined>;
   putManifestLink(r: RepoKey, d: Digest, link: ManifestLink): Promise<void>;
   hasBlobLink(r: RepoKey, d: Digest): Promise<boolean>;
-  putBlobLink(r: RepoKey, d: Digest): Promise<void>;
+  getBlobLink(r: RepoKey, d: Digest): Promise<BlobLink | undefined>;
+  putBlobLink(r: RepoKey, d: Digest, size?: number): Promise<void>;
   addReferrer(r: RepoKey, subject: Digest, d: Digest, desc: Descriptor): Promise<void>;
   listReferrers(r: RepoKey, subject: Digest): Promise<Descriptor[]>;
   /** Every repository with cached content, as "registry/name". */
@@ -85,18 +92,29 @@ export class DriverMetadataStore implements MutableMetadataStore {
   putManifestLink(r: RepoKey, d: Digest, link: ManifestLink) { return this.writeJson(manifestLinkKey(r, d), link); }
 
   async hasBlobLink(r: RepoKey, d: Digest): Promise<boolean> {
-    const key = blobLinkKey(r, d);
-    if (this.hot.get(key) === true) return true;
-    const ok = (await this.driver.stat(key)) !== undefined;
-    if (ok) this.remember(key, true);
-    return ok;
+    return (await this.getBlobLink(r, d)) !== undefined;
   }
 
-  async putBlobLink(r: RepoKey, d: Digest): Promise<void> {
+  async getBlobLink(r: RepoKey, d: Digest): Promise<BlobLink | undefined> {
     const key = blobLinkKey(r, d);
-    if (this.hot.get(key) === true) return;
-    await this.driver.put(key, new Uint8Array());
-    this.remember(key, true);
+    const hot = this.hot.get(key);
+    if (hot !== undefined) return hot as BlobLink;
+    const buf = await this.driver.get(key);
+    if (!buf) return undefined;
+    let link: BlobLink = {};
+    try { if (buf.length > 0) link = JSON.parse(buf.toString('utf8')) as BlobLink; } catch { link = {}; }
+    if (!Number.isSafeInteger(link.size)) link = {};
+    this.remember(key, link);
+    return link;
+  }
+
+  async putBlobLink(r: RepoKey, d: Digest, size?: number): Promise<void> {
+    const key = blobLinkKey(r, d);
+    const hot = this.hot.get(key) as BlobLink | undefined;
+    if (hot && (size === undefined || hot.size === size)) return;
+    const link: BlobLink = size === undefined ? {} : { size };
+    await this.driver.put(key, size === undefined ? new Uint8Array() : Buffer.from(JSON.stringify(link)));
+    this.remember(key, link);
   }
 
   async addReferrer(r: RepoKey, subject: Digest, d: Digest, desc: Descriptor): Promise<void> {
