@@ -123,9 +123,10 @@ test('a scope whose name is not a valid repository name is granted nothing (no d
   assert.deepEqual(grant(p, { user: 'bob' }, asked, (n) => r.scopeKey(n)).map((e) => e.actions), [[], [], ['push']]);
 });
 
-test("'*' in a rule means every action, catalog and observe included", () => {
+test("'*' in a rule means every repository action and catalog; observe is only ever named", () => {
   const p = new AccessPolicy([{ repositories: ['x/**'], users: ['u'], groups: [], anonymous: false, actions: ['*'] }]);
   assert.deepEqual([...p.actions({ user: 'u' }, key('x/y'))].sort(), ['delete', 'pull', 'push']);
   assert.ok(p.canCatalog({ user: 'u' }));
-  assert.ok(p.canObserve({ user: 'u' }));
+  assert.ok(!p.canObserve({ user: 'u' }), 'a private space must not open the status page');
+  assert.ok(new AccessPolicy([{ repositories: [], users: ['ops'], groups: [], anonymous: false, actions: ['observe'] }]).canObserve({ user: 'ops' }));
 });

@@ -28,7 +28,7 @@ interface Rule {
 }
 
 /** When auth is on and no rules are written: signed-in users may do everything, anonymous nothing. */
-export const DEFAULT_RULES: AccessRuleConfig[] = [{ repositories: ['**'], users: ['*'], groups: [], anonymous: false, actions: ['*'] }];
+export const DEFAULT_RULES: AccessRuleConfig[] = [{ repositories: ['**'], users: ['*'], groups: [], anonymous: false, actions: ['*', 'observe'] }];
 
 /** Who may pull every pull-through repository without a rule naming it (`auth.pullThrough`). */
 export type PullThroughAccess = 'rules' | 'anonymous' | 'authenticated';
@@ -93,7 +93,9 @@ export class AccessPolicy {
         anonymous: r.anonymous,
         actions: new Set(all ? REPO_ACTIONS : REPO_ACTIONS.filter((a) => r.actions.includes(a))),
         catalog: all || r.actions.includes('catalog'),
-        observe: all || r.actions.includes('observe'),
+        // Named, never implied by '*': a rule for one's own repositories must not open the status
+        // page, which names every image and client.
+        observe: r.actions.includes('observe'),
       };
     });
     const pt = opts.pullThrough ?? 'rules';

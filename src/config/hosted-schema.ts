@@ -26,7 +26,7 @@ export const hostedSchema = z.object({
 }).strict();
 export type HostedConfig = z.infer<typeof hostedSchema>;
 
-/** Repository actions, and two for the whole registry: `catalog` and `observe` (status page, /metrics). */
+/** Repository actions, and two for the whole registry: `catalog`, and `observe` (status page, /metrics; never implied by '*'). */
 const action = z.enum(['pull', 'push', 'delete', 'catalog', 'observe', '*']);
 
 export const accessRuleSchema = z.object({

@@ -77,6 +77,8 @@ export class Guard {
   private clientBackoff!: LoginAttempts;
   /** Whether the onRequest hook is installed: decided at start, so enabling auth or limits needs a restart. */
   private installed = false;
+  /** (address, user) pairs that signed in successfully, most recent last; bounded. */
+  private readonly signedIn = new Set<string>();
 
   /** `fleet`: limits shared by every instance (cluster); absent: this process's own. */
   constructor(private readonly state: () => GuardState, limits: LimitsConfig, private readonly fleet?: FleetLimits) {
@@ -135,18 +137,31 @@ export class Guard {
     else this.authorizeObserver(p);
   }
 
-  /** Checks a user's password with the failed-login backoffs; throws 429 while backed off. */
+  /**
+   * Checks a user's password with the failed-login backoffs; throws 429 while backed off. The
+   * client-wide budget (guessing across user names) does not lock out a user who signed in from
+   * that address before: one guesser behind an office NAT must not lock out the office.
+   */
   async checkPassword(ip: string, user: string, password: string): Promise<boolean> {
-    const wait = Math.max(await this.backoff.wait(ip, user), await this.clientBackoff.wait(ip, ANY_USER));
+    const known = this.signedIn.has(`${ip}\u0000${user}`);
+    const wait = Math.max(await this.backoff.wait(ip, user), known ? 0 : await this.clientBackoff.wait(ip, ANY_USER));
     if (wait) throw tooMany(wait, 'too many failed logins; wait before trying again');
     const ok = await this.auth!.htpasswd.verify(user, password);
     if (ok) {
+      this.rememberSignIn(ip, user);
       await this.backoff.succeeded(ip, user);
     } else {
       await this.backoff.failed(ip, user);
       await this.clientBackoff.failed(ip, ANY_USER);
     }
     return ok;
+  }
+
+  private rememberSignIn(ip: string, user: string): void {
+    const k = `${ip}\u0000${user}`;
+    this.signedIn.delete(k);
+    this.signedIn.add(k);
+    if (this.signedIn.size > 100_000) this.signedIn.delete(this.signedIn.values().next().value!);
   }
 
   private async authenticate(req: FastifyRequest): Promise<Principal> {
