@@ -50,7 +50,7 @@ export function registerServe(program: Command): void {
     .addHelpText('after', `
 Registries: the embedded public ones (docker.io, ghcr.io, quay.io, ...) are served only when neither
 --config nor --upstream names a registry; whatever you name is the whole list. --default-registries
-adds the public ones back, --no-default-registries never serves them (docs/config.md).
+adds the public ones back, --no-default-registries never serves them (README: "Which registries are served").
 
 Examples:
   regway serve                                   # embedded defaults: 127.0.0.1:5000, ./data, public registries
