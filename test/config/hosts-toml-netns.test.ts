@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { applyCommand, planCommand } from '../../src/runtimes/commands.js';
 import { runDoctor } from '../../src/diagnose/index.js';
-import { ctrPull, ctrPullRaw, startContainerd, type Containerd } from '../helpers/clients.js';
+import { ctrImageDigest, ctrPullRaw, startContainerd, type Containerd } from '../helpers/clients.js';
 import { REGISTRY_BIN } from '../helpers/distribution.js';
 import { pushImage, type PushedImage } from '../helpers/images.js';
 import { canUseNetns, createNetns, type Netns } from '../helpers/netns.js';
@@ -72,10 +72,12 @@ describe('a plain-HTTP registry on a non-loopback address', { skip: !canUseNetns
     const t = await render({ server: `http://${reg}`, insecure: true });
     try {
       const toml = readFileSync(join(t.certsDir, reg, 'hosts.toml'), 'utf8');
+      const pull = await ctrPullRaw(ctrd, `${reg}/lab/app:1`, t.certsDir, { timeoutMs: 60_000 });
+      assert.equal(pull.code, 0, `ctr pull with\n${toml}\n${pull.stderr}`);
+      assert.equal(await ctrImageDigest(ctrd, `${reg}/lab/app:1`), img.manifestDigest);
       assert.match(toml, new RegExp(`^server = "http://${reg.replace(/\./g, '\\.')}"$`, 'm'));
       assert.match(toml, new RegExp(`^\\[host\\."http://${reg.replace(/\./g, '\\.')}"\\]$`, 'm'));
       assert.doesNotMatch(toml, /skip_verify/, 'plain HTTP has no certificate to skip');
-      assert.equal(await ctrPull(ctrd, `${reg}/lab/app:1`, t.certsDir), img.manifestDigest);
     } finally { removeTempDir(t.root); }
   });
 

@@ -46,7 +46,9 @@ export function containerdTrace(ref: ImageRef, snap: NodeSnapshot, certsDir: str
     const hosts = (doc?.['host'] ?? {}) as Record<string, Record<string, unknown>>;
     const bad = Object.entries(hosts).find(([, h]) => h['capabilities'] !== undefined && (!Array.isArray(h['capabilities']) || (h['capabilities'] as unknown[]).some((c) => !CAPS.includes(String(c)))));
     if (bad) notes.push(`${file}: [host."${bad[0]}"] has an unknown capability: containerd fails to decode the file and ignores every mirror`);
-    if (doc && !bad) {
+    const empty = doc && !bad && Object.keys(hosts).length === 0;
+    if (empty) notes.push(`${file} has no [host] table: containerd 1.6 fails to decode it ("invalid \`host\` tree") and pulls from ${server} as if it did not exist`);
+    if (doc && !bad && !empty) {
       if (typeof doc['server'] === 'string') server = /^https?:\/\//.test(doc['server']) ? doc['server'] : `https://${doc['server']}`;
       serverInsecure = doc['skip_verify'] === true;
       const byTag = !ref.digest;

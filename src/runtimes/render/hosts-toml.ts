@@ -70,10 +70,11 @@ function existingHosts(text: string | undefined): Record<string, unknown> | unde
 }
 
 /**
- * The registry itself as an explicit [host] table, after the mirrors. containerd 1.6 does not act on a
- * `server` line alone: with `server = "http://10.0.0.5:5000"` and no [host] table, ctr still spoke
- * https to it ("server gave HTTP response to HTTPS client"; test/config/hosts-toml-netns.test.ts), so
- * whatever the registry needs (plain HTTP, skip_verify, a CA) goes in a table containerd does read.
+ * The registry itself as an explicit [host] table, after the mirrors. containerd 1.6 cannot decode a
+ * hosts.toml without any [host] table ("failed to decode hosts.toml: invalid `host` tree") and then
+ * pulls as if the file did not exist: with only `server = "http://10.0.0.5:5000"`, ctr spoke https to
+ * it (test/config/hosts-toml-netns.test.ts). So whatever the registry needs (plain HTTP, skip_verify, a
+ * CA) also goes in a [host] table.
  */
 function needsServerTable(r: RegistrySpec): boolean {
   return !!r.server || r.insecure || !!r.ca;
