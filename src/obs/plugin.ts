@@ -121,6 +121,7 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
       if (tool) {
         // regway's own tools: audited and counted apart, never a pull, an alert or an SLO sample.
         try { audit.record(raw); metrics.tool(tool, raw.operation); stats.tool(tool, raw.time); } catch (err) { log.error({ err }, 'observability consumer failed'); }
+        instrument(); // the upstream requests a tool causes are real upstream traffic: measure them after a reload too
         return;
       }
       const e = classifier.classify(raw);
