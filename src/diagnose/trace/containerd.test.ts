@@ -12,5 +12,6 @@ test('a hosts.toml with only server: containerd 1.6 cannot decode it and pulls f
   assert.deepEqual(t.endpoints.map((e) => e.url), ['https://10.0.0.5:5000']);
   // With the table regway writes, the registry is asked over http.
   const ok = containerdTrace(ref, snap({ '10.0.0.5:5000': 'server = "http://10.0.0.5:5000"\n\n[host."http://10.0.0.5:5000"]\n  capabilities = ["pull", "resolve"]\n' }), '/etc/containerd/certs.d', '/etc/containerd/config.toml');
-  assert.equal(ok.endpoints[0]!.url, 'http://10.0.0.5:5000');
+  assert.deepEqual(ok.endpoints.map((e) => [e.role, e.url, e.request]), [
+    ['origin', 'http://10.0.0.5:5000', '/v2/lab/app/manifests/1'], ['origin', 'http://10.0.0.5:5000', '/v2/lab/app/manifests/1']]);
 });

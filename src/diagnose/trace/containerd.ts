@@ -56,7 +56,8 @@ export function containerdTrace(ref: ImageRef, snap: NodeSnapshot, certsDir: str
         const caps = (h['capabilities'] as string[] | undefined) ?? CAPS;
         const r = request(/^https?:\/\//.test(url) ? url : `https://${url}`, ref, h['override_path'] === true);
         const skipped = !caps.includes('pull') ? 'no "pull" capability' : byTag && !caps.includes('resolve') ? 'no "resolve" capability: not asked for tags, only for blobs and digests' : undefined;
-        eps.push({ url: r.base, role: 'mirror', request: r.request, insecure: h['skip_verify'] === true || r.base.startsWith('http:'), source: file, ...(skipped ? { skipped } : {}) });
+        // A table for the registry's own host is the registry itself (regway writes one for a plain-HTTP registry).
+        eps.push({ url: r.base, role: new URL(r.base).host === ref.registry ? 'origin' : 'mirror', request: r.request, insecure: h['skip_verify'] === true || r.base.startsWith('http:'), source: file, ...(skipped ? { skipped } : {}) });
       }
     }
   }
