@@ -1,4 +1,4 @@
-// The dependency direction of DESIGN.md, checked on every run:
+// The dependency direction of docs/architecture.md, checked on every run:
 // cli -> {gateway, runtimes, diagnose, controller} -> {cache -> store, upstream -> client -> auth} -> {config, obs} -> oci.
 // Lower layers never import higher ones; nothing imports cli; oci imports nothing of ours.
 import { test } from 'node:test';
@@ -27,7 +27,7 @@ function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [join(dir, e.name)] : []));
 }
 
-test('imports follow the dependency direction of DESIGN.md', () => {
+test('imports follow the dependency direction of docs/architecture.md', () => {
   const violations: string[] = [];
   for (const f of files(SRC)) {
     const layer = relative(SRC, f).split('/')[0]!;

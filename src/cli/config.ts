@@ -67,7 +67,7 @@ Examples:
     .action(run(async (o) => {
       const { plan } = await planCommand({ root: o.root, file: o.file, sources: sources(), backupDir: o.backupDir });
       if (o.json) process.stdout.write(JSON.stringify({ changes: plan.changes.map(({ before: _b, after: _a, ...c }) => c), unchanged: plan.unchanged, warnings: plan.warnings }, null, 2) + '\n');
-      else process.stdout.write(formatPlan(plan, o.root));
+      else process.stdout.write(formatPlan(plan, o.root, o.file));
       return plan.changes.length ? 2 : 0;
     }));
 
@@ -95,6 +95,7 @@ Examples:
       const r = rollbackCommand({ root: o.root, backupDir: o.backupDir });
       for (const p of r.restored) process.stdout.write(`restored ${p}\n`);
       for (const p of r.removed) process.stdout.write(`removed ${p}\n`);
+      for (const p of r.removedDirs) process.stdout.write(`removed ${p}/ (created by that apply)\n`);
       process.stdout.write(`from ${r.set}; the replaced state was saved in ${r.safetySet}\n`);
     }));
 

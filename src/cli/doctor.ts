@@ -30,11 +30,15 @@ export function registerDoctor(program: Command): void {
     .addHelpText('after', `
 Stages: dns, tcp, tls, http-scheme, ping, auth-challenge, credentials, token, manifest, blob, upload.
 Exit status: 0 nothing worse than info, 1 a warning, 2 an error.
+Each finding says what it means and, for warnings and errors, the fix. A plain-HTTP registry is an
+error, a warning on loopback, and information with --insecure (a lab on purpose: exit 0).
+Requests say User-Agent regway-doctor/<version>: a regway gateway does not count them as pulls.
 
 Examples:
   regway doctor ghcr.io/org/app:1.4                 # a full pull check, human output
   regway doctor registry.lab:5000 --ca-file ca.crt  # TLS and login only (no image given)
   regway doctor docker.io/library/alpine:3.20 --via http://regway.internal:5000 --json
+  regway doctor 10.0.0.5:5000/lab/app:1 --insecure    # CI gate on a plain-HTTP lab registry
   echo "$PW" | regway doctor -u robot --password-stdin reg.example.com/team/app:2`)
     .action(async (target: string, o: Opts) => {
       const opts: DoctorOptions = {

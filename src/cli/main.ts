@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { runCli } from './run.js';
+import { REGWAY_VERSION } from '../obs/tools.js';
 
 type Register = (program: Command) => void;
 
@@ -11,6 +12,7 @@ type Register = (program: Command) => void;
 const COMMANDS: Record<string, () => Promise<Register>> = {
   // Gateway
   serve: async () => (await import('./serve.js')).registerServe,
+  reload: async () => (await import('./reload.js')).registerReload,
   gc: async () => (await import('./gc.js')).registerGc,
   verify: async () => (await import('./verify.js')).registerVerify,
   hosted: async () => (await import('./hosted.js')).registerHosted,
@@ -31,7 +33,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
 
 const program = new Command('regway')
   .description('Container-registry gateway: pull-through OCI cache, client configuration, diagnostics')
-  .version('0.1.0');
+  .version(REGWAY_VERSION);
 const wanted = process.argv[2];
 const names = wanted && wanted in COMMANDS ? [wanted] : Object.keys(COMMANDS);
 for (const name of names) (await COMMANDS[name]!())(program);

@@ -5,6 +5,7 @@ import { createGateway } from '../gateway/gateway.js';
 import { watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
+import { removePidFile, writePidFile } from './pid-file.js';
 
 /**
  * Caps how far V8 lets the old generation grow past what survived the last full GC. By default it
@@ -44,21 +45,29 @@ export function registerServe(program: Command): void {
     .option('--hosted <pattern>', 'serve repositories matching this glob from local storage and accept pushes (* = one path segment, ** = any); repeatable', collect, [])
     .option('--htpasswd <file>', 'require sign-in: users of this bcrypt htpasswd file (see `regway user`) may pull, push and delete')
     .addOption(new Option('--pull-through <who>', 'with sign-in on, who may pull every pull-through (cached) registry without a rule naming it').choices(['rules', 'anonymous', 'authenticated']))
+    .option('--default-registries', 'serve the embedded public registries too, next to the ones you name')
+    .option('--no-default-registries', 'never serve the embedded public registries, even when you name none')
+    .option('--pid-file <file>', 'write the process id here (removed at exit); `regway reload --pid-file FILE` signals exactly this gateway')
     .addHelpText('after', `
+Registries: the embedded public ones (docker.io, ghcr.io, quay.io, ...) are served only when neither
+--config nor --upstream names a registry; whatever you name is the whole list. --default-registries
+adds the public ones back, --no-default-registries never serves them (README: "Which registries are served").
+
 Examples:
   regway serve                                   # embedded defaults: 127.0.0.1:5000, ./data, public registries
-  regway serve --listen 0.0.0.0:5000 --storage /var/lib/regway
-  regway serve --upstream docker.io=https://mirror.internal,https://registry-1.docker.io
+  regway serve --listen 0.0.0.0:5000 --storage /var/lib/regway --pid-file /run/regway.pid
+  regway serve --upstream docker.io=http://10.0.0.5:5000     # only docker.io (air-gapped: nothing public)
+  regway serve --upstream docker.io=https://mirror.internal,https://registry-1.docker.io --default-registries
   regway serve --config /etc/regway/regway.yaml
-  regway serve --hosted 'local/**' --htpasswd /etc/regway/htpasswd   # a private registry: docker login, push, pull
+  regway serve --hosted 'local/**' --htpasswd /etc/regway/htpasswd --no-default-registries   # a private registry only
   regway serve --hosted 'local/**' --htpasswd /etc/regway/htpasswd --pull-through anonymous
-                                                 # ... and nodes keep pulling through the cache without credentials
+                                                 # a private registry, and nodes keep pulling through the cache without credentials
 
 Then pull through it, e.g. podman pull 127.0.0.1:5000/library/alpine:3.20 --tls-verify=false,
 or point containerd's hosts.toml / dockerd's registry-mirrors at it (see README).`)
-    .action(async (opts: { config?: string; listen?: string; storage?: string; upstream: string[]; hosted: string[]; htpasswd?: string; pullThrough?: 'rules' | 'anonymous' | 'authenticated' }) => {
+    .action(async (opts: { config?: string; listen?: string; storage?: string; upstream: string[]; hosted: string[]; htpasswd?: string; pullThrough?: 'rules' | 'anonymous' | 'authenticated'; defaultRegistries?: boolean; pidFile?: string }) => {
       boundHeapGrowth();
-      const overrides = { listen: opts.listen, storage: opts.storage, upstreams: opts.upstream, hosted: opts.hosted, htpasswd: opts.htpasswd, pullThrough: opts.pullThrough };
+      const overrides = { listen: opts.listen, storage: opts.storage, upstreams: opts.upstream, hosted: opts.hosted, htpasswd: opts.htpasswd, pullThrough: opts.pullThrough, defaultRegistries: opts.defaultRegistries };
       const config = loadConfig(opts.config, overrides);
       const log = createLogger(config.log.level);
       const gw = await createGateway(config, log);
@@ -66,7 +75,10 @@ or point containerd's hosts.toml / dockerd's registry-mirrors at it (see README)
       const host = config.listen.slice(0, idx).replace(/^\[|\]$/g, '');
       const port = Number(config.listen.slice(idx + 1));
       await gw.app.listen({ host, port });
-      log.info({ listen: config.listen, storage: config.storage.path }, 'regway gateway serving');
+      // After listen: a pid file only ever names a gateway that is serving.
+      const pidFile = opts.pidFile ? resolve(opts.pidFile) : undefined;
+      if (pidFile) writePidFile(pidFile);
+      log.info({ listen: config.listen, storage: config.storage.path, registries: Object.keys(config.registries), pid: process.pid, ...(pidFile ? { pidFile } : {}) }, 'regway gateway serving');
       // One reload at a time: a second signal during one waits for it, then reads the file again.
       let reloading: Promise<void> = Promise.resolve();
       const reload = (why: string) => {
@@ -89,7 +101,12 @@ or point containerd's hosts.toml / dockerd's registry-mirrors at it (see README)
         if (stopping) { log.info({ signal }, 'already shutting down'); return; }
         stopping = true;
         log.info({ signal }, 'shutting down: finishing in-flight requests');
+        const t0 = performance.now();
         await gw.close();
+        if (pidFile) removePidFile(pidFile);
+        // The line that says it is over: the port is free and nothing is left running.
+        log.info({ signal, ms: Math.round(performance.now() - t0) }, 'stopped');
+        log.flush?.();
         process.exit(0);
       };
       process.on('SIGINT', () => void stop('SIGINT'));

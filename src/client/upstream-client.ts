@@ -17,6 +17,8 @@ export interface UpstreamClientOptions {
   credentials?: CredentialProvider;
   tokens?: TokenCache;
   health?: UpstreamHealth;
+  /** User-Agent of every request (regway's tools name themselves, so gateways can tell them from clients). */
+  userAgent?: string;
 }
 
 export interface UpstreamRequest {
@@ -70,12 +72,14 @@ export class UpstreamClient {
 
   readonly health: UpstreamHealth;
   private readonly credentialProvider: CredentialProvider | undefined;
+  private readonly userAgent: string;
 
   constructor(readonly config: UpstreamConfig, opts: UpstreamClientOptions = {}) {
     this.base = new URL(config.url.replace(/\/+$/, '') + '/');
     this.tokens = opts.tokens ?? new TokenCache();
     this.health = opts.health ?? new UpstreamHealth({ failureThreshold: 3, openFor: 15_000 });
     this.credentialProvider = opts.credentials;
+    this.userAgent = opts.userAgent ?? USER_AGENT;
     const tls = config.tls;
     this.dispatcher = new Agent({
       connect: {
@@ -133,7 +137,7 @@ export class UpstreamClient {
   }
 
   private async raw(req: UpstreamRequest, auth: string | undefined): Promise<UpstreamResponse> {
-    const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...(req.headers ?? {}) };
+    const headers: Record<string, string> = { 'user-agent': this.userAgent, ...(req.headers ?? {}) };
     if (auth) headers.authorization = auth;
     return this.dispatch(this.url(req), req.method, headers, this.dispatcher);
   }
@@ -163,7 +167,7 @@ export class UpstreamClient {
       refuseRedirect(this, url, next);
       url = next;
       // Credentials never follow a redirect: blob redirects go to storage (S3, CDN) that must not see them.
-      const headers: Record<string, string> = { 'user-agent': USER_AGENT };
+      const headers: Record<string, string> = { 'user-agent': this.userAgent };
       if (req.headers?.range) headers.range = req.headers.range;
       if (req.headers?.accept) headers.accept = req.headers.accept;
       res = await this.dispatch(url, req.method, headers, url.origin === this.base.origin ? this.dispatcher : redirectAgent());
@@ -246,7 +250,7 @@ export class UpstreamClient {
     const u = new URL(realm);
     if (service) u.searchParams.set('service', service);
     if (scope) u.searchParams.set('scope', scope);
-    const headers: Record<string, string> = { 'user-agent': USER_AGENT };
+    const headers: Record<string, string> = { 'user-agent': this.userAgent };
     const creds = await this.credentials();
     if (creds && this.mayReceiveCredentials(u)) headers.authorization = basic(creds);
     else if (creds) upstreamRefused(this.id, 'realm_foreign_host');

@@ -15,10 +15,12 @@ export const WELL_KNOWN_REGISTRIES: Record<string, string> = {
   'public.ecr.aws': 'https://public.ecr.aws',
 };
 
+/** The public registries as registry entries, each its own origin. */
+export function defaultRegistries(): NonNullable<ConfigInput['registries']> {
+  return Object.fromEntries(Object.entries(WELL_KNOWN_REGISTRIES).map(([k, url]) => [k, { upstreams: [{ url, role: 'origin' as const }] }]));
+}
+
+/** What `regway serve` runs with when no config file is given (registries are decided in load.ts). */
 export function defaultConfigInput(): ConfigInput {
-  return {
-    listen: '127.0.0.1:5000',
-    storage: { path: './data' },
-    registries: Object.fromEntries(Object.entries(WELL_KNOWN_REGISTRIES).map(([k, url]) => [k, { upstreams: [{ url, role: 'origin' }] }])),
-  };
+  return { listen: '127.0.0.1:5000', storage: { path: './data' } };
 }

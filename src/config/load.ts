@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { ZodError } from 'zod';
 import { configSchema, type Config, type ConfigInput } from './schema.js';
-import { defaultConfigInput } from './defaults.js';
+import { defaultConfigInput, defaultRegistries } from './defaults.js';
 
 /** A configuration problem, worded for the operator: which field, what is wrong. */
 export class ConfigError extends Error {
@@ -24,6 +24,20 @@ export interface ConfigOverrides {
   htpasswd?: string;
   /** Who may pull every pull-through registry with auth on (`--pull-through anonymous`). */
   pullThrough?: 'rules' | 'anonymous' | 'authenticated';
+  /** `--default-registries` (true) / `--no-default-registries` (false); undefined: the rule below decides. */
+  defaultRegistries?: boolean;
+}
+
+/**
+ * The one rule for where registries come from. The embedded public registries are a convenience for
+ * running with no configuration at all: they are served only when neither a config file nor an
+ * `--upstream` flag names a registry. Whatever you name is the whole list (flags add to or replace
+ * registries of the file). `defaultRegistries: true` in the file or `--default-registries` adds the
+ * public ones back; `--no-default-registries` (or `defaultRegistries: false`) never serves them,
+ * even with nothing named (a hosted-only registry). An air-gapped site gets only its own upstreams.
+ */
+export function wantsDefaultRegistries(o: { fromFile: boolean; fileSays?: boolean; flag?: boolean; upstreamFlags: number }): boolean {
+  return o.flag ?? o.fileSays ?? (!o.fromFile && o.upstreamFlags === 0);
 }
 
 function formatIssues(err: ZodError, source: string): ConfigError {
@@ -58,7 +72,13 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   } else {
     input = defaultConfigInput();
   }
-  return applyOverrides(input, overrides, source);
+  const { defaultRegistries: fileSays, ...rest } = input as ConfigInput & { defaultRegistries?: unknown };
+  if (fileSays !== undefined && typeof fileSays !== 'boolean') throw new ConfigError(`${source}: defaultRegistries must be true or false (got ${JSON.stringify(fileSays)})`);
+  if (wantsDefaultRegistries({ fromFile: !!file, fileSays, flag: overrides.defaultRegistries, upstreamFlags: overrides.upstreams?.length ?? 0 })) {
+    // Yours win over the public defaults of the same name.
+    rest.registries = { ...defaultRegistries(), ...(rest.registries ?? {}) };
+  }
+  return applyOverrides(rest, overrides, source);
 }
 
 export function applyOverrides(input: ConfigInput, o: ConfigOverrides, source = 'configuration'): Config {

@@ -4,6 +4,7 @@ import { drain } from '../client/upstream-client.js';
 import type { DoctorContext } from './context.js';
 import { finding } from './findings.js';
 import { errorText, fmtBytes } from './http.js';
+import { blobRefusal } from './image-client.js';
 import { imageClient } from './manifest.js';
 import type { Finding } from './types.js';
 
@@ -12,7 +13,7 @@ const STAGE = 'blob';
 export const SLOW_BYTES_PER_SEC = 1024 * 1024;
 const MIN_JUDGED_BYTES = 256 * 1024;
 
-export interface SampleResult { status: number; bytes: number; ttfbMs: number; totalMs: number; timedOut: boolean; error?: string }
+export interface SampleResult { status: number; bytes: number; ttfbMs: number; totalMs: number; timedOut: boolean; error?: string; refusal?: string }
 
 /** Reads up to `limit` bytes of a response body, stopping at `deadline` (performance.now() time). */
 async function readSample(body: AsyncIterable<unknown> & { destroy(): void }, limit: number, deadline: number): Promise<{ bytes: number; timedOut: boolean }> {
@@ -36,7 +37,10 @@ export async function sampleBlob(ctx: DoctorContext, digest: string, limit: numb
   try {
     const res = await imageClient(ctx).blob(ctx.target.image!.name, digest, { range: `bytes=0-${limit - 1}` });
     const ttfbMs = performance.now() - t0;
-    if (res.status !== 200 && res.status !== 206) { await drain(res); return { status: res.status, bytes: 0, ttfbMs, totalMs: ttfbMs, timedOut: false }; }
+    if (res.status !== 200 && res.status !== 206) {
+      const refusal = res.status >= 400 ? await blobRefusal(res, ctx.target.registry) : (await drain(res), undefined);
+      return { status: res.status, bytes: 0, ttfbMs, totalMs: ttfbMs, timedOut: false, ...(refusal ? { refusal } : {}) };
+    }
     const r = await readSample(res.body as unknown as AsyncIterable<unknown> & { destroy(): void }, limit, deadline);
     return { status: res.status, bytes: r.bytes, ttfbMs, totalMs: performance.now() - t0, timedOut: r.timedOut };
   } catch (e) {
@@ -59,7 +63,11 @@ export async function checkBlob(ctx: DoctorContext): Promise<Finding[]> {
   const data = { digest: layer.digest, layerSize: layer.size, sampleBytes: r.bytes, status: r.status, ttfbMs: Math.round(r.ttfbMs), bytesPerSecond: Math.round(rate), imageBytes: total, etaSeconds: Number.isFinite(eta) ? Math.round(eta) : null };
   const speed = `${fmtBytes(rate)}/s`;
   if (r.error && !r.timedOut) return [finding('BLOB_FAILED', STAGE, `${layer.digest}: ${r.error}`, { durationMs: r.totalMs, data })];
-  if (r.status !== 200 && r.status !== 206 && !r.timedOut) return [finding('BLOB_FAILED', STAGE, `GET blob ${layer.digest} answered ${r.status}${r.status === 404 ? ' (BLOB_UNKNOWN: the manifest names a blob the registry does not have)' : ''}`, { durationMs: r.totalMs, data })];
+  if (r.status !== 200 && r.status !== 206 && !r.timedOut) {
+    const missing = r.status === 404 ? 'the manifest names a blob the registry does not have' : '';
+    const why = r.refusal ? `: ${r.refusal}${missing ? ` (${missing})` : ''}` : missing ? ` (BLOB_UNKNOWN: ${missing})` : '';
+    return [finding('BLOB_FAILED', STAGE, `GET blob ${layer.digest} answered ${r.status}${why}`, { durationMs: r.totalMs, data })];
+  }
   if (r.timedOut) {
     return [finding('BLOB_TIMEOUT', STAGE, `only ${fmtBytes(r.bytes)} of a ${fmtBytes(limit)} sample arrived in ${(r.totalMs / 1000).toFixed(1)} s (${speed}); at this rate the image's ${fmtBytes(total)} take ${Number.isFinite(eta) ? `${Math.round(eta)} s` : 'forever'}`, { durationMs: r.totalMs, data })];
   }

@@ -10,8 +10,11 @@ export function formatFinding(f: Finding, color = false): string {
     return `\x1b[${c}m${s}\x1b[0m`;
   };
   const ms = f.durationMs !== undefined ? ` (${f.durationMs < 10 ? f.durationMs.toFixed(1) : Math.round(f.durationMs)} ms)` : '';
-  const lines = [`${paint(MARK[f.severity])} ${f.stage.padEnd(14)} ${f.code}: ${f.title}${ms}`, `${' '.repeat(21)}${f.detail}`];
-  if (f.fix && (f.severity === 'warn' || f.severity === 'error')) lines.push(`${' '.repeat(21)}fix: ${f.fix}`);
+  const pad = ' '.repeat(21);
+  const lines = [`${paint(MARK[f.severity])} ${f.stage.padEnd(14)} ${f.code}: ${f.title}${ms}`, `${pad}${f.detail}`];
+  // An ok finding needs no explanation; anything else says what the code means before what to do.
+  if (f.meaning && f.severity !== 'ok') lines.push(`${pad}means: ${f.meaning}`);
+  if (f.fix && (f.severity === 'warn' || f.severity === 'error')) lines.push(`${pad}fix: ${f.fix}`);
   return lines.join('\n');
 }
 

@@ -1,11 +1,13 @@
 // The doctor's own small HTTP client for the checks that must see raw answers (ping, challenge, token): no retries,
 // no automatic auth, bodies read with a cap. Manifest and blob checks use the project's UpstreamClient instead.
 import { Agent, request, type Dispatcher } from 'undici';
+import { toolUserAgent } from '../obs/tools.js';
 import { baseUrl, trustedCas, type DoctorContext } from './context.js';
 
 export interface RawResponse { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; ms: number }
 
-const USER_AGENT = 'regway-doctor/0.1';
+/** The doctor's requests say who they are, so a gateway never counts them as pulls (docs/observability.md). */
+export const DOCTOR_AGENT = toolUserAgent('doctor');
 const agents = new WeakMap<DoctorContext, Map<string, Agent>>();
 
 /** One agent per context and TLS mode, closed by `closeAgents` when the doctor is done. */
@@ -44,7 +46,7 @@ export async function rawRequest(ctx: DoctorContext, url: URL, opts: { method?: 
   const dispatcher = url.origin === baseUrl(ctx).origin ? agentFor(ctx) : foreignAgent(ctx);
   const r = await request(url, {
     method: (opts.method ?? 'GET') as Dispatcher.HttpMethod,
-    headers: { 'user-agent': USER_AGENT, ...(opts.headers ?? {}) },
+    headers: { 'user-agent': DOCTOR_AGENT, ...(opts.headers ?? {}) },
     dispatcher,
   });
   const cap = opts.cap ?? 64 * 1024;

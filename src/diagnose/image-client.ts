@@ -7,6 +7,8 @@ import { digestOf } from '../oci/digest.js';
 import { MANIFEST_TYPES, MT, bareType } from '../oci/mediatypes.js';
 import { isIndex, parseManifest, type Descriptor, type ManifestInfo } from '../oci/manifest.js';
 import type { ImageRef } from '../oci/reference.js';
+import { toolUserAgent, type ToolName } from '../obs/tools.js';
+import { explainErrors, parseErrorBody, type RegistryErrorBody } from './registry-error.js';
 import { apiHost } from './target.js';
 
 export interface ImageClientOptions {
@@ -19,6 +21,8 @@ export interface ImageClientOptions {
   username?: string;
   password?: string;
   timeoutMs?: number;
+  /** Which regway tool is asking: sent as the User-Agent so a gateway keeps tool traffic out of its pull statistics. */
+  tool: ToolName;
 }
 
 export interface FetchedManifest {
@@ -28,6 +32,8 @@ export interface FetchedManifest {
   bytes: Buffer;
   info?: ManifestInfo;
   headers: UpstreamResponse['headers'];
+  /** The OCI error body of a refusal (a gateway's UPSTREAM_UNAVAILABLE names the upstreams it tried). */
+  errors?: RegistryErrorBody[];
 }
 
 export interface PlatformImage { platform: string; digest: string; info: ManifestInfo; bytes: number }
@@ -41,6 +47,7 @@ export interface ResolvedImage {
 
 const ACCEPT = [...MANIFEST_TYPES, MT.dockerSchema1Signed, MT.dockerSchema1].join(', ');
 const MAX_MANIFEST = 4 * 1024 * 1024;
+const MAX_ERROR_BODY = 64 * 1024;
 
 export function platformString(p: Descriptor['platform']): string {
   if (!p) return 'unknown';
@@ -70,7 +77,7 @@ export class ImageClient {
       timeouts: { connect: t, headers: t, idle: t },
     });
     const creds = opts.username !== undefined && opts.password !== undefined ? { username: opts.username, password: opts.password } : undefined;
-    this.client = new UpstreamClient(config, { credentials: async () => creds });
+    this.client = new UpstreamClient(config, { credentials: async () => creds, userAgent: toolUserAgent(opts.tool) });
   }
 
   async close(): Promise<void> { await this.client.close(); }
@@ -80,8 +87,11 @@ export class ImageClient {
     const headers = res.headers;
     const ct = bareType(firstHeader(headers, 'content-type'));
     if (res.status !== 200 || method === 'HEAD') {
-      await drain(res);
-      return { status: res.status, digest: firstHeader(headers, 'docker-content-digest') ?? '', mediaType: ct, bytes: Buffer.alloc(0), headers };
+      // A refusal's body says why (clients only print the status line): keep it for the report.
+      let errors: RegistryErrorBody[] = [];
+      if (method === 'GET' && res.status >= 400) errors = parseErrorBody(await readCappedBytes(res.body, MAX_ERROR_BODY).catch(() => undefined));
+      else await drain(res);
+      return { status: res.status, digest: firstHeader(headers, 'docker-content-digest') ?? '', mediaType: ct, bytes: Buffer.alloc(0), headers, ...(errors.length ? { errors } : {}) };
     }
     const bytes = await readCappedBytes(res.body, MAX_MANIFEST);
     const info = parseManifest(bytes, ct);
@@ -96,7 +106,7 @@ export class ImageClient {
   /** The top manifest and, for an index, its children's platforms. Throws ManifestError on a non-200. */
   async resolve(ref: ImageRef): Promise<ResolvedImage> {
     const top = await this.manifest(ref.name, ref.digest ?? ref.tag ?? 'latest');
-    if (top.status !== 200 || !top.info) throw new ManifestError(top.status, top);
+    if (top.status !== 200 || !top.info) throw new ManifestError(top.status, top, ref.registry);
     const children = isIndex(top.info.mediaType) ? top.info.manifests.filter((d) => d.platform && d.platform.os !== 'unknown') : [];
     return { top, platforms: children.map((d) => platformString(d.platform)), children };
   }
@@ -107,7 +117,7 @@ export class ImageClient {
     const d = platform ? r.children.find((c) => platformMatches(platform, c)) : r.children[0];
     if (!d) return undefined;
     const m = await this.manifest(ref.name, d.digest);
-    if (m.status !== 200 || !m.info) throw new ManifestError(m.status, m);
+    if (m.status !== 200 || !m.info) throw new ManifestError(m.status, m, ref.registry);
     return { platform: platformString(d.platform), digest: d.digest, info: m.info, bytes: m.bytes.length };
   }
 
@@ -120,10 +130,17 @@ export class ImageClient {
 }
 
 export class ManifestError extends Error {
-  constructor(readonly status: number, readonly response: FetchedManifest) {
-    super(`manifest request answered ${status}`);
+  constructor(readonly status: number, readonly response: FetchedManifest, registry = '') {
+    const why = explainErrors(response.errors ?? [], registry);
+    super(`manifest request answered ${status}${why ? `: ${why}` : ''}`);
     this.name = 'ManifestError';
   }
+}
+
+/** Reads (capped) and explains the OCI error body of a refused blob request; undefined when it has none. */
+export async function blobRefusal(res: UpstreamResponse, registry: string): Promise<string | undefined> {
+  const errors = parseErrorBody(await readCappedBytes(res.body, MAX_ERROR_BODY).catch(() => undefined));
+  return explainErrors(errors, registry);
 }
 
 export function firstHeader(h: UpstreamResponse['headers'], name: string): string | undefined {

@@ -84,7 +84,7 @@ async function inspectOne(ref: string, o: InspectOptions): Promise<ImageReport> 
   const reference = parsed.digest ?? parsed.tag ?? 'latest';
   const base: ImageReport = { ref, registry: parsed.registry, name: parsed.name, reference, platforms: [], findings: [] };
   const endpoint = o.via ?? `${o.plainHttp ? 'http' : 'https'}://${parsed.registry === 'docker.io' ? 'registry-1.docker.io' : parsed.registry}`;
-  const c = new ImageClient({ endpoint, registry: parsed.registry, insecure: !!o.insecure, ...(o.caFile ? { caFile: o.caFile } : {}), ...(o.username !== undefined ? { username: o.username, password: o.password ?? '' } : {}), timeoutMs: o.timeoutMs ?? 30_000 });
+  const c = new ImageClient({ endpoint, registry: parsed.registry, insecure: !!o.insecure, ...(o.caFile ? { caFile: o.caFile } : {}), ...(o.username !== undefined ? { username: o.username, password: o.password ?? '' } : {}), timeoutMs: o.timeoutMs ?? 30_000, tool: 'inspect' });
   try {
     const r = await c.resolve(parsed);
     Object.assign(base, { digest: r.top.digest, mediaType: r.top.mediaType });

@@ -23,3 +23,11 @@ test('pool never runs more than the limit at once and keeps order', async () => 
   assert.deepEqual(out, [10, 20, 30, 40, 50, 60, 70]);
   assert.equal(peak, 3);
 });
+
+test('rounds alternate the endpoint order; spread is the ± around the mean', async () => {
+  const { roundOrder, spreadOf } = await import('./stats.js');
+  assert.deepEqual([0, 1, 2, 3].map((r) => roundOrder(['a', 'b'], r)), [['a', 'b'], ['b', 'a'], ['a', 'b'], ['b', 'a']]);
+  assert.deepEqual(roundOrder(['a', 'b', 'c'], 1), ['b', 'c', 'a']);
+  assert.deepEqual(spreadOf([90, 110]), { min: 90, max: 110, mean: 100, relativePercent: 10 });
+  assert.deepEqual(spreadOf([]), { min: 0, max: 0, mean: 0, relativePercent: 0 });
+});

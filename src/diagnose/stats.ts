@@ -27,3 +27,21 @@ export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: 
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return out;
 }
+
+/** Endpoint order of a round: rotated by one each round, so no endpoint always goes first (and pays for a cold start). */
+export function roundOrder<T>(items: readonly T[], round: number): T[] {
+  if (!items.length) return [];
+  const k = round % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+export interface Spread { min: number; max: number; mean: number; /** (max - min) / 2 as a percent of the mean: the ± around it. */ relativePercent: number }
+
+/** How far per-round results lie apart: a comparison inside this spread is noise. */
+export function spreadOf(values: readonly number[]): Spread {
+  if (!values.length) return { min: 0, max: 0, mean: 0, relativePercent: 0 };
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return { min, max, mean, relativePercent: mean > 0 ? Math.round(((max - min) / 2 / mean) * 1000) / 10 : 0 };
+}

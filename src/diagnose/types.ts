@@ -8,6 +8,8 @@ export interface Finding {
   severity: Severity;
   stage: string;
   title: string;
+  /** What the code means in general (the catalogue's text); `detail` is this run's specifics. */
+  meaning?: string;
   detail: string;
   fix?: string;
   durationMs?: number;

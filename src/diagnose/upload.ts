@@ -2,13 +2,15 @@
 // (Content-Length with Expect: 100-continue) and never send it: a proxy with a body limit refuses from the header
 // alone; anything else says "continue" (we hang up) or, for a registry that does not wait, opens an upload session
 // that we cancel at once with DELETE. No byte of content is ever written to the registry.
+// "100 Continue" is not permission: Node's HTTP server (and so a regway gateway) sends it before any handler has
+// looked at the credentials. Permission is asked the way a real push starts, with an empty POST.
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { baseUrl, trustedCas, type DoctorContext } from './context.js';
 import { hostOf } from './dns.js';
 import { finding } from './findings.js';
-import { basicAuth, errorText, fmtBytes } from './http.js';
+import { basicAuth, DOCTOR_AGENT, errorText, fmtBytes } from './http.js';
 import { pullScope, requestToken } from './token.js';
 import type { Finding } from './types.js';
 
@@ -22,7 +24,7 @@ function send(ctx: DoctorContext, url: URL, method: string, headers: Record<stri
   const ca = trustedCas(ctx);
   const host = hostOf(url);
   const opts = {
-    method, headers: { 'user-agent': 'regway-doctor/0.1', ...headers }, agent: false as const, timeout: ctx.opts.timeoutMs,
+    method, headers: { 'user-agent': DOCTOR_AGENT, ...headers }, agent: false as const, timeout: ctx.opts.timeoutMs,
     ...(https ? { rejectUnauthorized: ctx.tlsVerified && !ctx.opts.insecure, ...(ca ? { ca } : {}), ...(isIP(host) ? {} : { servername: host }) } : {}),
   };
   return new Promise((resolve, reject) => {
@@ -44,6 +46,17 @@ async function announce(ctx: DoctorContext, url: URL, size: number, auth: string
   const location = typeof r.headers.location === 'string' ? r.headers.location : undefined;
   if (r.statusCode === 202 && location) await cancel(ctx, new URL(location, url), auth);
   return { kind: 'response', status: r.statusCode ?? 0, ...(r.headers.server ? { server: String(r.headers.server) } : {}), ...(location ? { location } : {}) };
+}
+
+/** The first request of every real push: an empty POST. 202 = pushes are allowed (the session is cancelled). */
+async function startEmpty(ctx: DoctorContext, url: URL, auth: string | undefined): Promise<number> {
+  const headers: Record<string, string> = { 'content-length': '0' };
+  if (auth) headers.authorization = auth;
+  const r = await send(ctx, url, 'POST', headers, (req) => req.end());
+  if (r === 'continue') return 100;
+  const location = typeof r.headers.location === 'string' ? r.headers.location : undefined;
+  if (r.statusCode === 202 && location) await cancel(ctx, new URL(location, url), auth);
+  return r.statusCode ?? 0;
 }
 
 async function cancel(ctx: DoctorContext, url: URL, auth: string | undefined): Promise<void> {
@@ -71,6 +84,16 @@ async function findLimit(ctx: DoctorContext, url: URL, auth: string | undefined)
   return lo;
 }
 
+/** The size got past whatever said "continue"; whether this account may push is a separate question. */
+async function afterContinue(ctx: DoctorContext, url: URL, auth: string | undefined, t0: number): Promise<Finding> {
+  const status = await startEmpty(ctx, url, auth);
+  const ms = performance.now() - t0;
+  const told = `POST ${url.pathname} announcing ${fmtBytes(ANNOUNCE)} was told to continue (we hung up before sending)`;
+  if (status === 202) return finding('UPLOAD_OK', STAGE, `${told}, and an empty POST opened an upload session (cancelled)`, { durationMs: ms });
+  const why = status === 401 || status === 403 ? `no push permission with these credentials (an empty POST answered ${status}; the "100 Continue" came before any permission check)` : `an empty POST answered ${status}`;
+  return finding('UPLOAD_SKIPPED', STAGE, `${told}, but ${why}; no proxy body limit was seen in front of it`, { durationMs: ms, data: { status, continued: true } });
+}
+
 export async function checkUpload(ctx: DoctorContext): Promise<Finding[]> {
   if (ctx.target.via) return [finding('UPLOAD_SKIPPED', STAGE, 'checked through a gateway, which is a pull-through cache and takes no pushes')];
   const name = ctx.target.image?.name ?? 'regway-doctor/probe';
@@ -79,8 +102,9 @@ export async function checkUpload(ctx: DoctorContext): Promise<Finding[]> {
   try {
     const auth = await pushAuth(ctx);
     const a = await announce(ctx, url, ANNOUNCE, auth);
+    if (a.kind === 'response' && a.status === 202) return [finding('UPLOAD_OK', STAGE, `POST ${url.pathname} announcing ${fmtBytes(ANNOUNCE)} was opened and cancelled`, { durationMs: performance.now() - t0 })];
+    if (a.kind === 'continue') return [await afterContinue(ctx, url, auth, t0)];
     const ms = performance.now() - t0;
-    if (a.kind === 'continue' || a.status === 202) return [finding('UPLOAD_OK', STAGE, `POST ${url.pathname} announcing ${fmtBytes(ANNOUNCE)} was ${a.kind === 'continue' ? 'told to continue (we hung up before sending)' : 'opened and cancelled'}`, { durationMs: ms })];
     if (a.status === 413) {
       const limit = await findLimit(ctx, url, auth);
       const nginx = /nginx/i.test(a.server ?? '');

@@ -43,7 +43,7 @@ async function plan(ref: string, o: WarmOptions, clients: Map<string, ImageClien
   try { parsed = parseImageRef(ref); } catch (e) { image.error = (e as Error).message; return { image, jobs: [] }; }
   let client = clients.get(parsed.registry);
   if (!client) {
-    client = new ImageClient({ endpoint: o.gateway, registry: parsed.registry, insecure: !!o.insecure, ...(o.caFile ? { caFile: o.caFile } : {}), timeoutMs: o.timeoutMs ?? 60_000 });
+    client = new ImageClient({ endpoint: o.gateway, registry: parsed.registry, insecure: !!o.insecure, ...(o.caFile ? { caFile: o.caFile } : {}), timeoutMs: o.timeoutMs ?? 60_000, tool: 'warm' });
     clients.set(parsed.registry, client);
   }
   try {

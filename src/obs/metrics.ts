@@ -39,6 +39,7 @@ export class Metrics {
   private readonly alerts: Counter<'rule'>;
   private readonly refusals: Counter<'upstream' | 'reason'>;
   private readonly storageErrors: Counter<'code'>;
+  private readonly tools: TallyCounter<'tool' | 'operation'>;
   private evictionsSeen = 0;
 
   constructor(private readonly sources: MetricSources = {}, opts: { defaultMetrics?: boolean } = {}) {
@@ -56,6 +57,7 @@ export class Metrics {
     this.alerts = new Counter({ name: 'regway_alerts_fired_total', help: 'Anomaly alerts fired, by rule', labelNames: ['rule'], registers: r });
     this.refusals = new Counter({ name: 'regway_upstream_refusals_total', help: 'Upstream answers refused as unsafe or wrong (bad media type, digest or size mismatch, body cut or stalled, token realm downgrade or foreign host, redirect), by upstream and reason', labelNames: ['upstream', 'reason'], registers: r });
     this.storageErrors = new Counter({ name: 'regway_storage_errors_total', help: 'Storage failures by errno code (ENOSPC: disk full)', labelNames: ['code'], registers: r });
+    this.tools = new TallyCounter({ name: 'regway_tool_requests_total', help: "Requests from regway's own tools (User-Agent regway-<tool>/...: doctor, trace, bench, warm, inspect), counted here only: never as pulls, cache answers, alerts or SLO samples", labelNames: ['tool', 'operation'], registers: r });
     this.gauges(r);
   }
 
@@ -70,8 +72,13 @@ export class Metrics {
       collect() { this.set(s.inflight?.().fetches ?? 0); } });
     new Gauge({ name: 'regway_inflight_waiting_clients', help: 'Client requests reading from in-progress downloads', registers: r,
       collect() { this.set(s.inflight?.().waiting ?? 0); } });
-    new Gauge({ name: 'regway_cluster_coordination_up', help: 'Fleet coordination through Redis: 1 working, 0 degraded (instance serving alone); absent for a single instance', registers: r,
-      collect() { const v = s.coordination?.(); if (v !== undefined) this.set(v); } });
+    // prom-client shows an unlabelled gauge as 0 until set: registering it only for a fleet is what
+    // makes it absent on a single instance (where 0 would read as "degraded").
+    if (s.coordination) {
+      const coordination = s.coordination;
+      new Gauge({ name: 'regway_cluster_coordination_up', help: 'Fleet coordination through Redis: 1 working, 0 degraded (instance serving alone); absent for a single instance', registers: r,
+        collect() { const v = coordination(); if (v !== undefined) this.set(v); } });
+    }
     new Gauge({ name: 'regway_cache_size_bytes', help: 'Bytes of blobs in the cache', registers: r, collect() { this.set(s.cache?.().bytes ?? 0); } });
     new Gauge({ name: 'regway_cache_max_size_bytes', help: 'Configured cache size limit (0 = unlimited)', registers: r, collect() { this.set(s.cache?.().maxBytes ?? 0); } });
     new Gauge({ name: 'regway_cache_blobs', help: 'Blobs in the cache', registers: r, collect() { this.set(s.cache?.().blobs ?? 0); } });
@@ -142,6 +149,13 @@ export class Metrics {
   }
 
   alert(rule: string): void { this.alerts.inc({ rule }); }
+
+  /** A request of one of regway's own tools: only this counter sees it. */
+  tool(tool: string, operation: string): void {
+    const k = `${tool} ${operation}`;
+    const c = this.tools.cell(k);
+    if (c) c.n++; else this.tools.add(k, { tool, operation });
+  }
 
   async text(): Promise<string> { return this.registry.metrics(); }
   get contentType(): string { return this.registry.contentType; }

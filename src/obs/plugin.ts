@@ -13,6 +13,8 @@ import { WebhookNotifier } from './alerts/webhooks.js';
 import { Metrics } from './metrics.js';
 import { SloTracker } from './slo.js';
 import { StatusStats, type UpstreamStatus } from './status.js';
+import { readIfExists, writeFileAtomic } from './persist.js';
+import { toolOf } from './tools.js';
 import { STATUS_PAGE } from './ui/page.js';
 import { STORAGE_FAILED, UPSTREAM_REFUSED } from './channels.js';
 
@@ -29,7 +31,7 @@ interface UpstreamLike {
   readonly id: string;
   config?: { role?: string };
   send: (req: never) => Promise<{ status: number }>;
-  healthSnapshot?: () => { up: boolean; latencyMs?: number; rateLimitRemaining?: number; rateLimitLimit?: number };
+  healthSnapshot?: () => { up: boolean; latencyMs?: number; lastError?: string; rateLimitRemaining?: number; rateLimitLimit?: number };
 }
 
 /** What observability needs from a gateway; structural, so obs/ imports nothing from gateway/ or cache/. */
@@ -53,6 +55,8 @@ export interface Observability {
   webhooks: WebhookNotifier;
   /** Where the SLO buckets are saved. */
   sloPath: string;
+  /** Where the status page's counters (top images and clients, hit ratio, tool requests) are saved. */
+  statusPath: string;
   close(): Promise<void>;
 }
 
@@ -68,7 +72,9 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
     cache: () => ({ bytes: gw.index.size, blobs: gw.index.count, maxBytes: config.storage.maxSize, evictions: gw.index.evictions }),
     upstreams: () => upstreamStatus(gw, stats),
     auditDropped: () => audit.dropped,
-    coordination: () => (gw.coordinator?.self ? (gw.coordinator.healthy() ? 1 : 0) : undefined),
+    // Only a fleet has coordination to report: a single instance has no such gauge at all (an alert
+    // written on "== 0" must not fire on every single-node install).
+    ...(gw.coordinator?.self ? { coordination: () => (gw.coordinator!.healthy() ? 1 : 0) } : {}),
   });
   const audit = buildAudit(config.audit, obsDir);
   const webhooks = new WebhookNotifier(
@@ -90,6 +96,9 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
   const sloPath = join(obsDir, 'slo.json');
   if (await slo.load(sloPath)) log.info({ path: sloPath, buckets: slo.bucketCount }, 'SLO history restored');
   const stats = new StatusStats();
+  const statusPath = join(obsDir, 'status.json');
+  const savedStatus = await readIfExists(statusPath);
+  if (savedStatus !== undefined && stats.restore(savedStatus)) log.info({ path: statusPath }, 'status page counters restored');
   const classifier = new PullClassifier(config.slo.pullSession);
 
   const instrumented = new WeakSet<object>();
@@ -98,10 +107,10 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
     // Only when the registry table changed (a reload): this runs after every request.
     if (gw.routes.version !== undefined && gw.routes.version === seenVersion) return;
     seenVersion = gw.routes.version;
-    for (const r of gw.routes.all()) for (const c of r.upstreams.clients) instrumentUpstream(c, instrumented, (id, status, ms) => {
+    for (const r of gw.routes.all()) for (const c of r.upstreams.clients) instrumentUpstream(c, instrumented, (id, status, ms, error) => {
       const ok = status !== 'error' && status < 500 && status !== 429;
       metrics.upstream(id, status, ms / 1000);
-      stats.upstream(id, ok, ms);
+      stats.upstream(id, ok, ms, Date.now(), ok ? undefined : error ?? `HTTP ${status}`);
       alerts.recordUpstream(id, ok);
     });
   };
@@ -109,6 +118,13 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
   const consumers: { record(e: ObservedEvent): void }[] = [audit, metrics, alerts, slo, stats];
   gw.events.add({
     record(raw) {
+      const tool = toolOf(raw.userAgent);
+      if (tool) {
+        // regway's own tools: audited and counted apart, never a pull, an alert or an SLO sample.
+        try { audit.record(raw); metrics.tool(tool, raw.operation); stats.tool(tool, raw.time); } catch (err) { log.error({ err }, 'observability consumer failed'); }
+        instrument(); // the upstream requests a tool causes are real upstream traffic: measure them after a reload too
+        return;
+      }
       const e = classifier.classify(raw);
       // Each consumer is isolated: one throwing must not starve the others.
       for (const c of consumers) {
@@ -123,15 +139,23 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
   UPSTREAM_REFUSED.subscribe(onRefused);
   STORAGE_FAILED.subscribe(onStorage);
 
-  const timer = setInterval(() => { if (slo.dirty) slo.save(sloPath).catch((err) => log.warn({ err }, 'could not save SLO history')); }, config.slo.persistInterval);
+  // The status counters are saved with the SLO history, so after a restart the page header (from
+  // the SLO) and its top lists describe the same hour: docs/observability.md promises they agree.
+  const persist = async () => {
+    await Promise.all([
+      slo.save(sloPath).catch((err) => log.warn({ err }, 'could not save SLO history')),
+      writeFileAtomic(statusPath, stats.serialize()).catch((err) => log.warn({ err }, 'could not save status page counters')),
+    ]);
+  };
+  const timer = setInterval(() => { if (slo.dirty || stats.dirty) { stats.dirty = false; void persist(); } }, config.slo.persistInterval);
   timer.unref();
   return {
-    metrics, slo, alerts, audit, webhooks, sloPath,
+    metrics, slo, alerts, audit, webhooks, sloPath, statusPath,
     close: async () => {
       clearInterval(timer);
       UPSTREAM_REFUSED.unsubscribe(onRefused);
       STORAGE_FAILED.unsubscribe(onStorage);
-      await slo.save(sloPath).catch((err) => log.warn({ err }, 'could not save SLO history'));
+      await persist();
       await Promise.all([audit.close(), webhooks.close()]);
     },
   };
@@ -158,7 +182,7 @@ function resolveHeaders(h: Record<string, Parameters<typeof resolveSecret>[0]>):
  * `send`: the upstream layer stays unaware of metrics, and probes, token-authenticated retries and
  * fail-over attempts are all counted as the upstream sees them.
  */
-function instrumentUpstream(c: UpstreamLike, done: WeakSet<object>, observe: (id: string, status: number | 'error', ms: number) => void): void {
+function instrumentUpstream(c: UpstreamLike, done: WeakSet<object>, observe: (id: string, status: number | 'error', ms: number, error?: string) => void): void {
   if (done.has(c) || typeof c.send !== 'function') return;
   done.add(c);
   const send = c.send.bind(c) as (req: unknown) => Promise<{ status: number }>;
@@ -169,7 +193,7 @@ function instrumentUpstream(c: UpstreamLike, done: WeakSet<object>, observe: (id
       observe(c.id, res.status, performance.now() - started);
       return res;
     } catch (e) {
-      observe(c.id, 'error', performance.now() - started);
+      observe(c.id, 'error', performance.now() - started, (e as Error)?.message ?? String(e));
       throw e;
     }
   };
@@ -180,17 +204,21 @@ function upstreamStatus(gw: ObservableGateway, stats: StatusStats): UpstreamStat
   for (const r of gw.routes.all()) {
     for (const c of r.upstreams.clients) {
       const h = typeof c.healthSnapshot === 'function' ? c.healthSnapshot() : undefined;
-      const own = stats.upstreamCounts(c.id);
       out.push({
-        registry: r.registry, upstream: c.id, role: c.config?.role, up: h?.up ?? true,
-        latencyMs: h?.latencyMs ?? own.latencyMs,
+        registry: r.registry, upstream: c.id, role: c.config?.role,
+        ...stats.upstreamView(c.id, h),
         ...(h?.rateLimitRemaining !== undefined ? { rateLimitRemaining: h.rateLimitRemaining } : {}),
         ...(h?.rateLimitLimit !== undefined ? { rateLimitLimit: h.rateLimitLimit } : {}),
-        requests5m: own.requests5m, errors5m: own.errors5m,
       });
     }
   }
   return out;
+}
+
+/** The header's pull counts are the SLO's: one source, so the two can never disagree. */
+function pullsFromSlo(slo: SloTracker): { h1: number; h24: number } {
+  const w = slo.report().windows;
+  return { h1: w.find((x) => x.window === '1h')?.pulls ?? 0, h24: w.find((x) => x.window === '24h')?.pulls ?? 0 };
 }
 
 function registerRoutes(gw: ObservableGateway, o: { metrics: Metrics; slo: SloTracker; alerts: AlertEngine; stats: StatusStats; config: ObsConfig }): void {
@@ -205,6 +233,7 @@ function registerRoutes(gw: ObservableGateway, o: { metrics: Metrics; slo: SloTr
     upstreams: upstreamStatus(gw, o.stats),
     cache: { bytes: gw.index.size, maxBytes: o.config.storage.maxSize, blobs: gw.index.count, evictions: gw.index.evictions },
     inflight: { fetches: gw.inflight.size, waiting: gw.inflight.waiting() },
+    pulls: pullsFromSlo(o.slo),
   }), ...(gw.coordinator?.self ? { cluster: { instance: gw.coordinator.self.instance, coordination: gw.coordinator.healthy() ? 'ok' : 'degraded' } } : {}) }));
   app.get('/-/ui', async (_req, reply) => reply
     .header('content-type', 'text/html; charset=utf-8').header('content-security-policy', STATUS_PAGE.csp)

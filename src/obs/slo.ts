@@ -1,5 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readIfExists, writeFileAtomic } from './persist.js';
 import type { ObservedEvent } from './pulls.js';
 
 /**
@@ -167,17 +166,15 @@ export class SloTracker {
     return true;
   }
 
-  /** Writes the buckets atomically (temp file, then rename), so a crash mid-save keeps the old file. */
+  /** Writes the buckets atomically (temp file, fsync, rename), so a crash mid-save keeps the old file. */
   async save(path: string): Promise<void> {
     this.dirty = false;
-    await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, this.serialize());
-    await rename(tmp, path);
+    await writeFileAtomic(path, this.serialize());
   }
 
   async load(path: string): Promise<boolean> {
-    try { return this.restore(await readFile(path, 'utf8')); } catch { return false; }
+    const text = await readIfExists(path);
+    return text !== undefined && this.restore(text);
   }
 }
 

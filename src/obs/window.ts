@@ -72,6 +72,38 @@ export class SlidingCounter implements WindowCounter {
 
   get size(): number { return this.keys.size; }
 
+  /** What is still inside the window at `now`, as [key, [slot, count, slot, count, ...]]: for saving across restarts. */
+  dump(now: number): [string, number[]][] {
+    const slot = Math.floor(now / this.slotMs);
+    const out: [string, number[]][] = [];
+    for (const [key, k] of this.keys) {
+      const pairs: number[] = [];
+      for (let i = 0; i < this.slots; i++) {
+        const s = k.stamps[i]!;
+        if (s > slot - this.slots && s <= slot && k.slots[i]! > 0) pairs.push(s, k.slots[i]!);
+      }
+      if (pairs.length) out.push([key, pairs]);
+    }
+    return out;
+  }
+
+  /** Adds back what `dump` saved (a counter of the same window and slot count); malformed rows are skipped. */
+  restore(rows: unknown): void {
+    if (!Array.isArray(rows)) return;
+    for (const row of rows) {
+      if (!Array.isArray(row) || typeof row[0] !== 'string' || !Array.isArray(row[1])) continue;
+      const pairs = row[1] as unknown[];
+      for (let i = 0; i + 1 < pairs.length; i += 2) {
+        const s = pairs[i];
+        const n = pairs[i + 1];
+        if (Number.isInteger(s) && typeof n === 'number' && Number.isFinite(n) && n > 0) this.add(row[0], (s as number) * this.slotMs, n);
+      }
+    }
+  }
+
+  /** The window and slot layout, so a saved dump is only restored into a counter that reads it the same way. */
+  get layout(): string { return `${this.windowMs}/${this.slots}`; }
+
   private sum(k: Entry, slot: number): number {
     let t = 0;
     for (let i = 0; i < this.slots; i++) {

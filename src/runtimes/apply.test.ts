@@ -39,6 +39,10 @@ test('apply writes, keeps mode and owner, backs up, and rollback restores (remov
   assert.equal(statSync(join(root, '/etc/a.json')).uid, 1234);
   assert.equal(readFileSync(join(root, '/etc/c.toml'), 'utf8'), 'old-c');
   assert.equal(existsSync(join(root, '/etc/new/b.json')), false);
+  // The directory apply created for b.json goes too; /etc existed before and stays.
+  assert.deepEqual(rb.removedDirs, ['/etc/new']);
+  assert.equal(existsSync(join(root, '/etc/new')), false);
+  assert.equal(existsSync(join(root, '/etc')), true);
   assert.throws(() => rollback({ root }), /no backup set to roll back to/);
   // No temp files anywhere.
   assert.deepEqual(readdirSync(join(root, 'etc')).filter((n) => n.includes('regway')), []);
@@ -63,4 +67,14 @@ test('apply refuses files that changed since the plan and writes nothing', () =>
   assert.throws(() => applyChanges([change('/b', 'old-b', 'new-b'), change('/a', 'old-a', 'new-a')], { root }), /changed while regway was planning; nothing was written/);
   assert.equal(readFileSync(join(root, '/b'), 'utf8'), 'old-b');
   assert.equal(listBackupSets(root).length, 0);
+});
+
+test('rollback removes the directories apply created, deepest first, but keeps one someone put a file in', () => {
+  const root = tree({ '/keep': 'x' });
+  applyChanges([change('/etc/containerd/certs.d/a.example/hosts.toml', undefined, 'a'), change('/etc/containerd/certs.d/b.example/hosts.toml', undefined, 'b')], { root });
+  writeFileSync(join(root, '/etc/containerd/certs.d/b.example/extra.crt'), 'operator file');
+  const rb = rollback({ root });
+  assert.deepEqual(rb.removedDirs, ['/etc/containerd/certs.d/a.example']);
+  assert.equal(existsSync(join(root, '/etc/containerd/certs.d/a.example')), false);
+  assert.equal(readFileSync(join(root, '/etc/containerd/certs.d/b.example/extra.crt'), 'utf8'), 'operator file');
 });

@@ -4,7 +4,7 @@
 // durable under <root>/var/backups/regway/<timestamp>/; `rollback` replays it.
 import { randomBytes } from 'node:crypto';
 import {
-  closeSync, fchmodSync, fchownSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync,
+  closeSync, fchmodSync, fchownSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, statSync,
   unlinkSync, writeSync, existsSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -33,6 +33,8 @@ export interface BackupManifest {
   /** Set when `rollback` restored this set; the next rollback goes one set further back. */
   rolledBackAt?: string;
   entries: BackupEntry[];
+  /** Node paths of directories that did not exist before (deepest first): rollback removes them when empty. */
+  createdDirs?: string[];
 }
 
 export interface WriteOptions {
@@ -121,9 +123,28 @@ export function backup(root: string, paths: string[], command: BackupManifest['c
     writeFileAtomic(join(dir, copy), readFileSync(real), { mode: 0o600 }, 0o700);
     entries.push({ path, existed: true, copy, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
   }
-  const manifest: BackupManifest = { version: 1, command, createdAt: now.toISOString(), entries };
+  const createdDirs = missingDirs(root, entries.filter((e) => !e.existed).map((e) => e.path));
+  const manifest: BackupManifest = { version: 1, command, createdAt: now.toISOString(), entries, ...(createdDirs.length ? { createdDirs } : {}) };
   writeManifest(dir, manifest);
   return { dir, manifest };
+}
+
+/** Directories above `paths` that do not exist yet (and that writing the files will create), deepest first. */
+function missingDirs(root: string, paths: string[]): string[] {
+  const out = new Set<string>();
+  for (const p of paths) {
+    for (let d = dirname(p); d !== '/' && d !== '.' && !existsSync(underRoot(root, d)); d = dirname(d)) out.add(d);
+  }
+  return [...out].sort((a, b) => b.split('/').length - a.split('/').length || b.localeCompare(a));
+}
+
+/** Removes directories an apply created, when they are empty again (a file someone added there keeps its directory). */
+function removeEmptyDirs(root: string, dirs: string[]): string[] {
+  const removed: string[] = [];
+  for (const d of dirs) {
+    try { rmdirSync(underRoot(root, d)); removed.push(d); } catch { /* not empty, or already gone */ }
+  }
+  return removed;
 }
 
 function readCurrent(real: string): string | undefined {
@@ -170,7 +191,7 @@ export function listBackupSets(root: string, backupDir = DEFAULT_BACKUP_DIR): Ar
     .filter((s): s is { dir: string; manifest: BackupManifest } => s.manifest?.command === 'apply');
 }
 
-export interface RollbackResult { set: string; restored: string[]; removed: string[]; safetySet: string }
+export interface RollbackResult { set: string; restored: string[]; removed: string[]; removedDirs: string[]; safetySet: string }
 
 /**
  * Restores the newest apply set not yet rolled back. The state being replaced is itself saved first (a `rollback`
@@ -190,6 +211,7 @@ export function rollback(opts: WriteOptions): RollbackResult {
     writeFileAtomic(real, readFileSync(join(set.dir, e.copy!)), { mode: e.mode!, uid: e.uid, gid: e.gid });
     restored.push(e.path);
   }
+  const removedDirs = removeEmptyDirs(root, set.manifest.createdDirs ?? []);
   writeManifest(set.dir, { ...set.manifest, rolledBackAt: new Date().toISOString() });
-  return { set: set.dir, restored, removed, safetySet: safety.dir };
+  return { set: set.dir, restored, removed, removedDirs, safetySet: safety.dir };
 }

@@ -19,3 +19,12 @@ test('plans never print credentials, but a changed credential still shows', () =
   assert.doesNotMatch(r, /c2VjcmV0|eyJhIjoxfQ/);
   assert.notEqual(redact('"auth": "YQ=="'), redact('"auth": "Yg=="'));
 });
+
+test('the plan ends with the apply command for the same tree and file', async () => {
+  const { applyHint, formatPlan } = await import('./plan.js');
+  assert.equal(applyHint('/', 'regway-config.yaml'), 'regway config apply');
+  assert.equal(applyHint('/mnt/node1', 'site.yaml'), 'regway config apply --root /mnt/node1 -f site.yaml');
+  assert.equal(applyHint('/mnt/my node', 'regway-config.yaml'), "regway config apply --root '/mnt/my node'");
+  const plan = { changes: [{ target: 'docker-daemon' as const, path: '/etc/docker/daemon.json', action: 'create' as const, before: undefined, after: '{}\n', mode: 0o644, sensitive: false }], unchanged: [], warnings: [] };
+  assert.match(formatPlan(plan, '/mnt/node1', 'site.yaml'), /run `regway config apply --root \/mnt\/node1 -f site\.yaml` to write them/);
+});

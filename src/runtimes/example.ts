@@ -16,10 +16,18 @@ registries:
   # Mirrors are tried in this order, then the registry itself.
   - host: docker.io
     mirrors:
-      - url: https://mirror.example.internal     # the root of a registry API, no path
-      - url: http://10.0.0.5:5000
+      - url: http://regway.internal:5000         # a regway gateway (regway serve)...
+        gateway: true                            # ...serving every registry under one address: each runtime gets its own form
+      - url: http://10.0.0.5:5000                # a plain registry mirror: the root of a registry API, no path
         insecure: true                           # plain HTTP or unverified TLS
         resolveTags: false                       # digests only: tags always resolve at docker.io
+  - host: ghcr.io
+    mirrors:
+      - url: http://regway.internal:5000         # the same gateway for another registry
+        gateway: true
+  - host: lab.example:5000
+    server: http://lab.example:5000              # a lab registry on plain HTTP: say so here...
+    insecure: true                               # ...and here; containerd, podman and dockerd all need it
   - host: registry.example.com:5000
     ca: /etc/regway/ca/registry.example.com.crt  # containerd reads it; copy it to certs.d dirs for docker/podman
     credentials:                                 # by reference only: never a password in this file

@@ -8,7 +8,7 @@ import { DEFAULT_TARGETS, isDockerHub, type Spec, type SpecInput, type TargetNam
 import type { NodeSnapshot } from './targets.js';
 
 type MirrorIn = { url: string; insecure?: boolean; ca?: string; resolveTags?: boolean; gateway?: boolean };
-type RegIn = { host: string; server?: string; insecure?: boolean; blocked?: boolean; mirrors?: MirrorIn[]; credentials?: { username: string; password: { env: string } } };
+type RegIn = { host: string; server?: string; insecure?: boolean; blocked?: boolean; ca?: string; mirrors?: MirrorIn[]; credentials?: { username: string; password: { env: string } } };
 
 export interface ImportResult { spec: SpecInput; warnings: string[] }
 
@@ -54,7 +54,9 @@ function fromHostsToml(b: Builder, snap: NodeSnapshot, certsDir: string): void {
     const host = dir.replace(/^(.*)_(\d+)_$/, '$1:$2');
     const doc = toml(text, b.warnings, `${certsDir}/${dir}/hosts.toml`);
     const hosts = (doc['host'] ?? {}) as Record<string, Record<string, unknown>>;
-    const list = Object.entries(hosts).map(([url, h]): MirrorIn => {
+    const server = typeof doc['server'] === 'string' ? doc['server'].replace(/\/+$/, '') : undefined;
+    // A [host] table for the server itself is how the registry's own settings reach containerd (render/hosts-toml.ts): not a mirror.
+    const list = Object.entries(hosts).filter(([url]) => url.replace(/\/+$/, '') !== server).map(([url, h]): MirrorIn => {
       const m: MirrorIn = { url: url.replace(/\/v2\/?$/, '') };
       if (h['skip_verify'] === true) m.insecure = true;
       if (typeof h['ca'] === 'string') m.ca = h['ca'];
@@ -63,10 +65,10 @@ function fromHostsToml(b: Builder, snap: NodeSnapshot, certsDir: string): void {
       return m;
     });
     b.mirrors(host, list, 'containerd');
-    const server = doc['server'];
     const dflt = isDockerHub(host) ? 'https://registry-1.docker.io' : `https://${host}`;
-    if (typeof server === 'string' && server.replace(/\/+$/, '') !== dflt) b.reg(host).server = server;
+    if (server !== undefined && server !== dflt) b.reg(host).server = server;
     if (doc['skip_verify'] === true) b.reg(host).insecure = true;
+    if (typeof doc['ca'] === 'string') b.reg(host).ca = doc['ca'];
   }
 }
 
@@ -111,8 +113,12 @@ function fromDaemonJson(b: Builder, text: string | undefined, out: SpecInput): v
   b.mirrors('docker.io', mirrors.map((u) => ({ url: u.replace(/\/+$/, '') })), 'daemon.json');
   const insecure = Array.isArray(doc['insecure-registries']) ? (doc['insecure-registries'] as string[]).map((s) => s.replace(/^https?:\/\//, '')) : [];
   const mirrorHosts = new Set(mirrors.map((m) => { try { return new URL(m).host; } catch { return m; } }));
-  out.insecureRegistries = insecure.filter((h) => !mirrorHosts.has(h) && !b.regs.get(h)?.insecure);
-  for (const m of b.regs.get('docker.io')?.mirrors ?? []) if (insecure.includes(new URL(m.url).host) && m.url.startsWith('https:')) m.insecure = true;
+  // Mirror hosts and insecure registries are listed by the renderer itself: re-importing them as
+  // insecureRegistries too would make the next plan differ from the file it came from.
+  const extra = insecure.filter((h) => !mirrorHosts.has(h) && !b.regs.get(h)?.insecure);
+  if (extra.length) out.insecureRegistries = extra;
+  // daemon.json lists a Docker Hub mirror as insecure exactly when the declarative file said so (http or https).
+  for (const m of b.regs.get('docker.io')?.mirrors ?? []) if (insecure.includes(new URL(m.url).host)) m.insecure = true;
   const docker: NonNullable<SpecInput['docker']> = {};
   if (typeof doc['max-concurrent-downloads'] === 'number') docker.maxConcurrentDownloads = doc['max-concurrent-downloads'];
   if (typeof doc['max-download-attempts'] === 'number') docker.maxDownloadAttempts = doc['max-download-attempts'];

@@ -51,8 +51,14 @@ export function redact(text: string): string {
     .replace(/^(\s*\.dockerconfigjson:\s*)(\S+)$/gm, (_m, k: string, v: string) => `${k}<redacted ${fingerprint(v)}>`);
 }
 
+/** The apply command that writes this plan: the same --root and -f, so copying it does what the plan showed. */
+export function applyHint(root: string, file: string, defaultFile = 'regway-config.yaml'): string {
+  const quote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
+  return ['regway config apply', ...(root !== '/' ? [`--root ${quote(root)}`] : []), ...(file !== defaultFile ? [`-f ${quote(file)}`] : [])].join(' ');
+}
+
 /** Human-readable plan: a unified diff per file, then the warnings. */
-export function formatPlan(plan: Plan, root: string): string {
+export function formatPlan(plan: Plan, root: string, file = 'regway-config.yaml'): string {
   const out: string[] = [];
   for (const c of plan.changes) {
     const show = (t: string | null | undefined): string | undefined => (t == null ? undefined : c.sensitive ? redact(t) : t);
@@ -60,7 +66,7 @@ export function formatPlan(plan: Plan, root: string): string {
     out.push(unifiedDiff(show(c.before), show(c.after), c.path));
   }
   if (!plan.changes.length) out.push(`No changes: ${plan.unchanged.length} managed file(s) already match the declarative file.\n`);
-  else out.push(`${plan.changes.length} file(s) to change; run \`regway config apply\` to write them.\n`);
+  else out.push(`${plan.changes.length} file(s) to change; run \`${applyHint(root, file)}\` to write them.\n`);
   for (const w of plan.warnings) out.push(`warning (${w.target}): ${w.message}`);
   return out.join('\n') + (plan.warnings.length ? '\n' : '');
 }

@@ -13,6 +13,8 @@ test('the init example is a valid declarative file', () => {
   const s = parseSpec(EXAMPLE_SPEC);
   assert.equal(s.registries[0]!.host, 'docker.io');
   assert.equal(s.registries[0]!.mirrors.length, 2);
+  // The one form a regway user needs is the first thing the template shows.
+  assert.deepEqual([s.registries[0]!.mirrors[0]!.url, s.registries[0]!.mirrors[0]!.gateway], ['http://regway.internal:5000', true]);
 });
 
 test('errors name the field', () => {

@@ -16,6 +16,12 @@ test('verify: a hosts.toml that does not decode means containerd ignores every m
   for (const e of errs) assert.match(e, /ignores every mirror/);
 });
 
+test('verify: a hosts.toml with only server (no [host] table) is refused by containerd 1.6', () => {
+  const errs = messages(snap({}, { '10.0.0.5:5000': 'server = "http://10.0.0.5:5000"\n' }), 'error');
+  assert.equal(errs.length, 1);
+  assert.match(errs[0]!, /has no \[host\] table: containerd 1\.6 fails to decode it/);
+});
+
 test('verify: v1 and v2 mixed, drop-in in v1, pull-from-mirror on a registry, conflicting insecure', () => {
   const errs = messages(snap({
     '/etc/containers/registries.conf': '[registries.search]\nregistries = ["docker.io"]\n[[registry]]\nlocation = "a.io"\n',

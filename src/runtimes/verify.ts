@@ -104,6 +104,10 @@ function verifyHostsToml(file: string, dir: string, text: string | undefined, ou
     return;
   }
   const hosts = (doc['host'] ?? {}) as Record<string, Record<string, unknown>>;
+  if (Object.keys(hosts).length === 0) {
+    f('error', `has no [host] table: containerd 1.6 fails to decode it ("invalid \`host\` tree"), so its server, skip_verify and ca are ignored and ${dir} is pulled as if the file did not exist; add [host."<server>"] with capabilities = ["pull", "resolve"] (regway config writes it)`);
+    return;
+  }
   const order: string[] = [];
   for (const [url, h] of Object.entries(hosts)) {
     const caps = h['capabilities'];

@@ -1,5 +1,5 @@
 /**
- * Storage layout. Every key is built here from a validated digest, registry and repository name,
+ * Storage layout (for operators: docs/storage.md). Every key is built here from a validated digest, registry and repository name,
  * so nothing a client sends reaches a path unchecked.
  *
  *   blobs/<alg>/<hex[0:2]>/<hex>                        content: layers, configs and manifests, by digest

@@ -44,13 +44,19 @@ test('a name that resolves (localhost) reports the addresses', async () => {
   get(r, 'MANIFEST_SKIPPED');
 });
 
-test('plain-HTTP registry probed as HTTPS: SCHEME_HTTP_ONLY, then the rest is checked over http', async () => {
+test('plain-HTTP registry on loopback probed as HTTPS: SCHEME_HTTP_ONLY (a warning there), then the rest is checked over http', async () => {
   const r = await runDoctor(`${dist.host}/team/app:v1.2.3`, { ...isolated(tmp) });
-  assert.equal(get(r, 'SCHEME_HTTP_ONLY').severity, 'error');
-  assert.equal(r.worst, 'error');
+  const f = get(r, 'SCHEME_HTTP_ONLY');
+  // dockerd and containerd use http on loopback by themselves; only podman/skopeo need telling.
+  assert.equal(f.severity, 'warn', show(r));
+  assert.match(f.detail, /podman, skopeo and CRI-O need insecure = true/);
+  // The fix names the exact declarative entry, which is what `regway config` renders (test/config/hosts-toml-netns.test.ts).
+  assert.match(f.fix ?? '', new RegExp(`server: http://${dist.host.replace(/\./g, '\\.')}\` and \`insecure: true\``));
+  assert.equal(r.worst, 'warn');
   get(r, 'MANIFEST_OK');
   const insecure = await runDoctor(`${dist.host}/team/app:v1.2.3`, { ...isolated(tmp), insecure: true });
-  assert.equal(get(insecure, 'SCHEME_HTTP_ONLY').severity, 'warn', 'with --insecure it is what the user asked for');
+  assert.equal(get(insecure, 'SCHEME_HTTP_ONLY').severity, 'info', 'with --insecure it is what the user asked for');
+  assert.equal(insecure.worst, 'info', `a CI gate on a lab passes (exit 0)\n${show(insecure)}`);
 });
 
 test('closed port: TCP_REFUSED and the doctor stops there', async () => {

@@ -53,15 +53,19 @@ test('warm fetches every blob of the chosen platforms through the gateway; a lat
   assert.equal(e.failures, 0, e.errors.join('\n'));
   assert.equal(e.pulls, 6);
   assert.deepEqual(e.cache, { hit: 18 });
+  assert.deepEqual(e.warmup, { pulls: 1, failures: 0, cache: { hit: 3 } }, 'the warm-up pull is reported apart, not counted');
   const arm = multi.children[1]!;
   assert.equal(e.bytes, 6 * (arm.config.size + arm.layers.reduce((n, l) => n + (l.bytes?.length ?? 0), 0)));
   const after = (await dist.accessLog()).slice(before);
   assert.deepEqual(after.filter((l) => l.path.includes('/blobs/')), [], 'no blob went to the registry');
 });
 
-test('bench pull through the gateway and directly: same bytes, ordered percentiles, digests verified', async () => {
+test('bench pull through the gateway and directly: warmed up, alternating order, same bytes, ordered percentiles, spread, digests verified', async () => {
   const b = await benchPull(`${dist.host}/team/api:2.3.1`, { via: [dist.url, gw.url], clients: 4, rounds: 2 });
   assert.deepEqual(b.endpoints.map((e) => e.endpoint), [dist.url, gw.url]);
+  // Neither endpoint always goes first: the one that does pays for whatever is still cold.
+  assert.deepEqual(b.order, [[dist.url, gw.url], [gw.url, dist.url]]);
+  assert.deepEqual(b.endpoints.map((e) => e.rounds.map((r) => r.position)), [[0, 1], [1, 0]]);
   for (const e of b.endpoints) {
     assert.equal(e.failures, 0, e.errors.join('\n'));
     assert.equal(e.pulls, 8);
@@ -69,7 +73,10 @@ test('bench pull through the gateway and directly: same bytes, ordered percentil
     const s = e.pullMs;
     assert.ok(s.min <= s.p50 && s.p50 <= s.p90 && s.p90 <= s.p99 && s.p99 <= s.max, JSON.stringify(s));
     assert.ok(e.bytesPerSecond > 0);
-    assert.equal(e.ttfbMs.count, 8 * (2 + 4));
+    assert.equal(e.warmup.pulls, 1);
+    assert.deepEqual(e.rounds.map((r) => r.pulls), [4, 4]);
+    assert.ok(e.spread.min <= e.spread.max && e.spread.min > 0, JSON.stringify(e.spread));
+    assert.equal(e.ttfbMs.count, 8 * (2 + 4), 'the warm-up requests are not in the measurements');
   }
   assert.deepEqual(b.endpoints[0]!.cache, {}, 'the registry sends no cache header');
 });

@@ -1,6 +1,6 @@
 // OCI distribution conformance of the pull side, point by point, against a real CNCF distribution.
-// Each test names the section of docs/reference/oci-distribution.md (the spec's own headings in
-// quotes) it checks. Where distribution's answer is the reference behaviour, both are asked.
+// Each test names the section of the OCI Distribution Specification it checks (the spec's own
+// headings in quotes; https://github.com/opencontainers/distribution-spec/blob/main/spec.md). Where distribution's answer is the reference behaviour, both are asked.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';

@@ -1,6 +1,7 @@
 // A real single-node Ceph cluster (one monitor, one BlueStore OSD on a sparse file, one radosgw)
-// on loopback, all under one temp dir, for the S3 storage-driver tests. Recipe and the reasons
-// for every setting: /work/shared/docs/reference/s3-ceph.md (ready in ~7 s, ~150 MB RSS idle).
+// on loopback, all under one temp dir, for the S3 storage-driver tests (ready in ~7 s, ~150 MB RSS
+// idle). The settings follow Ceph's manual deployment guide (https://docs.ceph.com/en/latest/install/manual-deployment/)
+// and its RGW configuration reference (https://docs.ceph.com/en/latest/radosgw/config-ref/); the reason for each is beside it.
 // Needs the Debian packages ceph-mon ceph-osd radosgw ceph-common.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
-// The push side of the OCI distribution spec against hosted repositories: the reference's §4
-// (uploads, mount, manifest PUT checklist) and §6 (deletes), checked one by one over HTTP.
+// The push side of the OCI distribution spec against hosted repositories: "Pushing blobs", "Pushing
+// Manifests" (uploads, mount, the manifest PUT checks) and "Content Management" (deletes), one by one over HTTP.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';

@@ -26,7 +26,7 @@ describe('status page /-/ui in headless Chromium', { skip: !existsSync(CHROMIUM)
     await pushImage(up.url, 'team/app', 'v1', { layers: 2, layerSize: 32 * 1024 });
     await pushImage(up.url, 'team/web', 'v2', { layers: 1, layerSize: 16 * 1024 });
     gw = await startObsGateway(
-      { 'registry.example.com': origin(up.url), 'down.example': origin('http://127.0.0.1:1') },
+      { 'registry.example.com': origin(up.url), 'down.example': origin('http://127.0.0.1:1'), 'idle.example': origin('http://127.0.0.1:2') },
       { trustedProxies: ['127.0.0.1'], alerts: { rules: { pullsPerClient: { threshold: 3 } } } },
     );
     for (let i = 0; i < 6; i++) await scriptedPull(gw.url, 'registry.example.com/team/app', 'v1', { 'x-forwarded-for': '192.0.2.10' });
@@ -57,6 +57,16 @@ describe('status page /-/ui in headless Chromium', { skip: !existsSync(CHROMIUM)
     const text = await page.locator('main').innerText();
     assert.match(text, new RegExp(up.url.replace(/[.:/]/g, '\\$&')));
     assert.match(text, /127\.0\.0\.1:1/);
+    // Upstreams: a failing one shows its last error and no latency; one never asked is not green.
+    const ups = await page.$$eval('#ups tr', (trs) => trs.slice(1).map((tr) => ({
+      dot: tr.querySelector('.dot')?.className ?? '', cells: [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent ?? '') })));
+    const down = ups.find((u) => u.cells[0]!.includes('127.0.0.1:1'))!;
+    assert.match(down.dot, /failing|down/);
+    assert.equal(down.cells[2], '–', 'no latency for an upstream that does not answer');
+    assert.match(down.cells[3]!, /ECONNREFUSED.*since/);
+    const idle = ups.find((u) => u.cells[0]!.includes('127.0.0.1:2'))!;
+    assert.deepEqual([idle.dot, idle.cells[3]], ['dot unknown', 'not asked yet']);
+    assert.match(ups.find((u) => u.cells[0]!.includes(up.url))!.dot, /\bup\b/);
     assert.match(text, /registry\.example\.com\/team\/app\s+6/);
     assert.match(text, /192\.0\.2\.10\s+6/);
     assert.match(text, /pulls-per-client/);

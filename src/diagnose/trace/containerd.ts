@@ -46,7 +46,9 @@ export function containerdTrace(ref: ImageRef, snap: NodeSnapshot, certsDir: str
     const hosts = (doc?.['host'] ?? {}) as Record<string, Record<string, unknown>>;
     const bad = Object.entries(hosts).find(([, h]) => h['capabilities'] !== undefined && (!Array.isArray(h['capabilities']) || (h['capabilities'] as unknown[]).some((c) => !CAPS.includes(String(c)))));
     if (bad) notes.push(`${file}: [host."${bad[0]}"] has an unknown capability: containerd fails to decode the file and ignores every mirror`);
-    if (doc && !bad) {
+    const empty = doc && !bad && Object.keys(hosts).length === 0;
+    if (empty) notes.push(`${file} has no [host] table: containerd 1.6 fails to decode it ("invalid \`host\` tree") and pulls from ${server} as if it did not exist`);
+    if (doc && !bad && !empty) {
       if (typeof doc['server'] === 'string') server = /^https?:\/\//.test(doc['server']) ? doc['server'] : `https://${doc['server']}`;
       serverInsecure = doc['skip_verify'] === true;
       const byTag = !ref.digest;
@@ -54,7 +56,8 @@ export function containerdTrace(ref: ImageRef, snap: NodeSnapshot, certsDir: str
         const caps = (h['capabilities'] as string[] | undefined) ?? CAPS;
         const r = request(/^https?:\/\//.test(url) ? url : `https://${url}`, ref, h['override_path'] === true);
         const skipped = !caps.includes('pull') ? 'no "pull" capability' : byTag && !caps.includes('resolve') ? 'no "resolve" capability: not asked for tags, only for blobs and digests' : undefined;
-        eps.push({ url: r.base, role: 'mirror', request: r.request, insecure: h['skip_verify'] === true || r.base.startsWith('http:'), source: file, ...(skipped ? { skipped } : {}) });
+        // A table for the registry's own host is the registry itself (regway writes one for a plain-HTTP registry).
+        eps.push({ url: r.base, role: new URL(r.base).host === ref.registry ? 'origin' : 'mirror', request: r.request, insecure: h['skip_verify'] === true || r.base.startsWith('http:'), source: file, ...(skipped ? { skipped } : {}) });
       }
     }
   }

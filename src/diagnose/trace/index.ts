@@ -44,7 +44,7 @@ export async function trace(image: string, o: TraceOptions = {}): Promise<TraceR
     ...(want.includes('containerd') ? [containerdTrace(ref, snap, spec.containerd.certsDir, spec.containerd.configToml)] : []),
     ...(want.includes('podman') ? [containersTrace(ref, snap, [c.registriesConf, ...snap.dropIns.map((n) => `${c.dropInDir}/${n}`)])] : []),
   ];
-  if (o.probe !== false) await Promise.all(runtimes.map((t) => probeRuntime(t, o.timeoutMs ?? 10_000)));
+  if (o.probe !== false) await Promise.all(runtimes.map((t) => probeRuntime(t, o.timeoutMs ?? 10_000, ref.registry)));
   return { image, registry: ref.registry, name: ref.name, reference: ref.digest ?? ref.tag ?? 'latest', probed: o.probe !== false, runtimes };
 }
 
@@ -56,7 +56,7 @@ export function formatTrace(r: TraceReport): string {
     for (const n of t.notes) out.push(`  note: ${n}`);
     t.endpoints.forEach((e, i) => {
       const p = e.probe;
-      const res = e.skipped ? `skipped: ${e.skipped}` : !r.probed ? 'not probed' : !p ? 'not reached (an earlier endpoint answers)' : p.error ? `fails: ${p.error}` : `${p.status}${p.digest ? ` ${p.digest}` : ''}${p.url && p.url !== e.url ? ` (over ${p.url})` : ''}`;
+      const res = e.skipped ? `skipped: ${e.skipped}` : !r.probed ? 'not probed' : !p ? 'not reached (an earlier endpoint answers)' : p.error ? `fails: ${p.error}` : `${p.status}${p.digest ? ` ${p.digest}` : ''}${p.said ? `: ${p.said}` : ''}${p.url && p.url !== e.url ? ` (over ${p.url})` : ''}`;
       out.push(`  ${i + 1}. ${e.role.padEnd(6)} ${e.url}${e.request}${e.insecure ? ' [insecure]' : ''}`);
       out.push(`       ${res}   (${e.source})`);
     });

@@ -1,33 +1,52 @@
 // Asks each endpoint for the manifest the way the runtime would (its path and ?ns=), anonymously, answering a Bearer
 // challenge with an anonymous token. Insecure endpoints are tried over https without verification, then http.
+// A refusal is asked again with GET: HEAD answers have no body, and the body says why (a gateway names the
+// upstream it could not reach), which is what a person needs instead of a bare 502.
 import { Agent, request } from 'undici';
 import { bearerChallenge } from '../../auth/challenge.js';
 import { MANIFEST_TYPES } from '../../oci/mediatypes.js';
+import { toolUserAgent } from '../../obs/tools.js';
+import { explainErrors, parseErrorBody } from '../registry-error.js';
 import type { Probe, RuntimeTrace, TraceEndpoint } from './types.js';
 
 const ACCEPT = MANIFEST_TYPES.join(', ');
+const AGENT = toolUserAgent('trace');
+const MAX_ERROR_BODY = 64 * 1024;
 
-async function get(url: string, agent: Agent, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
-  const r = await request(url, { method: 'HEAD', headers: { 'user-agent': 'regway-trace/0.1', accept: ACCEPT, ...headers }, dispatcher: agent });
-  await r.body.dump().catch(() => undefined);
-  return { status: r.statusCode, headers: r.headers };
+interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body?: Buffer }
+
+async function get(url: string, agent: Agent, headers: Record<string, string>, method: 'HEAD' | 'GET' = 'HEAD'): Promise<Answer> {
+  const r = await request(url, { method, headers: { 'user-agent': AGENT, accept: ACCEPT, ...headers }, dispatcher: agent });
+  if (method === 'HEAD') { await r.body.dump().catch(() => undefined); return { status: r.statusCode, headers: r.headers }; }
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of r.body) { const b = c as Buffer; chunks.push(b); n += b.length; if (n >= MAX_ERROR_BODY) { r.body.destroy(); break; } }
+  return { status: r.statusCode, headers: r.headers, body: Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY) };
 }
 
-async function withToken(url: string, agent: Agent): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
-  const first = await get(url, agent, {});
+async function withToken(url: string, agent: Agent, method: 'HEAD' | 'GET' = 'HEAD'): Promise<Answer> {
+  const first = await get(url, agent, {}, method);
   if (first.status !== 401) return first;
   const ch = bearerChallenge(first.headers['www-authenticate']);
   if (!ch?.params.realm) return first;
   const t = new URL(ch.params.realm);
   if (ch.params.service) t.searchParams.set('service', ch.params.service);
   if (ch.params.scope) t.searchParams.set('scope', ch.params.scope);
-  const tr = await request(t, { dispatcher: agent });
+  const tr = await request(t, { dispatcher: agent, headers: { 'user-agent': AGENT } });
   const doc = (await tr.body.json().catch(() => ({}))) as { token?: string; access_token?: string };
   const token = doc.token ?? doc.access_token;
-  return token ? get(url, agent, { authorization: `Bearer ${token}` }) : first;
+  return token ? get(url, agent, { authorization: `Bearer ${token}` }, method) : first;
 }
 
-export async function probeEndpoint(e: TraceEndpoint, timeoutMs: number): Promise<Probe> {
+/** What the endpoint's error body says about a refusal (GET, since HEAD has none); undefined when it says nothing. */
+async function refusal(url: string, agent: Agent, registry: string): Promise<string | undefined> {
+  try {
+    const r = await withToken(url, agent, 'GET');
+    return explainErrors(parseErrorBody(r.body), registry);
+  } catch { return undefined; }
+}
+
+export async function probeEndpoint(e: TraceEndpoint, timeoutMs: number, registry = ''): Promise<Probe> {
   const t0 = performance.now();
   const bases = e.httpFallback && e.url.startsWith('https:') ? [e.url, e.url.replace(/^https:/, 'http:')] : [e.url];
   let last: Probe = { ms: 0 };
@@ -36,7 +55,8 @@ export async function probeEndpoint(e: TraceEndpoint, timeoutMs: number): Promis
     try {
       const r = await withToken(base + e.request, agent);
       const d = r.headers['docker-content-digest'];
-      return { status: r.status, url: base, ms: performance.now() - t0, ...(typeof d === 'string' ? { digest: d } : {}) };
+      const said = r.status >= 400 ? await refusal(base + e.request, agent, registry) : undefined;
+      return { status: r.status, url: base, ms: performance.now() - t0, ...(typeof d === 'string' ? { digest: d } : {}), ...(said ? { said } : {}) };
     } catch (err) {
       const c = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
       last = { error: `${c.cause?.code ?? c.code ?? 'ERROR'}: ${c.cause?.message ?? c.message}`, url: base, ms: performance.now() - t0 };
@@ -46,10 +66,10 @@ export async function probeEndpoint(e: TraceEndpoint, timeoutMs: number): Promis
 }
 
 /** Probes endpoints in order until one serves the manifest: the runtime never goes further than that. */
-export async function probeRuntime(t: RuntimeTrace, timeoutMs: number): Promise<void> {
+export async function probeRuntime(t: RuntimeTrace, timeoutMs: number, registry = ''): Promise<void> {
   for (const [i, e] of t.endpoints.entries()) {
     if (e.skipped) continue;
-    e.probe = await probeEndpoint(e, timeoutMs);
+    e.probe = await probeEndpoint(e, timeoutMs, registry);
     if (e.probe.status === 200) { t.answeredBy = i; return; }
   }
 }

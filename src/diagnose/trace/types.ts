@@ -2,7 +2,15 @@
 
 export type RuntimeName = 'docker' | 'containerd' | 'podman';
 
-export interface Probe { status?: number; digest?: string; error?: string; url?: string; ms: number }
+export interface Probe {
+  status?: number;
+  digest?: string;
+  error?: string;
+  url?: string;
+  ms: number;
+  /** What the endpoint's error body says about a refusal (a gateway names the upstream it could not reach). */
+  said?: string;
+}
 
 export interface TraceEndpoint {
   /** Base URL the runtime connects to (for containerd override_path, the full API root). */

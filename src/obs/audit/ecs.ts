@@ -1,5 +1,6 @@
 import type { ObservedEvent } from '../pulls.js';
 import type { Operation } from '../events.js';
+import { toolOf } from '../tools.js';
 
 /** ECS version the field names follow (https://www.elastic.co/guide/en/ecs/current/). */
 export const ECS_VERSION = '8.11.0';
@@ -52,6 +53,7 @@ export function toEcs(e: ObservedEvent): Record<string, unknown> {
     regway: drop({
       operation: e.operation, registry: e.registry, repository: e.repository, reference: e.reference, digest: e.digest,
       cache: e.cache, upstream: e.upstream, pull: e.pull ?? false, pull_failed: e.pullFailed, aborted: e.aborted || undefined,
+      tool: toolOf(e.userAgent),
     }),
   });
 }
@@ -100,6 +102,6 @@ export function ecsLine(e: ObservedEvent): string {
   s += `,"service":{"name":"regway","type":"registry"},"regway":{"operation":${q(e.operation)}`
     + opt('registry', e.registry) + opt('repository', e.repository) + opt('reference', e.reference) + opt('digest', e.digest)
     + opt('cache', e.cache) + opt('upstream', e.upstream) + `,"pull":${e.pull ?? false}`
-    + (e.pullFailed === undefined ? '' : `,"pull_failed":${e.pullFailed}`) + (e.aborted ? ',"aborted":true' : '') + '}}';
+    + (e.pullFailed === undefined ? '' : `,"pull_failed":${e.pullFailed}`) + (e.aborted ? ',"aborted":true' : '') + opt('tool', toolOf(e.userAgent)) + '}}';
   return s;
 }

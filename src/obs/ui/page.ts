@@ -17,7 +17,7 @@ section{background:var(--card);border:1px solid var(--line);border-radius:8px;pa
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line);white-space:nowrap}
 th{color:var(--mut);font-weight:600;font-size:.8rem}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .dot{display:inline-block;width:.65rem;height:.65rem;border-radius:50%;margin-right:.35rem;vertical-align:middle}
-.up{background:var(--ok)}.down{background:var(--bad)}.ok{color:var(--ok)}.bad{color:var(--bad)}.warn{color:var(--warn)}.mut{color:var(--mut)}
+.up{background:var(--ok)}.down{background:var(--bad)}.failing{background:var(--warn)}.unknown{background:var(--mut)}.ok{color:var(--ok)}.bad{color:var(--bad)}.warn{color:var(--warn)}.mut{color:var(--mut)}
 .kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(120px,1fr));gap:.6rem}.kpi b{display:block;font-size:1.3rem}
 .meter{height:.6rem;background:var(--line);border-radius:4px;overflow:hidden;margin:.3rem 0 .6rem}.meter i{display:block;height:100%;background:var(--bar)}
 ul{list-style:none;margin:0;padding:0}li{padding:.4rem 0;border-bottom:1px solid var(--line);overflow-wrap:anywhere}
@@ -35,9 +35,11 @@ const ago=(t)=>{const s=Math.round((Date.now()-Date.parse(t))/1000);return s<60?
 const rows=(list,cols,empty)=>list.length?list.map((r)=>'<tr>'+cols.map((c)=>'<td'+(c.n?' class="n"':'')+'>'+c.f(r)+'</td>').join('')+'</tr>').join(''):'<tr><td class="mut" colspan="'+cols.length+'">'+empty+'</td></tr>';
 const head=(cols)=>'<tr>'+cols.map((c)=>'<th'+(c.n?' class="n"':'')+'>'+c.h+'</th>').join('')+'</tr>';
 const table=(id,cols,list,empty)=>{$(id).innerHTML='<table>'+head(cols)+rows(list,cols,empty)+'</table>'};
+const STATE={up:'up',failing:'failing: its last request failed',down:'down: requests skip it',unknown:'not asked yet'};
 function upstreams(s){table('ups',[
- {h:'Upstream',f:(u)=>'<span class="dot '+(u.up?'up':'down')+'" title="'+(u.up?'up':'down')+'"></span>'+esc(u.upstream)},
+ {h:'Upstream',f:(u)=>'<span class="dot '+esc(u.state)+'" title="'+esc(STATE[u.state]||u.state)+'"></span>'+esc(u.upstream)},
  {h:'Registry',f:(u)=>esc(u.registry)},{h:'Latency',n:1,f:(u)=>ms(u.latencyMs)},
+ {h:'Last error',f:(u)=>u.lastError?'<span class="bad">'+esc(u.lastError)+'</span>'+(u.failingSince?' <span class="mut">since '+esc(ago(u.failingSince))+'</span>':''):(u.state==='unknown'?'<span class="mut">not asked yet</span>':'–')},
  {h:'Req 5m',n:1,f:(u)=>num(u.requests5m)},{h:'Err 5m',n:1,f:(u)=>'<span class="'+(u.errors5m?'bad':'')+'">'+num(u.errors5m)+'</span>'},
  {h:'Rate limit',n:1,f:(u)=>u.rateLimitRemaining==null?'–':num(u.rateLimitRemaining)+(u.rateLimitLimit?' / '+num(u.rateLimitLimit):'')}],s.upstreams,'no upstreams configured')}
 function cache(s){const c=s.cache,f=c.maxBytes?c.bytes/c.maxBytes:null;
@@ -48,7 +50,9 @@ function cache(s){const c=s.cache,f=c.maxBytes?c.bytes/c.maxBytes:null;
  +(s.cluster?'<div class="kpi">Fleet<b class="'+(s.cluster.coordination==='ok'?'ok':'bad')+'" id="fleet">'+esc(s.cluster.coordination)+'</b><span class="mut">'+esc(s.cluster.instance)+'</span></div>':'')+'</div>'
  +(f==null?'':'<div class="meter" title="'+pct(f)+'"><i id="bar"></i></div>');
  if(f!=null)$('bar').style.width=Math.min(100,f*100).toFixed(1)+'%';
- $('pulls').textContent=num(s.traffic.pulls1h)+' pulls in the last hour, '+num(s.traffic.pulls24h)+' in 24 h';}
+ $('pulls').textContent=num(s.traffic.pulls1h)+' pulls in the last hour, '+num(s.traffic.pulls24h)+' in 24 h';
+ $('since').textContent='up since '+new Date(s.startedAt).toLocaleString();
+ $('tools').textContent='regway tools: '+num(s.tools.requests1h)+' requests in the last hour'+(s.tools.byTool.length?' ('+s.tools.byTool.map((x)=>x.tool+' '+num(x.requests)).join(', ')+')':'')+', not counted as pulls';}
 function slo(r){const t=r.targets;$('slotarget').textContent='targets: '+t.successPercent+' % success, '+ms(t.latencyMs)+' mean latency';
  const cls=(v)=>v==null?'mut':v?'ok':'bad';
  table('slo',[{h:'Window',f:(w)=>w.window},{h:'Pulls',n:1,f:(w)=>num(w.pulls)},{h:'Failed',n:1,f:(w)=>num(w.failed)},
@@ -65,7 +69,7 @@ async function refresh(){try{const [s,r,a]=await Promise.all([get('/-/status'),g
  catch(e){$('age').textContent='refresh failed: '+e.message;$('age').className='bad';}}
 refresh();setInterval(refresh,5000);`;
 
-const BODY = `<header><h1>regway</h1><span id="overall" class="mut">loading…</span><span id="pulls" class="mut"></span><span id="age" class="mut"></span></header>
+const BODY = `<header><h1>regway</h1><span id="overall" class="mut">loading…</span><span id="pulls" class="mut"></span><span id="tools" class="mut"></span><span id="since" class="mut"></span><span id="age" class="mut"></span></header>
 <main>
 <section class="wide"><h2>Upstreams</h2><div id="ups" class="scroll"></div></section>
 <section><h2>Cache</h2><div id="cache"></div></section>

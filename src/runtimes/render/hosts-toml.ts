@@ -69,13 +69,29 @@ function existingHosts(text: string | undefined): Record<string, unknown> | unde
   try { const doc = parseToml(text) as Record<string, unknown>; return (doc['host'] as Record<string, unknown>) ?? undefined; } catch { return undefined; }
 }
 
+/**
+ * The registry itself as an explicit [host] table, after the mirrors. containerd 1.6 cannot decode a
+ * hosts.toml without any [host] table ("failed to decode hosts.toml: invalid `host` tree") and then
+ * pulls as if the file did not exist: with only `server = "http://10.0.0.5:5000"`, ctr spoke https to
+ * it (test/config/hosts-toml-netns.test.ts). So whatever the registry needs (plain HTTP, skip_verify, a
+ * CA) also goes in a [host] table.
+ */
+function needsServerTable(r: RegistrySpec): boolean {
+  return !!r.server || r.insecure || !!r.ca;
+}
+
 /** The text of one registry's hosts.toml. */
 export function hostsTomlText(r: RegistrySpec, current: string | undefined, warnings: string[], file: string): string {
   const existing = existingHosts(current);
-  const head = [HOSTS_MARKER, `server = ${q(defaultServer(r))}`];
-  if (r.insecure && defaultServer(r).startsWith('https:')) head.push('skip_verify = true');
+  const server = defaultServer(r);
+  const head = [HOSTS_MARKER, `server = ${q(server)}`];
+  if (r.insecure && server.startsWith('https:')) head.push('skip_verify = true');
   if (r.ca) head.push(`ca = ${q(r.ca)}`);
   const tables = r.mirrors.map((m) => hostTable(m, existing, warnings, file));
+  if (needsServerTable(r)) tables.push(hostTable({ url: server, insecure: r.insecure, ca: r.ca, resolveTags: true, gateway: false }, existing, warnings, file));
+  if (r.insecure && !r.server) {
+    warnings.push(`${file}: ${r.host} is insecure without a \`server\`, so containerd gets ${server} with skip_verify (TLS without verification). If ${r.host} speaks plain HTTP, add \`server: http://${r.host}\` to it: containerd does not fall back to http by itself (except for localhost)`);
+  }
   return [head.join('\n'), ...tables].join('\n\n') + '\n';
 }
 
