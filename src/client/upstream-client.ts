@@ -19,6 +19,12 @@ export interface UpstreamClientOptions {
   health?: UpstreamHealth;
   /** User-Agent of every request (regway's tools name themselves, so gateways can tell them from clients). */
   userAgent?: string;
+  /**
+   * Send the credentials to a token realm on any host, as `docker login` does: for the diagnostics,
+   * where a person hands over credentials for the registry they are checking. The gateway never
+   * sets it (its upstreams' credentials go to their own host, well-known realms or `tokenRealms`).
+   */
+  anyRealmHost?: boolean;
 }
 
 export interface UpstreamRequest {
@@ -73,6 +79,7 @@ export class UpstreamClient {
   readonly health: UpstreamHealth;
   private readonly credentialProvider: CredentialProvider | undefined;
   private readonly userAgent: string;
+  private readonly anyRealmHost: boolean;
 
   constructor(readonly config: UpstreamConfig, opts: UpstreamClientOptions = {}) {
     this.base = new URL(config.url.replace(/\/+$/, '') + '/');
@@ -80,6 +87,7 @@ export class UpstreamClient {
     this.health = opts.health ?? new UpstreamHealth({ failureThreshold: 3, openFor: 15_000 });
     this.credentialProvider = opts.credentials;
     this.userAgent = opts.userAgent ?? USER_AGENT;
+    this.anyRealmHost = opts.anyRealmHost ?? false;
     const tls = config.tls;
     this.dispatcher = new Agent({
       connect: {
@@ -235,7 +243,8 @@ export class UpstreamClient {
 
   /** Credentials go only to a realm on the upstream's own host, a well-known one, or one configured in tokenRealms. */
   private mayReceiveCredentials(realm: URL): boolean {
-    if (realm.host === this.base.host && !(this.base.protocol === 'https:' && realm.protocol === 'http:')) return true;
+    if (this.base.protocol === 'https:' && realm.protocol === 'http:') return false;
+    if (realm.host === this.base.host || this.anyRealmHost) return true;
     const allowed = [...(this.config.tokenRealms ?? []), ...(WELL_KNOWN_REALMS[this.base.hostname] ?? [])];
     return allowed.some((a) => { try { return new URL(a).origin === realm.origin; } catch { return false; } });
   }

@@ -77,7 +77,9 @@ export class ImageClient {
       timeouts: { connect: t, headers: t, idle: t },
     });
     const creds = opts.username !== undefined && opts.password !== undefined ? { username: opts.username, password: opts.password } : undefined;
-    this.client = new UpstreamClient(config, { credentials: async () => creds, userAgent: toolUserAgent(opts.tool) });
+    // The person running the tool hands over credentials for this registry: like `docker login`, they
+    // go to the realm the registry names (never from https to http).
+    this.client = new UpstreamClient(config, { credentials: async () => creds, userAgent: toolUserAgent(opts.tool), anyRealmHost: true });
   }
 
   async close(): Promise<void> { await this.client.close(); }
