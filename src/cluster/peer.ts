@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 import type { FastifyInstance } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
+import { PEER_AUTH_HEADER, signPeerRequest, trustedPeerOrigin, verifyPeerRequest } from './peer-auth.js';
 import { parseDigest } from '../oci/digest.js';
 import { blobKey } from '../store/paths.js';
 import type { StorageDriver } from '../store/driver.js';
@@ -9,26 +9,31 @@ import type { OpenSource, SourceBody } from '../cache/blob-fetch.js';
 import type { FetchCoordinator, PeerInfo, Claim } from './coordinator.js';
 import type { Logger } from '../obs/logger.js';
 
-const TOKEN_HEADER = 'x-regway-peer-token';
-
 /**
  * The internal endpoint other instances read an in-flight blob from: the same follower stream
  * local clients get (last byte held back until the digest is verified), starting at `offset`.
- * 404 when this instance is not fetching it and has not stored it.
+ * 404 when this instance is not fetching it and has not stored it. Each request is signed for
+ * its digest and offset (peer-auth.ts) and audited (`peer_blob`).
  */
 export function registerPeerRoutes(app: FastifyInstance, deps: { inflight: InflightFetches; driver: StorageDriver; token: string }): void {
-  const expected = Buffer.from(deps.token);
   app.get<{ Params: { digest: string }; Querystring: { offset?: string } }>('/-/peer/blobs/:digest', async (req, reply) => {
-    const given = Buffer.from(String(req.headers[TOKEN_HEADER] ?? ''));
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return reply.code(403).send({ error: 'peer token required' });
+    req.facts.operation = 'peer_blob';
     const digest = parseDigest(req.params.digest);
-    const offset = Math.max(0, Number(req.query.offset ?? 0) || 0);
+    req.facts.digest = digest.value;
+    const offsetText = req.query.offset ?? '0';
+    if (!/^\d{1,15}$/.test(offsetText)) return reply.code(400).send({ error: 'offset must be a non-negative integer' });
+    const offset = Number(offsetText);
+    if (!verifyPeerRequest(deps.token, req.headers[PEER_AUTH_HEADER] as string | undefined, digest.value, offset)) {
+      return reply.code(403).send({ error: 'a signed peer request is required' });
+    }
+    req.facts.user = 'peer';
     const fetch = deps.inflight.get(digest.value);
     if (fetch) {
       const release = fetch.hold();
       try {
         await fetch.ready;
         if (fetch.error || fetch.size === undefined) return reply.code(503).send({ error: 'fetch failed' });
+        if (offset > 0 && offset >= fetch.size) return reply.code(416).send({ error: `offset ${offset} is past the blob's ${fetch.size} bytes` });
         const body = fetch.reader(offset);
         if (body) {
           reply.raw.once('close', () => { if (!body.readableEnded) body.destroy(); });
@@ -38,6 +43,7 @@ export function registerPeerRoutes(app: FastifyInstance, deps: { inflight: Infli
     }
     const stat = await deps.driver.stat(blobKey(digest));
     if (!stat) return reply.code(404).send({ error: 'not fetching or stored here' });
+    if (offset > 0 && offset >= stat.size) return reply.code(416).send({ error: `offset ${offset} is past the blob's ${stat.size} bytes` });
     const body = await deps.driver.read(blobKey(digest), offset > 0 ? { start: offset, end: stat.size - 1 } : undefined);
     return reply.header('x-regway-blob-size', stat.size).header('content-length', stat.size - offset).send(body);
   });
@@ -49,9 +55,13 @@ export interface ClusterDeps {
   token: string;
   driver: StorageDriver;
   log: Logger;
+  /** Where peers may be (CIDRs, host names, `*.suffix`): a lease naming another address is forged. */
+  peerNetworks: readonly string[];
+  /** A silent peer is given up after this long (the lease would have lapsed by then). */
+  leaseTtl: number;
 }
 
-const peerAgent = new Agent({ connect: { timeout: 1000 }, headersTimeout: 60_000, bodyTimeout: 10_000 });
+const peerAgent = new Agent({ connect: { timeout: 1000 }, headersTimeout: 10_000, bodyTimeout: 10_000 });
 
 /**
  * Wraps a fetch's upstream source with fleet coordination. The first call claims the digest: the
@@ -106,12 +116,24 @@ export function clusterSource(c: ClusterDeps, digest: string, upstream: OpenSour
 }
 
 async function readPeer(c: ClusterDeps, peer: PeerInfo, digest: string, offset: number): Promise<SourceBody | undefined> {
+  // The lease comes from Redis: contact only addresses inside the peer networks, and only their
+  // origin (a path or query from Redis never reaches a request).
+  const origin = trustedPeerOrigin(peer.url, c.peerNetworks);
+  if (!origin) {
+    c.log.warn({ digest, peer: peer.instance, url: String(peer.url).slice(0, 200), peerNetworks: c.peerNetworks }, 'a fetch lease names an address outside cluster.peerNetworks (forged, or a misconfigured advertiseUrl): not contacted');
+    return undefined;
+  }
   try {
-    const r = await request(`${peer.url.replace(/\/+$/, '')}/-/peer/blobs/${digest}?offset=${offset}`, {
-      dispatcher: peerAgent, headers: { [TOKEN_HEADER]: c.token },
+    const r = await request(`${origin}/-/peer/blobs/${digest}?offset=${offset}`, {
+      dispatcher: peerAgent, headers: { [PEER_AUTH_HEADER]: signPeerRequest(c.token, digest, offset) },
+      headersTimeout: Math.max(1000, c.leaseTtl), bodyTimeout: 10_000,
     });
-    if (r.statusCode !== 200) { await r.body.dump(); return undefined; }
     const size = Number(r.headers['x-regway-blob-size']);
+    if (r.statusCode !== 200 || !Number.isSafeInteger(size) || size < offset) {
+      await r.body.dump();
+      if (r.statusCode === 200) c.log.warn({ digest, peer: peer.instance }, 'peer answered without a valid blob size: not used');
+      return undefined;
+    }
     c.log.info({ digest, peer: peer.instance, offset }, 'streaming a blob from the instance that fetches it');
     return { size: offset === 0 ? size : undefined, body: r.body };
   } catch (e) {

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { MetadataStore, TagEntry } from '../store/metadata.js';
-import type { RepoKey } from '../store/paths.js';
+import type { RepoKey } from '../oci/repo.js';
+import { parseDigest } from '../oci/digest.js';
 
 /**
  * Tag metadata shared by the fleet: a tag one instance revalidated is fresh for all of them, so the
@@ -10,12 +11,18 @@ import type { RepoKey } from '../store/paths.js';
 export function withRedisTags(inner: MetadataStore, redis: Redis, ttlMs: number, prefix = 'regway:'): MetadataStore {
   const key = (r: RepoKey, tag: string) => `${prefix}tag:${r.registry}/${r.name}:${tag}`;
   const usable = () => redis.status === 'ready';
+  const linked = async (r: RepoKey, digest: string): Promise<boolean> => {
+    try { return (await inner.getManifestLink(r, parseDigest(digest))) !== undefined; } catch { return false; }
+  };
   return Object.assign(Object.create(inner) as MetadataStore, {
     async getTag(r: RepoKey, tag: string): Promise<TagEntry | undefined> {
       if (usable()) {
         try {
           const v = await redis.get(key(r, tag));
-          if (v) return JSON.parse(v) as TagEntry;
+          const e = v ? (JSON.parse(v) as TagEntry) : undefined;
+          // Redis is shared and writable by whoever reaches it: an entry may only point at a
+          // manifest this repository links in the store, never carry content across repositories.
+          if (e && typeof e.digest === 'string' && (await linked(r, e.digest))) return e;
         } catch { /* fall back to the store */ }
       }
       return inner.getTag(r, tag);

@@ -144,6 +144,12 @@ export const configSchema = z.object({
     /** Shared secret peers sign their requests to the internal peer endpoint with (at least 16 characters). */
     peerToken: secret,
     /**
+     * Where other instances may be: CIDRs (10.244.0.0/16), host names, or `*.suffix` globs. A fetch
+     * lease in Redis naming any other address is not contacted. Default: around advertiseUrl (its
+     * /16 for an IPv4 address, /64 for IPv6, its sibling names for a host name).
+     */
+    peerNetworks: z.array(z.string().min(1)).optional(),
+    /**
      * Key namespace in Redis; default: the shared storage (S3 bucket and prefix, or the folder).
      * Two fleets on one Redis must differ here, and do by default when their storage differs.
      */

@@ -26,6 +26,7 @@ import { hostname } from 'node:os';
 import { createHash } from 'node:crypto';
 import { SoloCoordinator, type FetchCoordinator } from '../cluster/coordinator.js';
 import { registerPeerRoutes } from '../cluster/peer.js';
+import { defaultPeerNetworks } from '../cluster/peer-auth.js';
 import { withRedisTags } from '../cluster/redis-tags.js';
 import { redisTokens } from '../cluster/redis-tokens.js';
 import { RedisCounterStore } from '../cluster/redis-counters.js';
@@ -119,6 +120,16 @@ export function fleetKeyPrefix(config: Config): string {
 }
 
 /**
+ * The fleet's shared secret, refused when it is empty or short: with an empty one (an unset
+ * variable, an empty secret file) the peer endpoint would serve any blob to anyone.
+ */
+function peerToken(fc: NonNullable<Config['cluster']>): string {
+  const t = resolveSecret(fc.peerToken);
+  if (t.length < 16) throw new Error(`cluster.peerToken is ${t.length === 0 ? 'empty' : `only ${t.length} characters`}: give every instance the same secret of at least 16 characters (e.g. openssl rand -hex 32)`);
+  return t;
+}
+
+/**
  * Wires a gateway from a validated config. Starting never contacts an upstream: the gateway serves
  * what it has cached even when every upstream is down (distribution's proxy refuses to start then).
  */
@@ -149,7 +160,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     return routes.swap(table);
   };
   install(config);
-  const cluster = config.cluster ? { coordinator, token: resolveSecret(config.cluster.peerToken), driver, log } : undefined;
+  const cluster = fc ? { coordinator, token: peerToken(fc), driver, log, leaseTtl: fc.leaseTtl, peerNetworks: fc.peerNetworks ?? defaultPeerNetworks(fc.advertiseUrl) } : undefined;
   const deps = { driver, meta, index, inflight, routes, log, cluster, sizes: new DescriptorSizes() };
   const events = new EventBus();
   // In a fleet, rate limits and alert counters count the whole fleet's traffic (synced, never inline).

@@ -5,7 +5,7 @@
  */
 export type Operation =
   | 'ping' | 'manifest' | 'blob' | 'tags' | 'catalog' | 'referrers'
-  | 'upload' | 'manifest_put' | 'delete' | 'token' | 'other';
+  | 'upload' | 'manifest_put' | 'delete' | 'token' | 'peer_blob' | 'other';
 
 export interface RequestEvent {
   time: number;

@@ -36,7 +36,7 @@ describe('fleet coordination through Redis', () => {
       const config = applyOverrides({
         listen: `127.0.0.1:${port}`, storage: { path: storage },
         registries: { [REG]: { upstreams: [{ url: slow.url }] } },
-        cluster: { redis: redis.url, advertiseUrl: `http://127.0.0.1:${port}`, peerToken: 'test-token', instanceId: `g${i}`, leaseTtl: '2s' },
+        cluster: { redis: redis.url, advertiseUrl: `http://127.0.0.1:${port}`, peerToken: 'test-peer-token-0123456789', instanceId: `g${i}`, leaseTtl: '2s' },
       }, {});
       const gw = await createGateway(config, silentLogger());
       await gw.app.listen({ host: '127.0.0.1', port });

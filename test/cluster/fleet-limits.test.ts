@@ -35,7 +35,7 @@ describe('fleet-wide rate limits and alert counters through Redis', () => {
         registries: { [REG]: { upstreams: [{ url: up.url }] } },
         limits: { ipRate: RATE, ipBurst: BURST },
         alerts: { cooldown: '1h', rules: { pullsPerClient: { threshold: 5, window: '10m' } } },
-        cluster: { redis: redis.url, advertiseUrl: `http://127.0.0.1:${port}`, peerToken: 'test-token', instanceId: `l${i}`, syncInterval: '50ms' },
+        cluster: { redis: redis.url, advertiseUrl: `http://127.0.0.1:${port}`, peerToken: 'test-peer-token-0123456789', instanceId: `l${i}`, syncInterval: '50ms' },
       }, {});
       const gw = await createGateway(config, silentLogger());
       await gw.app.listen({ host: '127.0.0.1', port });

@@ -60,7 +60,7 @@ describe('a fleet of three instances on shared S3 storage with Redis coordinatio
       cluster: { redis: redis.url, advertiseUrl: `http://127.0.0.1:${port}`, peerToken: { env: 'PEER_TOKEN' }, leaseTtl: '3s', instanceId: `i${i}` },
       log: { level: 'info' },
     });
-    const env = { S3_SECRET: ceph.secretKey, PEER_TOKEN: 'fleet-secret' };
+    const env = { S3_SECRET: ceph.secretKey, PEER_TOKEN: 'fleet-secret-0123456789' };
     const instances = await Promise.all(ports.map((p, i) => startInstance(config(p, i), env, p)));
     // Round robin; a dead instance's connect errors are retried on the next (before any byte is sent).
     const lb = await startNginx('location / { proxy_pass http://fleet; proxy_next_upstream error timeout http_502; proxy_read_timeout 120s; }', {

@@ -9,7 +9,7 @@ export const ECS_VERSION = '8.11.0';
 const ACTIONS: Record<Operation, string> = {
   ping: 'ping', manifest: 'manifest-read', blob: 'blob-read', tags: 'tag-list', catalog: 'catalog-list',
   referrers: 'referrers-list', upload: 'blob-push', manifest_put: 'manifest-push', delete: 'delete',
-  token: 'token-grant', other: 'other',
+  token: 'token-grant', peer_blob: 'peer-blob-read', other: 'other',
 };
 
 export function auditAction(e: ObservedEvent): string {
