@@ -202,3 +202,33 @@ test('Event recorder aggregates repeats like the kubelet (count, lastTimestamp) 
   assert.notEqual(fresh.metadata.name, first.metadata.name);
   assert.equal(fresh.count, 1);
 });
+
+test('after a real 410 Gone on its Event watch (etcd compacted) the controller re-lists and goes on explaining failures', async () => {
+  const { api } = cp();
+  await api.post('/api/v1/namespaces', { metadata: { name: 'team-410' } });
+  const metrics = new ControllerMetrics();
+  const ctl = new Controller({
+    api: kubeApiFromConfig(loadKubeConfig({ kubeconfig: cp().kubeconfig })),
+    diagnose: (image, opts) => runDoctor(image, { ...opts, timeoutMs: 5_000, sampleBytes: 4096 }),
+    log: silentLogger(), metrics, namespaces: ['team-410'], identity: 'ctl-410', intervalMs: 10 * 60_000,
+    insecureRegistries: [deadHost], leaderElection: false, debounceMs: 100,
+    // Short server-side watch timeouts, so a watch resumes (from its last resourceVersion) soon.
+    watch: { watchTimeoutSeconds: 2 },
+  });
+  const relists = async (): Promise<number> => Number(/regway_controller_relists_total\{resource="events",reason="expired"\} (\d+)/.exec(await metrics.registry.metrics())?.[1] ?? 0);
+  ctl.start();
+  try {
+    await until(() => ctl.ready() || undefined, 'the first lists');
+    // Writes the Event watch does not match move etcd on; the compaction then passes the watch's resourceVersion.
+    for (let i = 0; i < 3; i++) await api.post('/api/v1/namespaces/team-410/configmaps', { metadata: { name: `bump-${i}` } });
+    await cp().compact();
+    await until(async () => (await relists()) >= 1 || undefined, 'the re-list after 410 Gone', 30_000);
+    const p = { name: 'after-gone', namespace: 'team-410', image: `${deadHost}/app:v1` };
+    await kubeletPull(api, ctrd, hosts, p);
+    const list = async (): Promise<KubeEvent[] | undefined> => some(cp().api.get<ObjectList<KubeEvent>>('/api/v1/namespaces/team-410/events').then((l) => l.items.filter((e) => e.reason === 'PullConnectionRefused')));
+    const [ev] = await until(list, 'the Event after the re-list');
+    assert.equal(ev!.involvedObject.name, 'after-gone');
+  } finally {
+    await ctl.stop();
+  }
+});

@@ -15,8 +15,8 @@ import type { Pod } from '../../src/controller/k8s-types.js';
 const dir = mkdtempSync(join(tmpdir(), 'regway-watch-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function pod(name: string, ns = 'default', phase = 'Pending'): Pod {
-  return { metadata: { name, namespace: ns }, spec: { containers: [{ name: 'app', image: 'x:1' }] }, status: { phase } };
+function pod(name: string, ns = 'default'): Pod {
+  return { metadata: { name, namespace: ns }, spec: { containers: [{ name: 'app', image: 'x:1' }] } };
 }
 
 async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
@@ -44,7 +44,7 @@ function mirror(): { objs: Map<string, Pod>; log: string[]; h: ConstructorParame
 test('API errors back off exponentially, then list-watch recovers', async () => {
   const s = await new FakeApiServer({ dir }).start();
   try {
-    s.upsert('pods', pod('a'));
+    s.upsert(pod('a'));
     const api = kubeApiFromConfig(loadKubeConfig({ kubeconfig: s.writeKubeconfig() }));
     s.failNext(3, 503, (method, _p, q) => method === 'GET' && !q.watch);
     const errors: Array<{ attempt: number; delay: number; status?: number }> = [];
