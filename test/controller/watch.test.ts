@@ -45,8 +45,8 @@ test('list (paged) then watch from its resourceVersion; a closed stream resumes 
   await ns('wother');
   for (let i = 0; i < 5; i++) await api.post(`/api/v1/namespaces/${i % 2 ? 'wa' : 'wb'}/pods`, pod(`p${i}`));
   const m = mirror<Pod>();
-  // Timeouts of 3-6 s: the server ends each watch soon, and sends a BOOKMARK shortly before it does.
-  const r = new Reflector<Pod>({ api, path: '/api/v1/namespaces/wa/pods', pageSize: 2, watchTimeoutSeconds: 3 }, m.h);
+  // Timeouts of 2-4 s: the server ends each watch soon, and sends a BOOKMARK shortly before it does.
+  const r = new Reflector<Pod>({ api, path: '/api/v1/namespaces/wa/pods', pageSize: 2, watchTimeoutSeconds: 2 }, m.h);
   const all = new Reflector<Pod>({ api, path: '/api/v1/pods', pageSize: 2, watchTimeoutSeconds: 60 }, mirror<Pod>().h);
   const stop = new AbortController();
   const runs = [r.run(stop.signal), all.run(stop.signal)];

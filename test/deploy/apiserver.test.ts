@@ -79,13 +79,14 @@ test('the Helm chart and the kustomize base/overlays describe the same objects f
     const j = JSON.parse(r.stdout) as { items?: K8sObject[] } & K8sObject;
     return j.items ?? [j];
   };
-  for (const [name, o] of Object.entries(OPTIONS)) {
-    // Only the namespace exists: both sides are fresh creations, defaulted by the server the same way.
+  // Dry runs only, and only the namespace exists: both sides are fresh creations, defaulted by the
+  // server the same way, and the four cases are independent (run side by side).
+  await Promise.all(Object.entries(OPTIONS).map(async ([name, o]) => {
     const k = byKindName((await dry(kustomize(o.dir), `diff-kustomize-${name}`)).filter((x) => x.kind !== 'Namespace'));
     const h = byKindName(await dry(await helmTemplate('regway', 'regway-system', o.set), `diff-helm-${name}`));
     assert.deepEqual([...h.keys()].sort(), [...k.keys()].sort(), `${name}: the same objects`);
     for (const [key, obj] of k) assert.deepEqual(h.get(key), obj, `${name}: ${key} differs between the chart and kustomize`);
-  }
+  }));
 });
 
 test('kustomize base and every overlay: --dry-run=server then applied for real, no warning, and every workload\'s Pod admitted', async () => {
@@ -131,7 +132,8 @@ test('kustomize base and every overlay: --dry-run=server then applied for real, 
 });
 
 test('Helm chart: lint --strict is clean, helm template passes --dry-run=server for its defaults and main options, Pods admitted, real install and upgrade', async () => {
-  for (const [name, o] of Object.entries(OPTIONS)) {
+  // Each option in its own namespace: independent, run side by side.
+  await Promise.all(Object.entries(OPTIONS).map(async ([name, o]) => {
     const lint = await run(helmBin(), ['lint', '--strict', CHART, ...setArgs(o.set)]);
     assert.equal(lint.code, 0, `${name}: ${lint.stdout}${lint.stderr}`);
     assert.match(lint.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
@@ -148,7 +150,7 @@ test('Helm chart: lint --strict is clean, helm template passes --dry-run=server 
     assert.equal(dry.stderr, '', `${name}: warnings from the server`);
     assert.equal(dry.stdout.trim().split('\n').length, objects(text).length);
     await admitPods(text, ns, `helm-${name}`);
-  }
+  }));
   // helm itself against the API server: install with the ha options, upgrade to add remediation.
   // (Release "rel": "regway" would collide with the kustomize objects applied above, ClusterRoles too.)
   const env = { ...process.env, KUBECONFIG: cp().kubeconfig, HELM_CACHE_HOME: join(cp().dir, 'helm-cache'), HELM_CONFIG_HOME: join(cp().dir, 'helm-config'), HELM_DATA_HOME: join(cp().dir, 'helm-data') };
