@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { useControlPlane } from '../helpers/kube.js';
 import { freePort } from '../helpers/ports.js';
+import { withParentDeathSignal } from '../helpers/proc.js';
 import { createPod, kubeletEvent, setWaiting, type SimPod } from './kubelet.js';
 import type { KubeEvent, Lease, ObjectList } from '../../src/controller/k8s-types.js';
 
@@ -43,10 +44,11 @@ async function until<T>(f: () => Promise<T | undefined> | T | undefined, what: s
 }
 
 function startReplica(id: string, deadRegistry: string): Replica {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'controller', '--kubeconfig', saKubeconfig,
+  // setpriv --pdeathsig (when present): the replicas die with this process, even if it is SIGKILLed.
+  const [cmd, args] = withParentDeathSignal(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'controller', '--kubeconfig', saKubeconfig,
     '-n', 'team-b', '--lease-namespace', 'regway-system', '--identity', id, '--metrics-listen', '127.0.0.1:0', '--interval', '3s',
-    '--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms', '--insecure-registry', deadRegistry, '--doctor-timeout', '2s'],
-  { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    '--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms', '--insecure-registry', deadRegistry, '--doctor-timeout', '2s']);
+  const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
