@@ -59,6 +59,10 @@ const TEST_PACKAGES = {
   radosgw: 'radosgw',
   'ceph-common': 'ceph',
   chromium: 'chromium',
+  // The k8s-tools bundle (real kube-apiserver, etcd, helm) is xz-compressed.
+  'xz-utils': 'xz',
+  // The Ansible collection in deploy/ansible is run with Debian's ansible-playbook (ansible-core 2.14).
+  ansible: 'ansible-playbook',
 };
 const BENCH_PACKAGES = { wrk: 'wrk', hey: 'hey' };
 

@@ -72,7 +72,7 @@ Examples:
     }));
 
   common(config.command('apply')).description('write every changed file atomically, after a timestamped backup of each')
-    .option('--reload', 'reload what needs it: SIGHUP dockerd (docker.pidFile), kubectl apply the pull secret')
+    .option('--reload', 'reload what needs it: SIGHUP dockerd (docker.pidFile); put the pull Secret on the cluster and in the ServiceAccounts (kubectl)')
     .option('--kubeconfig <path>', 'kubeconfig for --reload (overrides kubernetes.kubeconfig)')
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nA second apply changes nothing. Undo with `regway config rollback`.\nExample:\n  regway config apply -f site.yaml --reload')

@@ -12,7 +12,8 @@ function collect(v: string, prev: string[]): string[] { return [...prev, v]; }
 interface Opts {
   kubeconfig?: string; context?: string; namespace: string[]; interval: string; gateway?: string; gatewayRegistry: string[];
   pullSecret?: string; insecureRegistry: string[]; caFile?: string; doctorTimeout: string; leaderElect: boolean;
-  leaseNamespace?: string; leaseName: string; identity?: string; metricsListen: string; logLevel: string;
+  leaseNamespace?: string; leaseName: string; leaseDuration: string; renewDeadline: string; retryPeriod: string;
+  identity?: string; metricsListen: string; logLevel: string;
 }
 
 export function registerController(program: Command): void {
@@ -31,6 +32,9 @@ export function registerController(program: Command): void {
     .option('--no-leader-elect', 'run without leader election (a single replica only)')
     .option('--lease-namespace <ns>', 'namespace of the leader Lease (default: $POD_NAMESPACE, else default)')
     .option('--lease-name <name>', 'name of the leader Lease', 'regway-controller')
+    .option('--lease-duration <duration>', 'how long a standby waits after the last renewal before taking the Lease over', '15s')
+    .option('--renew-deadline <duration>', 'the leader stops acting if it could not renew for this long (< --lease-duration)', '10s')
+    .option('--retry-period <duration>', 'how often the leader renews and standbys try (< --renew-deadline)', '2s')
     .option('--identity <id>', 'this replica\'s identity in the Lease (default: $POD_NAME, else hostname_pid)')
     .option('--metrics-listen <host:port>', '/metrics, /healthz and /readyz', '0.0.0.0:9464')
     .option('--log-level <level>', 'log level', 'info')
@@ -40,12 +44,17 @@ Examples:
   regway controller --kubeconfig ~/.kube/config -n team-a -n team-b --interval 2m
   regway controller --gateway http://regway.regway-system:5000 --gateway-registry docker.io
   regway controller --pull-secret regcred                    # attach regcred to ServiceAccounts of Pods failing on auth
+  regway controller --lease-duration 6s --renew-deadline 4s --retry-period 1s   # faster failover, more Lease writes
 
 Each failing Pod gets a Warning Event (reason PullUnauthorized, PullManifestUnknown, PullPlatformMismatch,
 PullTLSError, PullTimeout, PullRateLimited, PullConnectionRefused, PullDNSError, PullNameInvalid) naming the
 cause, the doctor's finding and the fix:  kubectl describe pod NAME  or  kubectl get events --field-selector reason=PullUnauthorized
 RBAC it needs: deploy/kustomize/base/controller-rbac.yaml. SIGTERM stops watching, finishes doctor runs and releases the Lease.`)
     .action(async (o: Opts) => {
+      const lease = { leaseDurationMs: parseDuration(o.leaseDuration), renewDeadlineMs: parseDuration(o.renewDeadline), retryPeriodMs: parseDuration(o.retryPeriod) };
+      if (!(lease.retryPeriodMs < lease.renewDeadlineMs && lease.renewDeadlineMs < lease.leaseDurationMs)) {
+        throw new Error(`--retry-period ${o.retryPeriod} < --renew-deadline ${o.renewDeadline} < --lease-duration ${o.leaseDuration} must hold: a leader must stop acting before a standby may take over`);
+      }
       const log = createLogger(o.logLevel);
       const kc = loadKubeConfig({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), ...(o.context ? { context: o.context } : {}) });
       const metrics = new ControllerMetrics({ defaultMetrics: true });
@@ -61,7 +70,9 @@ RBAC it needs: deploy/kustomize/base/controller-rbac.yaml. SIGTERM stops watchin
         insecureRegistries: o.insecureRegistry,
         ...(o.gateway ? { gatewayUrl: o.gateway, gatewayRegistries: o.gatewayRegistry } : {}),
         ...(o.pullSecret ? { pullSecret: o.pullSecret } : {}),
-        leaderElection: o.leaderElect ? { namespace: o.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'default', name: o.leaseName } : false,
+        leaderElection: o.leaderElect ? {
+          namespace: o.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'default', name: o.leaseName, ...lease,
+        } : false,
       });
       const server = await serveMetrics(metrics, o.metricsListen, () => ctl.ready());
       ctl.start();

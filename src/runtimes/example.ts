@@ -9,7 +9,7 @@ version: 1
 #   containerd      /etc/containerd/certs.d/*/hosts.toml  mirrors for every registry
 #   registries-conf /etc/containers/registries.conf    podman, CRI-O, buildah, skopeo
 #   containers-auth /root/.config/containers/auth.json podman/skopeo/buildah logins
-#   kubernetes      a pull Secret + ServiceAccount patch, as YAML for kubectl apply
+#   kubernetes      a pull Secret as YAML; apply --reload puts it on the cluster and in ServiceAccounts
 targets: [docker-daemon, docker-config, containerd, registries-conf, containers-auth]
 
 registries:
@@ -62,5 +62,5 @@ docker:
 #   namespace: default
 #   serviceAccounts: [default]
 #   output: /etc/regway/kubernetes/pull-secret.yaml
-#   kubeconfig: /etc/kubernetes/admin.conf     # apply --reload runs kubectl apply with it
+#   kubeconfig: /etc/kubernetes/admin.conf     # apply --reload runs kubectl with it
 `;

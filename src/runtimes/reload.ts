@@ -2,13 +2,14 @@
 // every operation; only dockerd holds its registry settings in memory until SIGHUP, and the cluster needs kubectl.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { applyToCluster } from './kube-apply.js';
 import type { FileChange } from './plan.js';
 import type { Spec, TargetName } from './spec.js';
 import { underRoot } from './targets.js';
 
 export interface ReloadStep {
   target: TargetName;
-  /** signal: SIGHUP dockerd; kubectl: apply the manifest; none: the runtime re-reads on its own. */
+  /** signal: SIGHUP dockerd; kubectl: apply the Secret, add it to the ServiceAccounts; none: the runtime re-reads on its own. */
   action: 'signal' | 'kubectl' | 'none';
   message: string;
 }
@@ -19,7 +20,7 @@ const MESSAGES: Record<TargetName, (spec: Spec) => Omit<ReloadStep, 'target'>> =
   containerd: (s) => ({ action: 'none', message: `containerd re-reads ${s.containerd.certsDir}/<host>/hosts.toml on every pull; nothing to reload (only a config.toml change needs systemctl restart containerd, and regway does not edit config.toml).` }),
   'registries-conf': () => ({ action: 'none', message: 'podman, skopeo and buildah read registries.conf on every run; CRI-O re-reads it on SIGHUP (systemctl reload crio).' }),
   'containers-auth': () => ({ action: 'none', message: 'podman, skopeo, buildah and CRI-O read auth.json on every pull; nothing to reload.' }),
-  kubernetes: (s) => ({ action: 'kubectl', message: `apply it to the cluster: kubectl${s.kubernetes.kubeconfig ? ` --kubeconfig ${s.kubernetes.kubeconfig}` : ''} apply -f ${s.kubernetes.output}. Running pods keep the pull secrets they started with.` }),
+  kubernetes: (s) => ({ action: 'kubectl', message: `apply it to the cluster: kubectl${s.kubernetes.kubeconfig ? ` --kubeconfig ${s.kubernetes.kubeconfig}` : ''} apply --server-side -f ${s.kubernetes.output}${s.kubernetes.serviceAccounts.length ? `, then add "${s.kubernetes.secretName}" to the imagePullSecrets of ${s.kubernetes.serviceAccounts.join(', ')} (--reload does both; a ServiceAccount's list is replaced, not merged, by kubectl apply)` : ''}. Running pods keep the pull secrets they started with.` }),
 };
 
 /** One step per target whose files changed. Pure. */
@@ -33,11 +34,11 @@ export interface ReloadEnv {
   /** Overrides kubernetes.kubeconfig. */
   kubeconfig?: string;
   kill?: (pid: number, signal: NodeJS.Signals) => void;
-  run?: (cmd: string, args: string[]) => { status: number | null; stdout: string; stderr: string };
+  run?: (cmd: string, args: string[], input?: string) => { status: number | null; stdout: string; stderr: string };
 }
 
-const defaultRun: NonNullable<ReloadEnv['run']> = (cmd, args) => {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+const defaultRun: NonNullable<ReloadEnv['run']> = (cmd, args, input) => {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', ...(input !== undefined ? { input } : {}) });
   return { status: r.error ? null : r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error?.message ?? '') };
 };
 
@@ -46,7 +47,7 @@ export function performReload(steps: ReloadStep[], spec: Spec, env: ReloadEnv): 
   const out: string[] = [];
   for (const s of steps) {
     if (s.action === 'signal') out.push(signalDockerd(spec, env));
-    else if (s.action === 'kubectl') out.push(kubectlApply(spec, env));
+    else if (s.action === 'kubectl') out.push(...kubectlApply(spec, env));
   }
   return out;
 }
@@ -64,11 +65,10 @@ function signalDockerd(spec: Spec, env: ReloadEnv): string {
   return `sent SIGHUP to dockerd (pid ${pid}); check its log for "Reloaded configuration"`;
 }
 
-function kubectlApply(spec: Spec, env: ReloadEnv): string {
+function kubectlApply(spec: Spec, env: ReloadEnv): string[] {
   const kubeconfig = env.kubeconfig ?? spec.kubernetes.kubeconfig;
   const file = underRoot(env.root, spec.kubernetes.output);
-  if (!kubeconfig) return `kubernetes: not applied (no kubeconfig); run kubectl apply -f ${file}, or set kubernetes.kubeconfig / --kubeconfig`;
-  const r = (env.run ?? defaultRun)('kubectl', ['--kubeconfig', kubeconfig, 'apply', '-f', file]);
-  if (r.status !== 0) throw new Error(`kubectl apply -f ${file} failed: ${r.stderr.trim() || 'kubectl not found'}; check the kubeconfig ${kubeconfig} and run it by hand`);
-  return `kubectl apply: ${r.stdout.trim().split('\n').join('; ')}`;
+  if (!kubeconfig) return [`kubernetes: not applied (no kubeconfig); set kubernetes.kubeconfig or pass --kubeconfig, or run kubectl apply --server-side -f ${file}`];
+  const run = env.run ?? defaultRun;
+  return applyToCluster(spec, file, kubeconfig, (args, input) => run('kubectl', args, input)).map((l) => `kubernetes: ${l}`);
 }

@@ -1,17 +1,26 @@
-// Plays the kubelet for the in-test API server: creates a Pod, pulls its image with a REAL
-// containerd (ctr, the runtime behind the kubelet's CRI) against the registries the test started,
-// and on failure writes what the kubelet writes: the container's waiting state (ErrImagePull with
-// the runtime's error, later ImagePullBackOff with "Back-off pulling image") and the Warning Events
-// "Failed to pull image ...: rpc error: code = ... desc = failed to pull and unpack image ...".
-import { randomUUID } from 'node:crypto';
+// Plays the kubelet against the real kube-apiserver (there is none in the test control plane): creates
+// the Pod bound to a node, pulls its image with a REAL containerd (ctr, the runtime behind the
+// kubelet's CRI) against the registries the test started, and on failure writes what the kubelet
+// writes, through the same API calls: the container's waiting state through the pods/status
+// subresource (ErrImagePull with the runtime's error, later ImagePullBackOff) and the Events
+// "Failed to pull image ...", "Error: ErrImagePull", "Back-off pulling image ...".
+// The message formats are those of the kubelet's image manager (pkg/kubelet/images): the waiting
+// message of ErrImagePull is the CRI error itself; ImagePullBackOff's is `Back-off pulling image "X"`,
+// followed since 1.32 by `: ErrImagePull: <the last error>`. A cluster may run 1.31 kubelets under a
+// 1.32 control plane (version skew), so both are played.
+import { randomBytes } from 'node:crypto';
 import { ctrPullRaw, type Containerd } from '../helpers/clients.js';
-import type { FakeApiServer } from './fake-apiserver.js';
+import type { KubeApi } from '../../src/controller/kube-client.js';
 import type { KubeEvent, Pod } from '../../src/controller/k8s-types.js';
+import { rfc3339 } from '../../src/controller/k8s-types.js';
 
 export interface SimPod { name: string; namespace: string; image: string; serviceAccount?: string; pullSecrets?: string[]; node?: string }
 
-function podObject(p: SimPod, waiting: { reason: string; message?: string }): Pod {
-  return {
+const podsPath = (ns: string): string => `/api/v1/namespaces/${ns}/pods`;
+
+/** Creates the Pod as a Deployment's ReplicaSet would, already bound to its node (no scheduler here). */
+export async function createPod(api: KubeApi, p: SimPod): Promise<Pod> {
+  return api.post<Pod>(podsPath(p.namespace), {
     apiVersion: 'v1', kind: 'Pod',
     metadata: { name: p.name, namespace: p.namespace },
     spec: {
@@ -19,19 +28,29 @@ function podObject(p: SimPod, waiting: { reason: string; message?: string }): Po
       ...(p.pullSecrets ? { imagePullSecrets: p.pullSecrets.map((name) => ({ name })) } : {}),
       containers: [{ name: 'app', image: p.image }],
     },
-    status: { phase: 'Pending', containerStatuses: [{ name: 'app', image: p.image, imageID: '', ready: false, restartCount: 0, state: { waiting } }] },
-  };
+  });
 }
 
-function kubeletEvent(api: FakeApiServer, p: SimPod, uid: string, reason: string, type: string, message: string): void {
-  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+/** The kubelet's status update for the one container, through the status subresource. */
+export async function setWaiting(api: KubeApi, p: SimPod, waiting: { reason: string; message?: string }): Promise<Pod> {
+  return api.patch<Pod>(`${podsPath(p.namespace)}/${p.name}/status`, {
+    status: {
+      phase: 'Pending',
+      conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'False', reason: 'ContainersNotReady' }],
+      containerStatuses: [{ name: 'app', image: p.image, imageID: '', ready: false, restartCount: 0, started: false, state: { waiting } }],
+    },
+  }, 'application/strategic-merge-patch+json');
+}
+
+export async function kubeletEvent(api: KubeApi, p: SimPod, uid: string, reason: string, type: 'Normal' | 'Warning', message: string): Promise<void> {
+  const now = rfc3339(Date.now());
   const ev: KubeEvent = {
-    metadata: { name: `${p.name}.${randomUUID().replace(/-/g, '').slice(0, 16)}`, namespace: p.namespace },
+    metadata: { name: `${p.name}.${randomBytes(8).toString('hex')}`, namespace: p.namespace },
     involvedObject: { kind: 'Pod', namespace: p.namespace, name: p.name, uid, apiVersion: 'v1', fieldPath: 'spec.containers{app}' },
     reason, message, type, count: 1, firstTimestamp: now, lastTimestamp: now,
     source: { component: 'kubelet', host: p.node ?? 'node-1' }, reportingComponent: 'kubelet', reportingInstance: p.node ?? 'node-1',
   };
-  api.upsert('events', ev);
+  await api.post(`/api/v1/namespaces/${p.namespace}/events`, ev);
 }
 
 /** The runtime's error as the CRI returns it: ctr's last line without its "ctr: " prefix. */
@@ -40,23 +59,28 @@ export function runtimeError(stderr: string): string {
   return last.replace(/^ctr: /, '');
 }
 
-/** Creates the Pod and pulls like the kubelet; returns the kubelet's message (throws if the pull worked). */
-export async function kubeletPull(api: FakeApiServer, ctrd: Containerd, hostsDir: string, p: SimPod, platform = 'linux/amd64'): Promise<string> {
-  const created = api.upsert('pods', podObject(p, { reason: 'ContainerCreating' }));
-  const uid = created.metadata.uid!;
-  kubeletEvent(api, p, uid, 'Pulling', 'Normal', `Pulling image "${p.image}"`);
+export interface PullFailure { uid: string; criError: string }
+
+/** Creates the Pod and pulls like the kubelet; returns the CRI error (throws if the pull worked). */
+export async function kubeletPull(api: KubeApi, ctrd: Containerd, hostsDir: string, p: SimPod, platform = 'linux/amd64'): Promise<PullFailure> {
+  const uid = (await createPod(api, p)).metadata.uid!;
+  await setWaiting(api, p, { reason: 'ContainerCreating' });
+  await kubeletEvent(api, p, uid, 'Pulling', 'Normal', `Pulling image "${p.image}"`);
   const r = await ctrPullRaw(ctrd, p.image, hostsDir, { platform, timeoutMs: 60_000 });
   if (r.code === 0) throw new Error(`the pull of ${p.image} succeeded; the scenario expects a failure`);
   const err = runtimeError(r.stderr);
   const code = /not found/.test(err) ? 'NotFound' : 'Unknown';
-  const desc = `rpc error: code = ${code} desc = failed to pull and unpack image "${p.image}": ${err}`;
-  api.upsert('pods', podObject(p, { reason: 'ErrImagePull', message: desc }));
-  kubeletEvent(api, p, uid, 'Failed', 'Warning', `Failed to pull image "${p.image}": ${desc}`);
-  kubeletEvent(api, p, uid, 'Failed', 'Warning', 'Error: ErrImagePull');
-  return `Failed to pull image "${p.image}": ${desc}`;
+  const criError = `rpc error: code = ${code} desc = failed to pull and unpack image "${p.image}": ${err}`;
+  await setWaiting(api, p, { reason: 'ErrImagePull', message: criError });
+  await kubeletEvent(api, p, uid, 'Failed', 'Warning', `Failed to pull image "${p.image}": ${criError}`);
+  await kubeletEvent(api, p, uid, 'Failed', 'Warning', 'Error: ErrImagePull');
+  return { uid, criError };
 }
 
-/** The kubelet backs off: the waiting message no longer says why (before Kubernetes 1.32). */
-export function backOff(api: FakeApiServer, p: SimPod): void {
-  api.upsert('pods', podObject(p, { reason: 'ImagePullBackOff', message: `Back-off pulling image "${p.image}"` }));
+/** The kubelet backs off. A 1.31 kubelet's waiting message no longer says why; a 1.32 one appends the last error. */
+export async function backOff(api: KubeApi, p: SimPod, f: PullFailure, kubelet: '1.31' | '1.32' = '1.32'): Promise<void> {
+  const base = `Back-off pulling image "${p.image}"`;
+  await kubeletEvent(api, p, f.uid, 'BackOff', 'Normal', base);
+  await kubeletEvent(api, p, f.uid, 'Failed', 'Warning', 'Error: ImagePullBackOff');
+  await setWaiting(api, p, { reason: 'ImagePullBackOff', message: kubelet === '1.32' ? `${base}: ErrImagePull: ${f.criError}` : base });
 }

@@ -1,17 +1,16 @@
-// Lease-based leader election with two real electors against the in-test API server: one leader at a
-// time, a graceful release hands over at once, a crashed leader is replaced after the lease expires.
-import { test, after } from 'node:test';
+// Lease-based leader election, in-process electors on a real coordination.k8s.io/v1 Lease in a real
+// kube-apiserver: one leader at a time, a graceful release hands over at once, a crashed leader is
+// replaced after the lease expires, racing writers get one success and one real 409 Conflict.
+// (Two `regway controller` processes and a SIGKILLed leader: rbac.test.ts.)
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { FakeApiServer } from './fake-apiserver.js';
-import { kubeApiFromConfig, loadKubeConfig, type KubeApi } from '../../src/controller/kube-client.js';
+import { useControlPlane } from '../helpers/kube.js';
+import { isKubeStatus, type KubeApi } from '../../src/controller/kube-client.js';
 import { LeaderElector } from '../../src/controller/leader.js';
 import type { Lease } from '../../src/controller/k8s-types.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'regway-leader-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const cp = useControlPlane({ setup: async (c) => { await c.api.post('/api/v1/namespaces', { metadata: { name: 'regway-system' } }); } });
+const getLease = (): Promise<Lease> => cp().api.get<Lease>('/apis/coordination.k8s.io/v1/namespaces/regway-system/leases/regway-controller');
 
 const T = { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 150 };
 
@@ -50,31 +49,30 @@ function killable(api: KubeApi): { api: KubeApi; kill(): void } {
 }
 
 test('two replicas: one leader; graceful release hands over at once; a dead leader is replaced after the lease', async () => {
-  const s = await new FakeApiServer({ dir }).start();
   const all: Candidate[] = [];
+  const { api } = cp();
   try {
-    const api = kubeApiFromConfig(loadKubeConfig({ kubeconfig: s.writeKubeconfig() }));
     const a = candidate(api, 'replica-a', all);
     await until(() => a.leading, 'replica-a to lead');
     const b = candidate(api, 'replica-b', all);
     // b keeps campaigning for several lease renewals but never leads while a renews.
     await new Promise((r) => setTimeout(r, T.leaseDurationMs * 2));
     assert.equal(b.leading, false);
-    let lease = s.get('leases', 'regway-system', 'regway-controller') as unknown as Lease;
+    let lease = await getLease();
     assert.equal(lease.spec!.holderIdentity, 'replica-a');
     assert.equal(lease.spec!.leaseDurationSeconds, 2);
+    // The server stores what we sent: MicroTime with microseconds (it rejects other formats with 400).
     assert.match(lease.spec!.renewTime!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'MicroTime');
     assert.equal(lease.spec!.leaseTransitions, 0);
-    const puts = s.requests.filter((q) => q.method === 'PUT' && q.path.endsWith('/leases/regway-controller'));
-    assert.ok(puts.length >= 3, 'renewals happened');
-    assert.ok(puts.every((q) => (q.body as Lease).metadata.resourceVersion), 'every update is guarded by resourceVersion');
+    const updates = cp().audit().filter((e) => e.verb === 'update' && e.objectRef?.resource === 'leases' && e.objectRef.name === 'regway-controller');
+    assert.ok(updates.filter((e) => e.responseStatus?.code === 200).length >= 3, 'renewals happened');
     // Graceful shutdown of a: it releases, b takes over well before the lease would have expired.
     a.stop.abort();
     await a.run;
-    assert.equal((s.get('leases', 'regway-system', 'regway-controller') as unknown as Lease).spec!.holderIdentity === 'replica-a', false);
+    assert.notEqual((await getLease()).spec!.holderIdentity, 'replica-a');
     const handover = await until(() => b.leading, 'replica-b to take over');
     assert.ok(handover < T.leaseDurationMs, `handover after release took ${handover} ms`);
-    lease = s.get('leases', 'regway-system', 'regway-controller') as unknown as Lease;
+    lease = await getLease();
     assert.equal(lease.spec!.holderIdentity, 'replica-b');
     assert.equal(lease.spec!.leaseTransitions, 1);
     // A third replica joins; then b dies without releasing: c takes over only after the lease ran out.
@@ -96,6 +94,20 @@ test('two replicas: one leader; graceful release hands over at once; a dead lead
   } finally {
     for (const c of all) c.stop.abort();
     await Promise.all(all.map((c) => c.run));
-    await s.stop();
   }
+});
+
+test('racing writers on the Lease: the one with a stale resourceVersion gets a real 409 Conflict', async () => {
+  const { api } = cp();
+  const path = '/apis/coordination.k8s.io/v1/namespaces/regway-system/leases/race';
+  await api.post('/apis/coordination.k8s.io/v1/namespaces/regway-system/leases', { metadata: { name: 'race' }, spec: { holderIdentity: '' } });
+  const seen = await api.get<Lease>(path);
+  await api.put(path, { ...seen, spec: { holderIdentity: 'first' } });
+  await assert.rejects(api.put(path, { ...seen, spec: { holderIdentity: 'second' } }), (e) => isKubeStatus(409, e));
+  assert.equal((await api.get<Lease>(path)).spec!.holderIdentity, 'first');
+  // Two electors campaigning for a free Lease at the same instant: exactly one takes it.
+  const mk = (identity: string): LeaderElector => new LeaderElector({ api, namespace: 'regway-system', name: 'race', identity, ...T, onStartedLeading: () => undefined, onStoppedLeading: () => undefined });
+  await api.put(path, { ...(await api.get<Lease>(path)), spec: { holderIdentity: '' } });
+  const [x, y] = await Promise.all([mk('x').tryAcquireOrRenew(), mk('y').tryAcquireOrRenew()]);
+  assert.equal(Number(x) + Number(y), 1, `exactly one winner (x=${x}, y=${y})`);
 });

@@ -1,82 +1,40 @@
-// deploy/: every kustomize overlay renders (kubectl kustomize) and passes kubectl's client-side dry
-// run, with an unknown-field check on top; the options the README promises are really in the
-// output; the controller's RBAC is least-privilege; the Helm chart's values and templates agree
-// (and, where a `helm` binary exists, the chart is rendered and checked the same way); the systemd
-// unit passes systemd-analyze verify.
-import { test, before, after } from 'node:test';
+// deploy/ as files: the options the README promises are really in kustomize's output, the controller's
+// RBAC is least-privilege as written, the Helm chart's values and templates agree, and the systemd
+// unit passes systemd-analyze verify. Against a real API server and the real helm (server-side dry
+// runs, admission, Pod Security, helm lint/template/install, the chart-vs-kustomize diff):
+// apiserver.test.ts.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse } from 'yaml';
-import { startDiscoveryServer, type DiscoveryServer } from './discovery-server.js';
-import { makeTempDir, removeTempDir, run } from '../helpers/proc.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const KUSTOMIZE = join(ROOT, 'deploy/kustomize');
 const CHART = join(ROOT, 'deploy/helm/regway');
 type K8sObj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };
 
-let dir: string;
-let disco: DiscoveryServer;
-before(async () => { dir = makeTempDir('deploy'); disco = await startDiscoveryServer(dir); });
-after(async () => { await disco?.stop(); if (dir) removeTempDir(dir); });
-
 function kustomize(path: string): { text: string; objs: K8sObj[] } {
   const text = execFileSync('kubectl', ['kustomize', path], { encoding: 'utf8' });
   return { text, objs: parseAllDocuments(text).map((d) => d.toJS() as K8sObj).filter(Boolean) };
-}
-
-/** Paths (a.b[0].c) present in `input` but missing from `output`: fields kubectl's typed decoding dropped. */
-function droppedFields(input: unknown, output: unknown, path = ''): string[] {
-  if (input === null || typeof input !== 'object') return [];
-  if (Array.isArray(input)) return input.flatMap((v, i) => droppedFields(v, Array.isArray(output) ? output[i] : undefined, `${path}[${i}]`));
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
-    const o = output && typeof output === 'object' ? (output as Record<string, unknown>)[k] : undefined;
-    if (o === undefined && v !== null && !(typeof v === 'object' && v !== null && Object.keys(v).length === 0)) out.push(`${path}.${k}`);
-    else out.push(...droppedFields(v, o, `${path}.${k}`));
-  }
-  return out;
-}
-
-/**
- * kubectl apply --dry-run=client on the rendered text; returns kubectl's own output lines.
- * (Async: the discovery server answers from this same process, so a spawnSync would deadlock.)
- */
-async function dryRun(text: string, name: string): Promise<string[]> {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, text);
-  const env = { ...process.env, KUBECONFIG: disco.kubeconfig };
-  const r = await run('kubectl', ['apply', '--dry-run=client', '--validate=false', '-f', file], { env });
-  assert.equal(r.code, 0, `kubectl apply --dry-run=client ${name}:\n${r.stderr}`);
-  const j = await run('kubectl', ['apply', '--dry-run=client', '--validate=false', '-o', 'json', '-f', file], { env });
-  assert.equal(j.code, 0, j.stderr);
-  const decoded = JSON.parse(j.stdout) as { items?: K8sObj[] } & K8sObj;
-  const items = decoded.items ?? [decoded];
-  const inputs = parseAllDocuments(text).map((d) => d.toJS() as K8sObj).filter(Boolean);
-  for (const input of inputs) {
-    const out = items.find((i) => i.kind === input.kind && i.metadata.name === input.metadata.name);
-    assert.ok(out, `${input.kind}/${input.metadata.name} missing from kubectl's output`);
-    assert.deepEqual(droppedFields(input, out), [], `${name}: ${input.kind}/${input.metadata.name} has fields kubectl does not know`);
-  }
-  return r.stdout.trim().split('\n');
 }
 
 const find = (objs: K8sObj[], kind: string, name: string): K8sObj | undefined => objs.find((o) => o.kind === kind && o.metadata.name === name);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
 
-test('kustomize base and every overlay render and pass kubectl apply --dry-run=client', async () => {
+test('kustomize base and every overlay render; every namespaced object lands in regway-system', () => {
   const overlays = readdirSync(join(KUSTOMIZE, 'overlays'));
   assert.deepEqual(overlays.sort(), ['daemonset', 'ha', 'remediation']);
   for (const name of ['base', ...overlays.map((o) => `overlays/${o}`)]) {
-    const { text, objs } = kustomize(join(KUSTOMIZE, name));
-    const lines = await dryRun(text, name.replace('/', '-'));
-    assert.equal(lines.length, objs.length, lines.join('\n'));
-    assert.ok(lines.every((l) => / created \(dry run\)$/.test(l)), lines.join('\n'));
-    for (const o of objs) if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind)) assert.equal(o.metadata.namespace, 'regway-system', `${o.kind}/${o.metadata.name}`);
+    for (const o of kustomize(join(KUSTOMIZE, name)).objs) {
+      if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind)) assert.equal(o.metadata.namespace, 'regway-system', `${o.kind}/${o.metadata.name}`);
+      // Labels and images come from transformers that an overlay must repeat for the resources it adds.
+      assert.equal((o.metadata as { labels?: Record<string, string> }).labels?.['app.kubernetes.io/part-of'], 'regway', `${name}: ${o.kind}/${o.metadata.name} labels`);
+    }
+    assert.doesNotMatch(kustomize(join(KUSTOMIZE, name)).text, /image: regway$/m, `${name}: an image the images transformer did not reach`);
   }
 });
 
@@ -108,6 +66,7 @@ test('base: gateway Deployment + PVC + Service + ConfigMap + Secret + PDB + Netw
   assert.equal(ctl.serviceAccountName, 'regway-controller');
   assert.ok(ctl.containers[0].args.includes('controller'));
   assert.ok(ctl.containers[0].args.some((a: string) => a.startsWith('--gateway=http://regway.regway-system.svc:5000')));
+  assert.ok(ctl.containers[0].args.includes('--lease-name=regway-controller'), 'the Lease name the Role grants');
   assert.ok(!ctl.containers[0].args.some((a: string) => a.startsWith('--pull-secret')));
   assert.deepEqual(ctl.containers[0].env.map((e: Any) => e.name), ['POD_NAME', 'POD_NAMESPACE']);
 });
@@ -157,22 +116,6 @@ test('Helm chart: Chart.yaml and values.yaml parse, templates use only existing 
   }
   // Every option of the kustomize overlays has a value: daemonset mode, ha replicas/access mode, remediation.
   for (const p of ['gateway.mode', 'gateway.hostPort', 'gateway.replicas', 'gateway.persistence.accessModes', 'gateway.pdb.enabled', 'controller.replicas', 'controller.pullSecret', 'networkPolicy.enabled', 'gateway.credentials.existingSecret']) assert.ok(used.has(p), `${p} unused by the templates`);
-});
-
-const helm = spawnSync('helm', ['version', '--short'], { encoding: 'utf8' });
-
-test('Helm chart renders (helm template) for defaults and main options, and passes the same kubectl checks', async (t) => {
-  if (helm.status !== 0) { t.skip('helm is not installed on this machine (not in Debian bookworm, no download): rendering not checked here'); return; }
-  const cases: Record<string, string[]> = {
-    defaults: [],
-    daemonset: ['--set', 'gateway.mode=daemonset'],
-    ha: ['--set', 'gateway.replicas=3', '--set', 'gateway.persistence.accessModes={ReadWriteMany}', '--set', 'controller.replicas=2', '--set', 'controller.pdb.enabled=true'],
-    remediation: ['--set', 'controller.pullSecret=regcred', '--set', 'controller.namespaces={team-a,team-b}'],
-  };
-  for (const [name, args] of Object.entries(cases)) {
-    const text = execFileSync('helm', ['template', 'rw', CHART, '--namespace', 'regway-system', ...args], { encoding: 'utf8' });
-    await dryRun(text, `helm-${name}`);
-  }
 });
 
 test('systemd unit passes systemd-analyze verify', (t) => {

@@ -425,6 +425,10 @@ export interface DockerdOptions {
   insecureRegistries?: string[];
   /** Extra daemon.json keys (must not duplicate a command-line flag, or dockerd refuses to start). */
   daemonJson?: Record<string, unknown>;
+  /** Use this daemon.json (its content is the caller's, e.g. a tree regway manages) instead of writing one. */
+  configFile?: string;
+  /** Where dockerd writes its pid (default: in its private dir). */
+  pidFile?: string;
 }
 
 export interface Dockerd {
@@ -453,7 +457,8 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
   const daemonJson: Record<string, unknown> = { ...opts.daemonJson };
   if (opts.registryMirrors) daemonJson['registry-mirrors'] = opts.registryMirrors;
   if (opts.insecureRegistries) daemonJson['insecure-registries'] = opts.insecureRegistries;
-  writeFileSync(join(dir, 'daemon.json'), JSON.stringify(daemonJson, null, 2));
+  const configFile = opts.configFile ?? join(dir, 'daemon.json');
+  if (!opts.configFile) writeFileSync(configFile, JSON.stringify(daemonJson, null, 2));
   const env = baseEnv(dir);
   mkdirSync(join(dir, 'tmp'), { recursive: true });
   const d = spawnDaemon(
@@ -465,9 +470,9 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
       '--storage-driver=vfs',
       '--data-root', join(dir, 'data'),
       '--exec-root', join(dir, 'exec'),
-      '--pidfile', join(dir, 'docker.pid'),
+      '--pidfile', opts.pidFile ?? join(dir, 'docker.pid'),
       '-H', `unix://${socket}`,
-      '--config-file', join(dir, 'daemon.json'),
+      '--config-file', configFile,
       '--log-level', 'info',
     ],
     { stdoutFile: logFile, env: { ...env, DOCKER_TMPDIR: join(dir, 'tmp') } },

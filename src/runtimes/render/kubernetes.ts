@@ -1,6 +1,10 @@
-// Kubernetes pull secret (type kubernetes.io/dockerconfigjson) and ServiceAccount imagePullSecrets, as YAML for
-// `kubectl apply -f`. The Secret is byte for byte what `kubectl create secret docker-registry --dry-run=client -o yaml`
-// prints, so operators can diff the two and nothing churns when both tools are used.
+// Kubernetes pull secret (type kubernetes.io/dockerconfigjson) as YAML for `kubectl apply -f`, byte for byte what
+// `kubectl create secret docker-registry --dry-run=client -o yaml` prints, so operators can diff the two and nothing
+// churns when both tools are used. The ServiceAccounts that get the secret are listed after it as comments, not as
+// objects: a ServiceAccount's imagePullSecrets is an atomic list on the API server (no merge key), so applying a
+// ServiceAccount with [regcred] would replace its other pull secrets. `regway config apply --reload` adds the secret to
+// each list instead (kube-apply.ts); the comments keep the file's content tied to the list, so a change to it is a
+// change to apply.
 import { basicAuth, type Credential } from '../credentials.js';
 import { dockerAuthKey } from './docker-config.js';
 import type { RenderInput, RenderResult } from './types.js';
@@ -27,10 +31,13 @@ export function secretYaml(name: string, namespace: string | undefined, payload:
     `  creationTimestamp: null\n  name: ${name}\n${ns}type: kubernetes.io/dockerconfigjson\n`;
 }
 
-/** A partial ServiceAccount: `kubectl apply` merges imagePullSecrets by name, keeping the ones already there. */
-export function serviceAccountYaml(sa: string, namespace: string | undefined, secret: string): string {
-  const ns = namespace ? `  namespace: ${namespace}\n` : '';
-  return `apiVersion: v1\nimagePullSecrets:\n- name: ${secret}\nkind: ServiceAccount\nmetadata:\n  name: ${sa}\n${ns}`;
+/** The ServiceAccounts that get the secret, as YAML comments (kubectl ignores them). */
+export function serviceAccountsComment(serviceAccounts: readonly string[], namespace: string | undefined, secret: string): string {
+  if (!serviceAccounts.length) return '';
+  const where = namespace ? `${namespace}/` : '';
+  return `# regway: ServiceAccounts that list imagePullSecret "${secret}" (\`regway config apply --reload\` adds it to each list and\n` +
+    '# keeps the others; applying a ServiceAccount object instead would replace the whole list):\n' +
+    serviceAccounts.map((sa) => `#   ${where}${sa}\n`).join('');
 }
 
 export function renderKubernetes(input: RenderInput, current: string | undefined): RenderResult {
@@ -41,9 +48,9 @@ export function renderKubernetes(input: RenderInput, current: string | undefined
     return { target: 'kubernetes', files: current === undefined ? [] : [{ path: k.output, text: current, mode: 0o600, sensitive: true }],
       warnings: ['kubernetes is a target but no registry has credentials; no pull secret is written'] };
   }
-  const docs = [secretYaml(k.secretName, k.namespace, dockerConfigJson(entries)), ...k.serviceAccounts.map((sa) => serviceAccountYaml(sa, k.namespace, k.secretName))];
+  const text = secretYaml(k.secretName, k.namespace, dockerConfigJson(entries)) + serviceAccountsComment(k.serviceAccounts, k.namespace, k.secretName);
   const warnings = k.serviceAccounts.length
     ? ['ServiceAccount imagePullSecrets reach only pods created after the change, and only pods that set none themselves']
     : [];
-  return { target: 'kubernetes', files: [{ path: k.output, text: docs.join('---\n'), mode: 0o600, sensitive: true }], warnings };
+  return { target: 'kubernetes', files: [{ path: k.output, text, mode: 0o600, sensitive: true }], warnings };
 }

@@ -2,8 +2,14 @@
 {{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* A release whose name already says "regway" is not prefixed twice: `helm install regway` gives the
+     same object names as deploy/kustomize (regway-gateway, regway-controller, regway-config...). */}}
 {{- define "regway.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
 {{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "regway.labels" -}}
