@@ -82,6 +82,8 @@ export const limitsSchema = z.object({
   /** Longest silence on a connection, request or response. */
   idleTimeout: duration.default('60s'),
   keepAliveTimeout: duration.default('5s'),
+  /** HTTP/2 streams one connection may have open at once (advertised in SETTINGS). */
+  http2MaxStreams: z.number().int().positive().default(250),
   /** Requests in progress per client IP; 0 = no limit. */
   perClientConcurrency: z.number().int().nonnegative().default(0),
   /** Requests per second (sustained) and burst, per IP and per user; 0 = no limit. */

@@ -19,7 +19,17 @@ import type { Guard } from './guard.js';
 import { registerTokenRoute } from './token-route.js';
 
 /** What a handler learned about a request, for its event. */
-export type RequestFacts = Partial<Pick<RequestEvent, 'operation' | 'registry' | 'repository' | 'reference' | 'digest' | 'cache' | 'upstream' | 'user' | 'errorCode'>>;
+export type RequestFacts = Partial<Pick<RequestEvent, 'operation' | 'registry' | 'repository' | 'reference' | 'digest' | 'cache' | 'upstream' | 'user' | 'errorCode' | 'clientIp'>>;
+
+/**
+ * The client's address for every protocol: Fastify's (which honours trustedProxies), else the
+ * HTTP/2 session's socket (Http2ServerRequest has no `connection`, which proxy-addr reads), else
+ * the raw socket's; never undefined.
+ */
+export function clientAddress(req: FastifyRequest): string {
+  const raw = req.raw as unknown as { stream?: { session?: { socket?: { remoteAddress?: string } } }; socket?: { remoteAddress?: string } };
+  return req.ip || raw.stream?.session?.socket?.remoteAddress || raw.socket?.remoteAddress || 'unknown';
+}
 
 declare module 'fastify' {
   interface FastifyRequest { facts: RequestFacts }
@@ -94,6 +104,9 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
   // request, which showed on warm hits.
   app.addHook('onRequest', (req, reply, done) => {
     req.facts = {};
+    // Taken now: by the end of an HTTP/2 stream its session's socket may be gone, and every
+    // audit line, limit and alert keys on the address.
+    req.facts.clientIp = clientAddress(req);
     reply.header('docker-distribution-api-version', 'registry/2.0');
     // Every answer is what its Content-Type says, never sniffed into HTML; registry answers (JSON,
     // manifests, blobs, tokens) may not run or embed anything. The status page sets its own policy.
@@ -174,7 +187,7 @@ function toEvent(req: FastifyRequest, reply: FastifyReply): RequestEvent {
     durationMs: reply.elapsedTime,
     // reply.getHeader, not raw.getHeader: fastify passes its headers to writeHead, where raw.getHeader cannot see them.
     bytes: req.method === 'HEAD' ? 0 : Number(reply.getHeader('content-length') ?? 0) || 0,
-    clientIp: req.ip,
+    clientIp: f.clientIp ?? clientAddress(req),
     userAgent: req.headers['user-agent'],
     aborted: !raw.writableFinished,
     user: f.user,
@@ -220,7 +233,7 @@ function caller(svc: GatewayServices, req: FastifyRequest): Caller {
   return {
     can: (key, action) => req.principal?.can(key, action) ?? true,
     resolve: (name) => svc.router().route(name),
-    owner: req.principal?.user ?? req.ip,
+    owner: req.principal?.user ?? req.facts.clientIp ?? req.ip,
   };
 }
 

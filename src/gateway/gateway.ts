@@ -18,7 +18,8 @@ import { DescriptorSizes } from '../cache/descriptor-sizes.js';
 import type { RegistryRoute, RouteTable } from '../cache/context.js';
 import { canonicalRegistry } from '../oci/reference.js';
 import { buildApp } from './app.js';
-import { buildAuth, buildRouter, createSecureParts, type SecureParts } from './secure.js';
+import { TLS_CIPHERS, answerPlainHttpOnTlsPort, buildAuth, buildRouter, createSecureParts, readTlsFiles, tlsWarnings, type SecureParts } from './secure.js';
+import type { Server as SecureServer } from 'node:tls';
 import type { GuardState } from './guard.js';
 import { classifyChanges, withRunningValues } from '../config/changes.js';
 import { EventBus } from '../obs/events.js';
@@ -58,6 +59,8 @@ export interface Gateway {
    * Settings that need a restart keep their running value and are listed as such.
    */
   reload(next: Config): Promise<{ changed: string[]; needsRestart: string[] }>;
+  /** The configuration running now (after reloads; restart-only settings at their start values). */
+  currentConfig(): Config;
   close(): Promise<void>;
 }
 
@@ -185,14 +188,22 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     trustProxy: config.trustedProxies,
   });
   if (cluster) registerPeerRoutes(app, { inflight, driver, token: cluster.token });
+  // The certificate and key being served, for reloads to compare with (a renewal replaces the files).
+  let tlsFiles = config.tls ? readTlsFiles(config.tls) : undefined;
+  if (config.tls) {
+    answerPlainHttpOnTlsPort(app.server, config.limits.headersTimeout);
+    for (const w of tlsWarnings(config.tls)) log.warn(w);
+  }
   log.info({ blobs: index.count, bytes: index.size, registries: [...Object.keys(config.registries)], cluster: coordinator.self?.instance }, 'cache loaded');
   const windows = counters && ((name: string, ms: number, slots: number, max: number) => counters.window(name, ms, slots, max));
   const obs = await attachObservability({ app, events, index, inflight, routes, coordinator, windows }, config, log);
   return {
     app, events, index, inflight, routes, obs, secure, coordinator, cache: { blobs, driver },
+    currentConfig: () => current,
     reload: async (requested) => {
       const canApply = (path: string): boolean => {
-        if (path === 'auth' || path === 'tls' || path.startsWith('tls.')) return false; // on/off installs routes and hooks
+        if (path === 'auth' || path === 'tls' || path === 'tls.http2') return false; // on/off installs routes and hooks
+        if (path === 'tls.cert' || path === 'tls.key') return tlsFiles !== undefined;
         if (path === 'hosted.repositories') return secure.hosted !== undefined || requested.hosted.repositories.length === 0;
         if (path.startsWith('limits.')) return secure.guard.canApply(requested.limits, live.auth !== undefined);
         return true;
@@ -200,6 +211,9 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       const { applied, needsRestart } = classifyChanges(current, requested, canApply);
       // What runs from now on: the new config, except settings that wait for a restart.
       const next = withRunningValues(requested, current, needsRestart);
+      // A certificate replaced in place (same paths) is a change too: it is what renewals do.
+      const tlsNext = tlsFiles && next.tls ? readTlsFiles(next.tls) : undefined;
+      const newCert = tlsNext && tlsFiles && !(tlsNext.cert.equals(tlsFiles.cert) && tlsNext.key.equals(tlsFiles.key));
       // Build everything before swapping anything: a failure leaves the running state untouched.
       const auth = live.auth ? await buildAuth(next, log) : undefined;
       const router = buildRouter(next);
@@ -207,6 +221,12 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       live = { router, auth };
       secure.guard.configure(next.limits);
       secure.reconfigure(next);
+      if (newCert && tlsNext) {
+        (app.server as unknown as SecureServer).setSecureContext({ ...tlsNext, minVersion: 'TLSv1.2', ciphers: TLS_CIPHERS, honorCipherOrder: true });
+        tlsFiles = tlsNext;
+        if (!applied.includes('tls.cert')) applied.push('tls.certificate');
+        for (const w of tlsWarnings(next.tls!)) log.warn(w);
+      }
       log.level = next.log.level;
       current = next;
       // Requests under way hold their old route and finish on it; close its connections later.

@@ -118,11 +118,11 @@ export class Guard {
 
   private async onRequest(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (this.concurrency.enabled) {
-      const release = this.concurrency.acquire(req.ip);
+      const release = this.concurrency.acquire(ipOf(req));
       if (!release) throw tooMany(1, 'too many requests in progress from this client');
       reply.raw.once('close', release);
     }
-    const wait = this.ipRate.take(req.ip);
+    const wait = this.ipRate.take(ipOf(req));
     if (wait) throw tooMany(wait, 'request rate limit for this client address reached');
     const v2 = req.url.startsWith('/v2/');
     if (!v2 && !(this.auth && isObservability(req.url))) return;
@@ -171,7 +171,7 @@ export class Guard {
     if (!h) return this.byPolicy(a, undefined, 'none');
     const basic = parseBasic(h);
     if (basic) {
-      if (!(await this.checkPassword(req.ip, basic.user, basic.password))) {
+      if (!(await this.checkPassword(ipOf(req), basic.user, basic.password))) {
         throw this.unauthorized(req, undefined, 'invalid user name or password');
       }
       return this.byPolicy(a, basic.user, 'basic');
@@ -272,6 +272,11 @@ function hostOfSocket(req: FastifyRequest): string {
   let a = req.socket?.localAddress ?? '127.0.0.1';
   if (a.startsWith('::ffff:')) a = a.slice(7);
   return `${a.includes(':') ? `[${a}]` : a}:${req.socket?.localPort ?? ''}`;
+}
+
+/** The client address the first hook recorded (every protocol, never undefined). */
+export function ipOf(req: FastifyRequest): string {
+  return req.facts?.clientIp ?? req.ip ?? 'unknown';
 }
 
 export function tooMany(seconds: number, message: string): RegistryError {

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../oci/errors.js';
 import { grant, parseScope, type AccessEntry } from '../auth/access.js';
 import { readSmallBody } from '../hosted/body.js';
-import { parseBasic, type Guard } from './guard.js';
+import { ipOf, parseBasic, type Guard } from './guard.js';
 
 type Query = Record<string, string | string[] | undefined>;
 const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -24,7 +24,7 @@ export function registerTokenRoute(app: FastifyInstance, guard: Guard): void {
     const h = req.headers.authorization;
     if (h) {
       const basic = parseBasic(h);
-      if (!basic || !(await guard.checkPassword(req.ip, basic.user, basic.password))) throw badLogin();
+      if (!basic || !(await guard.checkPassword(ipOf(req), basic.user, basic.password))) throw badLogin();
       user = basic.user;
     }
     const wantRefresh = String(q.offline_token) === 'true' && user !== undefined;
@@ -40,7 +40,7 @@ export function registerTokenRoute(app: FastifyInstance, guard: Guard): void {
     const type = form.get('grant_type');
     if (type === 'password') {
       const u = form.get('username') ?? '';
-      if (!u || !(await guard.checkPassword(req.ip, u, form.get('password') ?? ''))) throw badLogin();
+      if (!u || !(await guard.checkPassword(ipOf(req), u, form.get('password') ?? ''))) throw badLogin();
       user = u;
     } else if (type === 'refresh_token') {
       const sub = await guard.auth!.tokens.verifyRefresh(form.get('refresh_token') ?? '');

@@ -58,7 +58,8 @@ export function toEcs(e: ObservedEvent): Record<string, unknown> {
   });
 }
 
-const q = JSON.stringify;
+/** A JSON value; never the bare word `undefined`, which would make the line unparseable. */
+const q = (v: unknown): string => (v === undefined ? 'null' : JSON.stringify(v));
 
 // ISO timestamps of one second share their first 20 characters ("2026-11-30T04:37:36."); building
 // a Date and formatting it twice per audit line showed in the warm-hit profile.
