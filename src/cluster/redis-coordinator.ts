@@ -18,8 +18,10 @@ export class RedisCoordinator implements FetchCoordinator {
   private up = true;
 
   /** `prefix`: the fleet's key namespace (`regway:<namespace>:`), so two fleets on one Redis never meet. */
-  constructor(url: string, readonly self: PeerInfo, private readonly leaseTtl: number, private readonly log: Logger, readonly prefix = 'regway:') {
+  constructor(url: string, readonly self: PeerInfo, private readonly leaseTtl: number, private readonly log: Logger, readonly prefix = 'regway:', auth: { username?: string; password?: string } = {}) {
     this.redis = new Redis(url, {
+      ...(auth.password ? { password: auth.password } : {}),
+      ...(auth.username ? { username: auth.username } : {}),
       lazyConnect: false,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,

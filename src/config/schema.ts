@@ -139,6 +139,10 @@ export const configSchema = z.object({
   cluster: z.object({
     /** redis://host:port/db; when Redis is unreachable each instance keeps serving alone. */
     redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+    /** Redis password (requirepass or an ACL user's): by reference, e.g. { env: REGWAY_REDIS_PASSWORD }. */
+    redisPassword: secret.optional(),
+    /** Redis ACL user name, with redisPassword. */
+    redisUser: z.string().min(1).optional(),
     /** URL other instances use to reach this one (its own listen address as seen by peers). */
     advertiseUrl: z.string().url(),
     /** Shared secret peers sign their requests to the internal peer endpoint with (at least 16 characters). */

@@ -137,12 +137,14 @@ function peerToken(fc: NonNullable<Config['cluster']>): string {
  * what it has cached even when every upstream is down (distribution's proxy refuses to start then).
  */
 export async function createGateway(config: Config, log: Logger): Promise<Gateway> {
+  // Refused before anything is opened (a half-built gateway would keep its connections).
+  const fleetToken = config.cluster ? peerToken(config.cluster) : undefined;
   const storage = await openStorage(config.storage, log);
   const driver = storage.driver;
   // ioredis is ~12 MB resident once loaded: only a fleet loads it.
   const fc = config.cluster;
   const fleetCoordinator = fc
-    ? new (await import('../cluster/redis-coordinator.js')).RedisCoordinator(fc.redis, { instance: fc.instanceId ?? `${hostname()}:${process.pid}`, url: fc.advertiseUrl }, fc.leaseTtl, log, fleetKeyPrefix(config))
+    ? new (await import('../cluster/redis-coordinator.js')).RedisCoordinator(fc.redis, { instance: fc.instanceId ?? `${hostname()}:${process.pid}`, url: fc.advertiseUrl }, fc.leaseTtl, log, fleetKeyPrefix(config), { username: fc.redisUser, password: fc.redisPassword ? resolveSecret(fc.redisPassword) : undefined })
     : undefined;
   const coordinator: FetchCoordinator = fleetCoordinator ?? new SoloCoordinator();
   /** The fleet's Redis connection, shared by everything the instances share; undefined alone. */
@@ -163,7 +165,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     return routes.swap(table);
   };
   install(config);
-  const cluster = fc ? { coordinator, token: peerToken(fc), driver, log, leaseTtl: fc.leaseTtl, peerNetworks: fc.peerNetworks ?? defaultPeerNetworks(fc.advertiseUrl) } : undefined;
+  const cluster = fc && fleetToken ? { coordinator, token: fleetToken, driver, log, leaseTtl: fc.leaseTtl, peerNetworks: fc.peerNetworks ?? defaultPeerNetworks(fc.advertiseUrl) } : undefined;
   const deps = { driver, meta, index, inflight, routes, log, cluster, sizes: new DescriptorSizes() };
   const events = new EventBus();
   // In a fleet, rate limits and alert counters count the whole fleet's traffic (synced, never inline).

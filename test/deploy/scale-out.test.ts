@@ -17,7 +17,14 @@ test('kustomize renders the fleet: 3 replicas, Redis, S3 credentials from a Secr
   const byKind = (k: string) => docs.filter((d) => d.kind === k);
   const fleet = byKind('Deployment').find((d) => d.metadata.name === 'regway-fleet')!;
   assert.equal((fleet.spec as { replicas: number }).replicas, 3);
-  assert.ok(byKind('Deployment').some((d) => d.metadata.name === 'regway-redis'));
+  const redisDeploy = byKind('Deployment').find((d) => d.metadata.name === 'regway-redis')!;
+  assert.ok(redisDeploy);
+  // Redis ships with a password and a NetworkPolicy letting only the instances in.
+  assert.match(JSON.stringify(redisDeploy.spec), /--requirepass/);
+  const policy = byKind('NetworkPolicy').find((d) => d.metadata.name === 'regway-redis') as unknown as { spec: { podSelector: { matchLabels: Record<string, string> }; ingress: { from: { podSelector: { matchLabels: Record<string, string> } }[] }[] } } | undefined;
+  assert.ok(policy, 'a NetworkPolicy for Redis');
+  assert.equal(policy.spec.podSelector.matchLabels['app.kubernetes.io/name'], 'regway-redis');
+  assert.equal(policy.spec.ingress[0]!.from[0]!.podSelector.matchLabels['app.kubernetes.io/name'], 'regway');
   assert.ok(byKind('PodDisruptionBudget').length === 1);
   const secret = byKind('Secret')[0]!;
   const containers = (fleet.spec as { template: { spec: { containers: { env: { valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] }[] } } }).template.spec.containers;
@@ -27,10 +34,12 @@ test('kustomize renders the fleet: 3 replicas, Redis, S3 credentials from a Secr
   }
   const cm = byKind('ConfigMap')[0]!;
   const cfg = parse(cm.data!['regway.yaml']!.replace('${POD_IP}', '10.1.2.3'));
-  const env = { REGWAY_S3_ACCESS_KEY: 'a', REGWAY_S3_SECRET_KEY: 'b', REGWAY_PEER_TOKEN: 'c' };
+  const env = { REGWAY_S3_ACCESS_KEY: 'a', REGWAY_S3_SECRET_KEY: 'b', REGWAY_PEER_TOKEN: 'c'.repeat(32), REGWAY_REDIS_PASSWORD: 'd' };
   Object.assign(process.env, env);
   const config = applyOverrides(cfg, {});
   assert.equal(config.cluster?.advertiseUrl, 'http://10.1.2.3:5000');
+  assert.deepEqual(config.cluster?.redisPassword, { env: 'REGWAY_REDIS_PASSWORD' });
+  assert.ok(config.cluster?.peerNetworks?.length, 'peer networks are set');
   assert.equal(config.storage.driver, 's3');
 });
 

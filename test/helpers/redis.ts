@@ -6,10 +6,12 @@ import { connect } from 'node:net';
 
 export interface RedisServer { url: string; port: number; stop(): Promise<void>; kill(): void }
 
-export async function startRedis(): Promise<RedisServer> {
+/** `password`: start with requirepass (the URL then carries no password: clients must give it). */
+export async function startRedis(opts: { password?: string } = {}): Promise<RedisServer> {
   const dir = makeTempDir('redis');
   const port = await freePort();
-  const d = spawnDaemon('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdoutFile: join(dir, 'redis.log') });
+  const auth = opts.password ? ['--requirepass', opts.password] : [];
+  const d = spawnDaemon('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...auth], { stdoutFile: join(dir, 'redis.log') });
   const deadline = Date.now() + 10_000;
   for (;;) {
     const ok = await new Promise<boolean>((r) => { const s = connect(port, '127.0.0.1', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });

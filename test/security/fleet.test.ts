@@ -144,6 +144,18 @@ describe('the fleet trusts only its peers', () => {
     assert.equal(res.status, 404, 'the upstream has no such tag; the forged entry is not believed');
   });
 
+  it('Redis with a password: the fleet authenticates with cluster.redisPassword; without it, it is degraded', async () => {
+    const locked = await startRedis({ password: 'redis-secret-pass' });
+    const make = (password?: string) => applyOverrides({ storage: { path: dir }, registries: {}, cluster: { redis: locked.url, advertiseUrl: 'http://127.0.0.1:1', peerToken: TOKEN, ...(password ? { redisPassword: password } : {}) } }, {});
+    const ok = await createGateway(make('redis-secret-pass'), silentLogger());
+    const no = await createGateway(make(), silentLogger());
+    try {
+      for (let i = 0; i < 100 && !ok.coordinator.healthy(); i++) await new Promise((res) => setTimeout(res, 20));
+      assert.equal(ok.coordinator.healthy(), true);
+      assert.equal(no.coordinator.healthy(), false);
+    } finally { await ok.close(); await no.close(); await locked.stop(); }
+  });
+
   it('an empty or short peerToken refuses to start', async () => {
     for (const t of ['', 'short']) {
       const c = applyOverrides({ storage: { path: dir }, registries: {}, cluster: { redis: redis.url, advertiseUrl: 'http://127.0.0.1:1', peerToken: { env: 'REGWAY_TEST_EMPTY' } } }, {});
