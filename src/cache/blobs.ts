@@ -39,8 +39,11 @@ export class BlobService {
   async get(repo: RepoKey, digest: Digest, opts: { head: boolean; range?: string }, confirmed = false): Promise<BlobResponse> {
     const key = blobKey(digest);
     const local = await this.deps.driver.stat(key);
+    const running = this.deps.inflight.get(digest.value);
+    // This repository's own download, committed but not yet linked: it is the proof the link will record.
+    const own = running?.repo !== undefined && sameRepo(running.repo, repo);
     if (local) {
-      const recorded = confirmed ? undefined : await this.ensureLinked(repo, digest);
+      const recorded = confirmed || own ? undefined : await this.ensureLinked(repo, digest);
       // A stored blob of another size than the one recorded for it is damaged (a truncated file, a
       // short object in the bucket): never served; dropped and fetched again from the upstream.
       if (recorded !== undefined && recorded !== local.size) {
@@ -49,9 +52,8 @@ export class BlobService {
       }
       return this.fromStore(key, local.size, opts, 'hit');
     }
-    const running = this.deps.inflight.get(digest.value);
     // A download started for another repository is joined only once this one is confirmed to hold the blob.
-    if (running && !confirmed && !(running.repo && sameRepo(running.repo, repo))) {
+    if (running && !confirmed && !own) {
       await this.ensureLinked(repo, digest);
       return this.get(repo, digest, opts, true);
     }

@@ -109,6 +109,22 @@ describe('gateway on S3 storage (Ceph RGW)', { timeout: 300_000 }, () => {
     } finally { d.close(); }
   });
 
+  it('a blob object cut short in the bucket is never served as a hit: it is fetched again, exact', async () => {
+    const layer = img.layers[1]!;
+    const d = new S3Driver({ bucket, region: ceph.region, endpoint: ceph.endpoint, prefix: 'regway', credentials: { accessKeyId: ceph.accessKey, secretAccessKey: ceph.secretKey } });
+    try {
+      const hex = layer.digest.slice('sha256:'.length);
+      const key = `blobs/sha256/${hex.slice(0, 2)}/${hex}`;
+      const whole = await d.get(key);
+      await d.put(key, whole!.subarray(0, 1000));
+    } finally { d.close(); }
+    const before = (await up.accessLog()).filter((l) => l.method === 'GET' && l.path.endsWith(layer.digest)).length;
+    assert.equal(await digestOf(`${gw1.url}/v2/${PRIVATE}/team/app/blobs/${layer.digest}`), layer.digest);
+    const after = (await up.accessLog()).filter((l) => l.method === 'GET' && l.path.endsWith(layer.digest)).length;
+    assert.equal(after, before + 1, 'fetched again from the upstream, not served short');
+    await gw1.gw.inflight.drain(30_000);
+  });
+
   it('a second instance on the same bucket serves the cached image without the upstream', async () => {
     gw2 = await startS3Gateway(ceph, bucket, up.url);
     assert.ok(gw2.gw.index.count >= img.layers.length + 2, `index loaded from the S3 listing (${gw2.gw.index.count} blobs)`);
