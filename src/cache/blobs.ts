@@ -6,11 +6,10 @@ import { sameRepo, type RepoKey } from '../oci/repo.js';
 import { NotFoundError } from '../store/driver.js';
 import { header } from '../client/upstream-client.js';
 import { BadUpstreamContent, upstreamError } from '../upstream/registry-upstreams.js';
-import { upstreamRefused } from '../upstream/events.js';
+import { upstreamRefused } from '../obs/channels.js';
 import { storageError, storageFailed } from '../store/errors.js';
 import { BlobFetch, StoreWriteError, type OpenSource } from './blob-fetch.js';
-import type { UpstreamClient } from '../client/upstream-client.js';
-import { clusterSource } from '../cluster/peer.js';
+import type { Upstream } from '../upstream/upstream.js';
 import { parseRange, type Range } from './range.js';
 import { routeFor, type CacheDeps, type CacheResult, type RegistryRoute } from './context.js';
 
@@ -151,8 +150,8 @@ export class BlobService {
     const key = blobKey(digest);
     const upstream = openUpstream(route, repo, digest, log, expected);
     let release: (() => Promise<void>) | undefined;
-    const source = this.deps.cluster
-      ? clusterSource(this.deps.cluster, digest.value, upstream, (claim) => { if (claim.kind === 'owner') release = claim.release; }, async () => { await this.ensureLinked(repo, digest); })
+    const source = this.deps.fleet
+      ? this.deps.fleet.wrap(digest.value, upstream, (r) => { release = r; }, async () => { await this.ensureLinked(repo, digest); })
       : upstream;
     const settled = fetch.run(() => driver.writer(key), source).then(async () => {
       index.add(key, fetch.size!);
@@ -178,8 +177,8 @@ export class BlobService {
  * with the manifest, a resume at the wrong offset) fails over to the next before any byte flows.
  */
 function openUpstream(route: RegistryRoute, repo: RepoKey, digest: Digest, log: CacheDeps['log'], expected: number | undefined): OpenSource {
-  const tried = new Set<UpstreamClient>();
-  let current: UpstreamClient | undefined;
+  const tried = new Set<Upstream>();
+  let current: Upstream | undefined;
   return async (offset, brokeBecause, restart) => {
     if (current) {
       const reason = !restart ? 'body_error' : /digest/.test(brokeBecause ?? '') ? 'digest_mismatch' : 'size_mismatch';

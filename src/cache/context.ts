@@ -6,8 +6,19 @@ import type { BlobIndex } from './blob-index.js';
 import type { InflightFetches } from './inflight.js';
 import type { RepoKey } from '../store/paths.js';
 import { RegistryError } from '../oci/errors.js';
-import type { ClusterDeps } from '../cluster/peer.js';
+import type { OpenSource } from './blob-fetch.js';
 import type { DescriptorSizes } from './descriptor-sizes.js';
+
+/**
+ * The fleet's part in a blob download, injected by the composition root (the cache never imports
+ * the fleet): wraps the upstream source so the download is claimed fleet-wide, streamed from the
+ * instance fetching it, or taken over when that instance dies. `onOwner` receives the lease's
+ * release when this instance owns the download; `confirm` proves this repository holds the blob
+ * before bytes another instance fetched (for whichever repository) reach its clients.
+ */
+export interface FleetSource {
+  wrap(digest: string, upstream: OpenSource, onOwner: (release: () => Promise<void>) => void, confirm: () => Promise<void>): OpenSource;
+}
 
 /** Per-registry settings the cache needs. */
 export interface RegistryRoute {
@@ -35,8 +46,8 @@ export interface CacheDeps {
   routes: RouteTable;
   log: Logger;
   now?: () => number;
-  /** Fleet coordination of downloads (several instances, Redis); absent for one instance. */
-  cluster?: ClusterDeps;
+  /** How the fleet takes part in downloads (several instances, Redis); absent for one instance. */
+  fleet?: FleetSource;
   /** Blob sizes from the manifests served, to catch an upstream announcing a wrong length. */
   sizes?: DescriptorSizes;
 }

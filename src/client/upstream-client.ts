@@ -6,8 +6,7 @@ import { bearerChallenge, parseChallenges } from '../auth/challenge.js';
 import { TokenCache } from '../auth/tokens.js';
 import type { Credentials } from '../auth/credentials.js';
 import type { UpstreamConfig } from '../config/schema.js';
-import { UpstreamHealth, parseRateLimit, type HealthSnapshot } from '../upstream/health.js';
-import { upstreamRefused } from '../upstream/events.js';
+import { upstreamRefused } from '../obs/channels.js';
 
 export type { Credentials };
 /** Looks up credentials for a host when needed (config, config.json, auth.json, helpers). */
@@ -16,7 +15,6 @@ export type CredentialProvider = (host: string) => Promise<Credentials | undefin
 export interface UpstreamClientOptions {
   credentials?: CredentialProvider;
   tokens?: TokenCache;
-  health?: UpstreamHealth;
   /** User-Agent of every request (regway's tools name themselves, so gateways can tell them from clients). */
   userAgent?: string;
   /**
@@ -76,7 +74,8 @@ export class UpstreamClient {
   private scheme: 'none' | 'basic' | 'bearer' | undefined;
   private bearerParams: { realm: string; service: string } | undefined;
 
-  readonly health: UpstreamHealth;
+  /** Docker Hub's rate-limit headers from the last answer that carried them (health reports them). */
+  rateLimit: { remaining: number; limit?: number } | undefined;
   private readonly credentialProvider: CredentialProvider | undefined;
   private readonly userAgent: string;
   private readonly anyRealmHost: boolean;
@@ -84,7 +83,6 @@ export class UpstreamClient {
   constructor(readonly config: UpstreamConfig, opts: UpstreamClientOptions = {}) {
     this.base = new URL(config.url.replace(/\/+$/, '') + '/');
     this.tokens = opts.tokens ?? new TokenCache();
-    this.health = opts.health ?? new UpstreamHealth({ failureThreshold: 3, openFor: 15_000 });
     this.credentialProvider = opts.credentials;
     this.userAgent = opts.userAgent ?? USER_AGENT;
     this.anyRealmHost = opts.anyRealmHost ?? false;
@@ -107,8 +105,6 @@ export class UpstreamClient {
     });
   }
 
-  /** Health as observers (metrics, status page) see it. */
-  healthSnapshot(): HealthSnapshot { return this.health.snapshot(); }
 
   private credentials(): Promise<Credentials | undefined> {
     return this.credentialProvider ? this.credentialProvider(this.base.host) : Promise.resolve(undefined);
@@ -154,10 +150,7 @@ export class UpstreamClient {
     try {
       const r = await request(url, { method: method as Dispatcher.HttpMethod, headers, dispatcher, maxRedirections: 0 } as Parameters<typeof request>[1]);
       const remaining = parseRateLimit(r.headers['ratelimit-remaining'] as string | undefined);
-      if (remaining !== undefined) {
-        this.health.rateLimitRemaining = remaining;
-        this.health.rateLimitLimit = parseRateLimit(r.headers['ratelimit-limit'] as string | undefined);
-      }
+      if (remaining !== undefined) this.rateLimit = { remaining, limit: parseRateLimit(r.headers['ratelimit-limit'] as string | undefined) };
       return { status: r.statusCode, headers: r.headers, body: r.body as unknown as UpstreamResponse['body'] };
     } catch (e) {
       throw new UpstreamConnectionError(this.id, e);
@@ -346,4 +339,11 @@ export async function readCappedBytes(body: Readable, cap: number): Promise<Buff
     chunks.push(b); n += b.length;
   }
   return Buffer.concat(chunks);
+}
+
+/** Docker Hub sends `ratelimit-remaining: 76;w=21600`; returns the count. */
+export function parseRateLimit(v: string | undefined): number | undefined {
+  if (!v) return undefined;
+  const n = Number(v.split(';')[0]);
+  return Number.isFinite(n) ? n : undefined;
 }

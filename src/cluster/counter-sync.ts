@@ -1,4 +1,4 @@
-import { TokenBuckets, type RateLimiter } from '../gateway/limits/token-bucket.js';
+import { TokenBuckets, type RateLimiter } from '../limits/token-bucket.js';
 import { SlidingCounter, type WindowCounter } from '../obs/window.js';
 import type { Logger } from '../obs/logger.js';
 import type { CounterStore, WindowDelta } from './counters.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { LoginAttempts, LoginBackoff } from '../gateway/limits/token-bucket.js';
+import type { LoginAttempts, LoginBackoff } from '../limits/token-bucket.js';
 
 const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 // ARGV: threshold, delayMs, maxDelayMs. Same rule as LoginBackoff.failed, on Redis' clock.

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config, UpstreamConfig } from '../config/schema.js';
 import { CredentialChain, DockerConfigSource, AuthFileSource, HelperSource, StaticSource, type CredentialSource } from '../auth/credentials.js';
-import { UpstreamHealth } from '../upstream/health.js';
+import { Upstream } from '../upstream/upstream.js';
 import { resolveSecret } from '../config/secrets.js';
 import type { Logger } from '../obs/logger.js';
 import { openStorage } from '../store/open-driver.js';
@@ -15,7 +15,7 @@ import { BlobService } from '../cache/blobs.js';
 import { ManifestService } from '../cache/manifests.js';
 import { DiscoveryService } from '../cache/discovery.js';
 import { DescriptorSizes } from '../cache/descriptor-sizes.js';
-import type { RegistryRoute, RouteTable } from '../cache/context.js';
+import type { FleetSource, RegistryRoute, RouteTable } from '../cache/context.js';
 import { canonicalRegistry } from '../oci/reference.js';
 import { buildApp } from './app.js';
 import { TLS_CIPHERS, answerPlainHttpOnTlsPort, buildAuth, buildRouter, createSecureParts, readTlsFiles, tlsWarnings, type SecureParts } from './secure.js';
@@ -26,14 +26,14 @@ import { EventBus } from '../obs/events.js';
 import { hostname } from 'node:os';
 import { createHash } from 'node:crypto';
 import { SoloCoordinator, type FetchCoordinator } from '../cluster/coordinator.js';
-import { registerPeerRoutes } from '../cluster/peer.js';
+import { clusterSource, registerPeerRoutes } from '../cluster/peer.js';
 import { defaultPeerNetworks } from '../cluster/peer-auth.js';
 import { withRedisTags } from '../cluster/redis-tags.js';
 import { redisTokens } from '../cluster/redis-tokens.js';
 import { RedisCounterStore } from '../cluster/redis-counters.js';
 import { CounterSync } from '../cluster/counter-sync.js';
 import { RedisLoginAttempts } from '../cluster/redis-backoff.js';
-import type { LoginBackoff } from './limits/token-bucket.js';
+import type { LoginBackoff } from '../limits/token-bucket.js';
 import { TokenCache, type SharedTokens } from '../auth/tokens.js';
 import { attachObservability, type Observability } from '../obs/plugin.js';
 
@@ -91,11 +91,11 @@ export function buildRoutes(config: Config, log: Logger, sharedTokens?: SharedTo
     const clients = reg.upstreams.map((u) => {
       if (u.tls.insecure) log.warn({ registry, upstream: u.url }, 'TLS verification is off for this upstream (tls.insecure): for labs only');
       const chain = new CredentialChain(credentialSources(config, u));
-      return new UpstreamClient(u, {
+      const client = new UpstreamClient(u, {
         credentials: chain.empty ? undefined : (host) => chain.get(host),
-        health: new UpstreamHealth({ failureThreshold: config.health.failureThreshold, openFor: config.health.openFor }),
         tokens: new TokenCache(undefined, sharedTokens),
       });
+      return new Upstream(client, { failureThreshold: config.health.failureThreshold, openFor: config.health.openFor });
     });
     table.set(registry, {
       registry,
@@ -166,7 +166,10 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   };
   install(config);
   const cluster = fc && fleetToken ? { coordinator, token: fleetToken, driver, log, leaseTtl: fc.leaseTtl, peerNetworks: fc.peerNetworks ?? defaultPeerNetworks(fc.advertiseUrl) } : undefined;
-  const deps = { driver, meta, index, inflight, routes, log, cluster, sizes: new DescriptorSizes() };
+  const fleetSource: FleetSource | undefined = cluster ? {
+    wrap: (digest, upstream, onOwner, confirm) => clusterSource(cluster, digest, upstream, (claim) => { if (claim.kind === 'owner') onOwner(claim.release); }, confirm),
+  } : undefined;
+  const deps = { driver, meta, index, inflight, routes, log, fleet: fleetSource, sizes: new DescriptorSizes() };
   const events = new EventBus();
   // In a fleet, rate limits and alert counters count the whole fleet's traffic (synced, never inline).
   const counters = redis && fc ? new CounterSync(new RedisCounterStore(redis, `${prefix}count:`), fc.syncInterval, log) : undefined;

@@ -8,7 +8,7 @@ import type { LimitsConfig } from '../config/hosted-schema.js';
 import type { AccessPolicy, Action, AccessEntry } from '../auth/access.js';
 import type { Htpasswd } from '../auth/htpasswd.js';
 import type { TokenService } from '../auth/token-service.js';
-import { ConcurrencyLimit, LoginBackoff, TokenBuckets, type LoginAttempts, type RateLimiter } from './limits/token-bucket.js';
+import { ConcurrencyLimit, LoginBackoff, TokenBuckets, type LoginAttempts, type RateLimiter } from '../limits/token-bucket.js';
 import './parse.js';
 
 /** Who made a request and what they may do; set on every /v2/ request by the guard. */

@@ -9,3 +9,8 @@ import { channel } from 'node:diagnostics_channel';
 export const UPSTREAM_REFUSED = channel('regway:upstream:refused');
 /** Storage failures: `{ code }` (errno code: ENOSPC, EROFS, EIO...). */
 export const STORAGE_FAILED = channel('regway:storage:error');
+
+/** Publishes a refusal of an upstream's answer (free when nobody listens). */
+export function upstreamRefused(upstream: string, reason: string): void {
+  if (UPSTREAM_REFUSED.hasSubscribers) UPSTREAM_REFUSED.publish({ upstream, reason });
+}

@@ -4,7 +4,7 @@ import { parse as parseToml } from 'smol-toml';
 import { readV1 } from './render/registries-conf.js';
 import type { Spec } from './spec.js';
 import type { NodeSnapshot } from './targets.js';
-import type { Finding } from './verify.js';
+import type { Finding } from './finding.js';
 
 const REGISTRY_KEYS = new Set(['prefix', 'location', 'insecure', 'blocked', 'mirror', 'mirror-by-digest-only']);
 const MIRROR_KEYS = new Set(['location', 'insecure', 'pull-from-mirror']);

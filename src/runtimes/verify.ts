@@ -7,12 +7,8 @@ import type { Spec, TargetName } from './spec.js';
 import { RUN_AUTH_FILE, type NodeSnapshot } from './targets.js';
 import { verifyRegistriesConf } from './verify-containers.js';
 
-export interface Finding {
-  target: TargetName;
-  level: 'info' | 'warn' | 'error';
-  file: string;
-  message: string;
-}
+export type { Finding } from './finding.js';
+import type { Finding } from './finding.js';
 
 type Emit = (level: Finding['level'], message: string) => void;
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UpstreamHealth, parseRetryAfter, parseRateLimit } from './health.js';
+import { UpstreamHealth, parseRetryAfter } from './health.js';
+import { parseRateLimit } from '../client/upstream-client.js';
 
 test('opens after consecutive failures, skips while open, one half-open trial, closes on success', () => {
   let now = 0;

@@ -35,8 +35,6 @@ export class UpstreamHealth {
   private trialInFlight = false;
   private lastError: string | undefined;
   private latency: number | undefined;
-  rateLimitRemaining: number | undefined;
-  rateLimitLimit: number | undefined;
   /**
    * Until when the upstream asked us to stay away (429 Retry-After). Apart from the circuit: a
    * probe of /v2/ answers 200 on rate-limited registries, and must not shorten the window.
@@ -100,8 +98,6 @@ export class UpstreamHealth {
       consecutiveFailures: this.failures,
       ...(this.lastError ? { lastError: this.lastError } : {}),
       ...(this.latency !== undefined ? { latencyMs: Math.round(this.latency) } : {}),
-      ...(this.rateLimitRemaining !== undefined ? { rateLimitRemaining: this.rateLimitRemaining } : {}),
-      ...(this.rateLimitLimit !== undefined ? { rateLimitLimit: this.rateLimitLimit } : {}),
       ...(this.state !== 'closed' ? { openUntil: this.openUntil } : {}),
       ...(this.rateLimited() ? { rateLimitedUntil: this.rateLimitedUntil } : {}),
     };
@@ -114,11 +110,4 @@ export function parseRetryAfter(v: string | undefined, now = Date.now()): number
   if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
   const t = Date.parse(v);
   return Number.isNaN(t) ? undefined : Math.max(0, t - now);
-}
-
-/** Docker Hub sends `ratelimit-remaining: 76;w=21600`; returns the count. */
-export function parseRateLimit(v: string | undefined): number | undefined {
-  if (!v) return undefined;
-  const n = Number(v.split(';')[0]);
-  return Number.isFinite(n) ? n : undefined;
 }

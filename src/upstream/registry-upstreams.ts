@@ -1,19 +1,20 @@
 import { RegistryError } from '../oci/errors.js';
-import { UpstreamClient, UpstreamConnectionError, UpstreamAuthError, drain, header, type UpstreamRequest, type UpstreamResponse } from '../client/upstream-client.js';
+import { UpstreamConnectionError, UpstreamAuthError, drain, header, type UpstreamRequest, type UpstreamResponse } from '../client/upstream-client.js';
 import { parseRetryAfter } from './health.js';
-import { upstreamRefused } from './events.js';
+import { upstreamRefused } from '../obs/channels.js';
+import type { Upstream } from './upstream.js';
 import type { Logger } from '../obs/logger.js';
 
 export interface Attempt { upstream: string; outcome: string }
 
 /** A response together with the upstream that gave it. */
-export interface Routed extends UpstreamResponse { upstream: UpstreamClient; attempts: Attempt[] }
+export interface Routed extends UpstreamResponse { upstream: Upstream; attempts: Attempt[] }
 
 export interface SendOptions {
   /** Only upstreams allowed to resolve tags (resolve: true) are asked. */
   resolvesTag?: boolean;
   /** Upstreams not to ask (they already failed this operation, e.g. mid-stream). */
-  exclude?: ReadonlySet<UpstreamClient>;
+  exclude?: ReadonlySet<Upstream>;
 }
 
 /**
@@ -39,7 +40,7 @@ export class BadUpstreamContent extends Error {
 export class RegistryUpstreams {
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(readonly registry: string, readonly clients: UpstreamClient[], private readonly log: Logger) {}
+  constructor(readonly registry: string, readonly clients: Upstream[], private readonly log: Logger) {}
 
   send(req: UpstreamRequest, opts: SendOptions = {}): Promise<Routed> {
     return this.fetch(req, opts, async (res) => res);
@@ -100,14 +101,14 @@ export class RegistryUpstreams {
     throw new RegistryError('UPSTREAM_UNAVAILABLE', `no upstream of ${this.registry} could answer`, { registry: this.registry, attempts });
   }
 
-  private failed(c: UpstreamClient, attempts: Attempt[], req: UpstreamRequest, outcome: string): void {
+  private failed(c: Upstream, attempts: Attempt[], req: UpstreamRequest, outcome: string): void {
     c.health.failure(outcome);
     attempts.push({ upstream: c.id, outcome });
     this.log.warn({ registry: this.registry, upstream: c.id, path: req.path, err: outcome }, 'upstream failed, trying the next');
   }
 
   /** Feeds a response's outcome to the upstream's health. */
-  private observe(c: UpstreamClient, res: UpstreamResponse, ms: number): void {
+  private observe(c: Upstream, res: UpstreamResponse, ms: number): void {
     if (res.status === 429) c.health.limited(parseRetryAfter(header(res.headers, 'retry-after')));
     else if (res.status >= 500) c.health.failure(`HTTP ${res.status}`);
     else c.health.success(ms);

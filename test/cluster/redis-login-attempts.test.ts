@@ -3,8 +3,8 @@
 import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { loginAttemptsSuite } from '../../src/gateway/limits/login-attempts.suite.js';
-import { LoginBackoff } from '../../src/gateway/limits/token-bucket.js';
+import { loginAttemptsSuite } from '../../src/limits/login-attempts.suite.js';
+import { LoginBackoff } from '../../src/limits/token-bucket.js';
 import { RedisLoginAttempts } from '../../src/cluster/redis-backoff.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 

@@ -1,0 +1,37 @@
+import type { UpstreamClient, UpstreamRequest, UpstreamResponse } from '../client/upstream-client.js';
+import type { UpstreamConfig } from '../config/schema.js';
+import { UpstreamHealth, type HealthOptions, type HealthSnapshot } from './health.js';
+
+/** Health as observers (metrics, status page) see it: the circuit plus the upstream's own rate-limit headers. */
+export interface UpstreamStatus extends HealthSnapshot {
+  rateLimitRemaining?: number;
+  rateLimitLimit?: number;
+}
+
+/**
+ * One upstream of a registry: its HTTP client and its health. Health belongs to the upstream
+ * layer (the client only speaks HTTP): every answer, probe and refusal of this upstream is judged
+ * here and by RegistryUpstreams.
+ */
+export class Upstream {
+  readonly health: UpstreamHealth;
+
+  constructor(readonly client: UpstreamClient, health: HealthOptions | UpstreamHealth = { failureThreshold: 3, openFor: 15_000 }) {
+    this.health = health instanceof UpstreamHealth ? health : new UpstreamHealth(health);
+  }
+
+  get id(): string { return this.client.id; }
+  get config(): UpstreamConfig { return this.client.config; }
+
+  send(req: UpstreamRequest): Promise<UpstreamResponse> { return this.client.send(req); }
+
+  healthSnapshot(): UpstreamStatus {
+    const rl = this.client.rateLimit;
+    return {
+      ...this.health.snapshot(),
+      ...(rl ? { rateLimitRemaining: rl.remaining, ...(rl.limit !== undefined ? { rateLimitLimit: rl.limit } : {}) } : {}),
+    };
+  }
+
+  close(): Promise<void> { return this.client.close(); }
+}
