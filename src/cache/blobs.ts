@@ -10,22 +10,11 @@ import { upstreamRefused } from '../obs/channels.js';
 import { storageError, storageFailed } from '../store/errors.js';
 import { BlobFetch, StoreWriteError, type OpenSource } from './blob-fetch.js';
 import type { Upstream } from '../upstream/upstream.js';
-import { parseRange, type Range } from './range.js';
+import { parseRange, type Range } from '../oci/range.js';
 import { routeFor, type CacheDeps, type CacheResult, type RegistryRoute } from './context.js';
 
-/** An open local file to send, bytes [start, end]; `release` runs once when sending ends. */
-export interface FileBody { fh: import('node:fs/promises').FileHandle; start: number; end: number; release(): void }
-
-export interface BlobResponse {
-  size: number;
-  range?: Range;
-  /** Absent for HEAD. */
-  body?: Readable;
-  /** Instead of `body`: an open local file (stores that have one), sent without per-chunk garbage. */
-  file?: FileBody;
-  result: CacheResult;
-  upstream?: string;
-}
+export type { FileBody, BlobResult as BlobResponse } from '../oci/registry.js';
+import type { BlobResult as BlobResponse } from '../oci/registry.js';
 
 /**
  * Blobs, pull-through: served from the store when present; otherwise every client joins the one

@@ -35,8 +35,7 @@ export interface RouteTable {
   get(registry: string): RegistryRoute | undefined;
 }
 
-/** How a request was served, for logs, audit and metrics. */
-export type CacheResult = 'hit' | 'miss' | 'coalesced' | 'stale' | 'revalidated';
+export type { CacheResult } from '../oci/registry.js';
 
 export interface CacheDeps {
   driver: StorageDriver;

@@ -1,4 +1,5 @@
-import { RegistryError, isRegistryError } from '../oci/errors.js';
+import { RegistryError } from '../oci/errors.js';
+import { paginate, validN } from '../oci/paging.js';
 import type { Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { MT } from '../oci/mediatypes.js';
@@ -17,8 +18,8 @@ const MAX_TAG_PAGES = 50;
 const CACHED_LISTS = 256;
 const CACHED_LIST_MAX = 10_000;
 
-/** A page of tags: the client's `n`/`last`, and the `last` of the next page when there is one. */
-export interface TagPage { tags: string[]; result: CacheResult; next?: string }
+export type { TagPage } from '../oci/registry.js';
+import type { TagPage } from '../oci/registry.js';
 
 /**
  * Content discovery for proxied repositories: tag lists come from the upstream (the only complete
@@ -168,20 +169,4 @@ export class DiscoveryService {
 function pageOf(items: string[], n: string | undefined, last: string | undefined): { tags: string[]; next?: string } {
   const p = paginate(items, n, last);
   return p.next !== undefined ? { tags: p.page, next: p.next } : { tags: p.page };
-}
-
-function validN(n: string): void {
-  if (!/^\d+$/.test(n)) throw new RegistryError('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer', { n: n.slice(0, 20) });
-}
-
-/** Applies `n`/`last` pagination to a sorted list (spec "Listing Tags"); validates n. */
-export function paginate(items: string[], n: string | undefined, last: string | undefined): { page: string[]; next?: string } {
-  let list = last !== undefined ? items.filter((t) => t > last) : items;
-  if (n === undefined) return { page: list };
-  validN(n);
-  const count = Number(n);
-  if (count === 0) return { page: [] };
-  const page = list.slice(0, count);
-  list = list.slice(count);
-  return list.length > 0 ? { page, next: page[page.length - 1] } : { page };
 }

@@ -14,13 +14,8 @@ import { SingleFlight } from './single-flight.js';
 
 const UPSTREAM_ACCEPT = MANIFEST_TYPES.join(', ');
 
-export interface ManifestResponse {
-  bytes: Buffer;
-  mediaType: string;
-  digest: string;
-  result: CacheResult;
-  upstream?: string;
-}
+export type { ManifestResult as ManifestResponse } from '../oci/registry.js';
+import type { ManifestResult as ManifestResponse } from '../oci/registry.js';
 
 /**
  * Manifests, pull-through. By digest: immutable, served from cache once fetched. By tag: served

@@ -1,86 +1,42 @@
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from '../obs/logger.js';
 import { RegistryError } from '../oci/errors.js';
-import { parseDigest, parseReadDigest } from '../oci/digest.js';
-import { parseReference } from '../oci/reference.js';
-import { HOSTED_REGISTRY, type RepoKey } from '../oci/repo.js';
+import type { RepositoryReader } from '../oci/registry.js';
 import type { RepoRouter } from '../oci/addressing.js';
-import { acceptable, parseAccept, MT } from '../oci/mediatypes.js';
-import type { BlobService } from '../cache/blobs.js';
-import type { ManifestService } from '../cache/manifests.js';
-import { paginate, type DiscoveryService } from '../cache/discovery.js';
+import type { EventSink } from '../obs/events.js';
+import type { HostedHttp } from '../hosted/http.js';
 import { parseApiRequest } from './parse.js';
 import { renderError } from './errors.js';
-import { sendFile } from './send-file.js';
-import type { EventSink, RequestEvent } from '../obs/events.js';
-import type { HostedRepositories } from '../hosted/repositories.js';
-import type { HostedHttp, Caller } from '../hosted/http.js';
+import { clientAddress, toEvent, type RequestFacts } from './request-facts.js';
 import type { Guard } from './guard.js';
-import { registerTokenRoute } from './token-route.js';
+import { tokenRoutes } from './token-route.js';
+import { registryRoutes } from './handlers/registry.js';
 
-/** What a handler learned about a request, for its event. */
-export type RequestFacts = Partial<Pick<RequestEvent, 'operation' | 'registry' | 'repository' | 'reference' | 'digest' | 'cache' | 'upstream' | 'user' | 'errorCode' | 'clientIp'>>;
-
-/**
- * The client's address for every protocol: Fastify's (which honours trustedProxies), else the
- * HTTP/2 session's socket (Http2ServerRequest has no `connection`, which proxy-addr reads), else
- * the raw socket's; never undefined.
- */
-export function clientAddress(req: FastifyRequest): string {
-  const raw = req.raw as unknown as { stream?: { session?: { socket?: { remoteAddress?: string } } }; socket?: { remoteAddress?: string } };
-  return req.ip || raw.stream?.session?.socket?.remoteAddress || raw.socket?.remoteAddress || 'unknown';
-}
-
-declare module 'fastify' {
-  interface FastifyRequest { facts: RequestFacts }
-}
+export { clientAddress, type RequestFacts };
 
 export interface GatewayServices {
   /** Receives one event per request when its response ends (audit, metrics, SLO). */
   events?: EventSink;
-  blobs: BlobService;
-  manifests: ManifestService;
-  discovery: DiscoveryService;
+  /** The pull-through cache, as a registry. */
+  pull: RepositoryReader;
   /** How names route to repositories now (hosted patterns, default registry); swapped on reload. */
   router: () => RepoRouter;
   log: Logger;
   /** Proxies (IPs/CIDRs) whose X-Forwarded-For is believed; anyone else's is ignored (it is trivially forged). */
   trustProxy?: string[];
-  /** Hosted (pushable) repositories; absent: every name is pull-through. */
-  hosted?: { repos: HostedRepositories; http: HostedHttp };
+  /** Hosted (pushable) repositories: read side and write side; absent: every name is pull-through. */
+  hosted?: { reader: RepositoryReader; http: HostedHttp };
   /** Authentication, authorization and limits (gateway/guard.ts). */
   guard?: Guard;
-  /** Extra Fastify/Node server options: TLS, HTTP/2, timeouts (gateway/secure.ts). */
+  /** Extra Fastify/Node server options: TLS, HTTP/2, timeouts (server/tls.ts). */
   server?: Record<string, unknown>;
 }
 
-/** The read side a handler serves from: the pull-through cache, or hosted repositories. */
-interface ReadSources {
-  manifests: Pick<ManifestService, 'get'> | HostedRepositories['manifests'];
-  blobs: Pick<BlobService, 'get'> | HostedRepositories['blobs'];
-  discovery: Pick<DiscoveryService, 'tags' | 'referrers'> | HostedRepositories['discovery'];
-}
-
-type Req = FastifyRequest<{ Params: { '*': string }; Querystring: Record<string, string | undefined> }>;
-
 /**
- * Parsed Accept headers by their text: clients send the same few values on every request, and
- * parsing one cost more than the rest of a warm manifest hit's routing. Bounded: once full, other
- * values are parsed each time.
- */
-const acceptCache = new Map<string, ReturnType<typeof parseAccept>>();
-function acceptOf(h: string | string[] | undefined): ReturnType<typeof parseAccept> {
-  if (typeof h !== 'string') return parseAccept(h);
-  const hit = acceptCache.get(h);
-  if (hit !== undefined || acceptCache.has(h)) return hit;
-  const parsed = parseAccept(h);
-  if (acceptCache.size < 256) acceptCache.set(h, parsed);
-  return parsed;
-}
-
-/**
- * Builds the HTTP app (the OCI distribution API, pull side). It never listens by itself: the CLI
- * does, and tests use `app.inject()` or listen on port 0.
+ * Builds the HTTP app (the OCI distribution API). It never listens by itself: the CLI does, and
+ * tests use `app.inject()` or listen on port 0. What runs for every request, in order: the one
+ * parse (onRequest), the guard (onRequest), the declared-length check and `100 Continue`
+ * (preHandler), the handler, the request event (onResponse).
  */
 export function buildApp(svc: GatewayServices): FastifyInstance {
   const app = Fastify({
@@ -126,7 +82,7 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
   // limits; no parser may buffer an upload into memory first.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
-  svc.guard?.install(app as unknown as FastifyInstance, registerTokenRoute);
+  svc.guard?.install(app as unknown as FastifyInstance, (a, guard) => { void a.register(tokenRoutes(guard)); });
   // Node answers `Expect: 100-continue` by itself, before any hook: take that over, so a body is
   // invited only once the request is authorized (onRequest) and its declared length accepted.
   app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
@@ -151,168 +107,10 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  for (const method of ['GET', 'HEAD'] as const) {
-    app.route({ method, url: '/v2/', handler: async (req, reply) => { req.facts.operation = 'ping'; return reply.header('content-type', 'application/json').send('{}'); } });
-    app.route({ method, url: '/v2', handler: async (_req, reply) => reply.redirect('/v2/', 301) });
-    app.route({ method, url: '/v2/*', handler: (req, reply) => dispatch(svc, req as Req, reply) });
-  }
-  // Any other method (OPTIONS, a CORS preflight...) on the API: 405 naming what works, not a 404
-  // that says the repository does not exist.
-  app.route({
-    method: ['OPTIONS', 'TRACE'], url: '/v2/*',
-    handler: async () => { throw new RegistryError('UNSUPPORTED', 'method not supported by the registry API', {}, { headers: { allow: svc.hosted ? 'GET, HEAD, POST, PUT, PATCH, DELETE' : 'GET, HEAD' } }); },
-  });
-  app.route({
-    method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2/*',
-    handler: async (req, reply) => {
-      if (svc.hosted) return svc.hosted.http.handle(req.api, req as Req, reply, caller(svc, req));
-      throw new RegistryError('UNSUPPORTED', 'this namespace is a pull-through cache; pushes and deletes go to the upstream registry', {}, { headers: { allow: 'GET, HEAD' } });
-    },
-  });
+  void app.register(registryRoutes({ pull: svc.pull, hosted: svc.hosted, router: svc.router }));
   return app as unknown as FastifyInstance;
-}
-
-/**
- * Every fact is named, not spread in: events then all have one shape, and a spread of facts objects
- * of many shapes took V8's slow generic copy (it cost as much as an audit line, in the profile).
- */
-function toEvent(req: FastifyRequest, reply: FastifyReply): RequestEvent {
-  const f = req.facts ?? {};
-  const raw = reply.raw;
-  return {
-    time: Date.now(),
-    operation: f.operation ?? 'other',
-    method: req.method,
-    status: reply.statusCode,
-    durationMs: reply.elapsedTime,
-    // reply.getHeader, not raw.getHeader: fastify passes its headers to writeHead, where raw.getHeader cannot see them.
-    bytes: req.method === 'HEAD' ? 0 : Number(reply.getHeader('content-length') ?? 0) || 0,
-    clientIp: f.clientIp ?? clientAddress(req),
-    userAgent: req.headers['user-agent'],
-    aborted: !raw.writableFinished,
-    user: f.user,
-    registry: f.registry,
-    repository: f.repository,
-    reference: f.reference,
-    digest: f.digest,
-    cache: f.cache,
-    upstream: f.upstream,
-    errorCode: f.errorCode,
-  };
-}
-
-async function dispatch(svc: GatewayServices, req: Req, reply: FastifyReply): Promise<unknown> {
-  const api = req.api;
-  if (api?.kind === 'catalog') { req.facts.operation = 'catalog'; return catalog(svc, req, reply); }
-  if (!api?.repo) throw new RegistryError('NAME_UNKNOWN', 'no such endpoint');
-  const repo = api.repo;
-  req.facts.operation = api.kind === 'ping' ? 'other' : api.kind;
-  req.facts.registry = repo.registry;
-  req.facts.repository = repo.name;
-  if (repo.ns) reply.header('oci-namespace', repo.ns);
-  // Hosted names are served from local storage only and never go upstream.
-  if (api.kind === 'upload') {
-    if (repo.hosted && svc.hosted) return svc.hosted.http.handle(api, req, reply, caller(svc, req));
-    throw new RegistryError('UNSUPPORTED', 'this namespace is a pull-through cache; pushes go to the upstream registry');
-  }
-  const src: ReadSources = repo.hosted && svc.hosted ? svc.hosted.repos : svc;
-  const key: RepoKey = { registry: repo.registry, name: repo.name };
-  switch (api.kind) {
-    case 'manifest': return manifest(src, req, reply, key, api.reference!);
-    case 'blob': return blob(src, req, reply, key, api.reference!);
-    case 'tags': return tags(src, req, reply, key, api.name!);
-    case 'referrers': return referrers(src, req, reply, key, api.reference!);
-    default: throw new RegistryError('NAME_UNKNOWN', 'no such endpoint');
-  }
-}
-
-type Repo = RepoKey;
-
-/** The hosted write side's view of the caller. */
-function caller(svc: GatewayServices, req: FastifyRequest): Caller {
-  return {
-    can: (key, action) => req.principal?.can(key, action) ?? true,
-    resolve: (name) => svc.router().route(name),
-    owner: req.principal?.user ?? req.facts.clientIp ?? req.ip,
-  };
-}
-
-async function manifest(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
-  req.facts.reference = ref;
-  const parsed = parseReference(ref, { read: true });
-  const r = await svc.manifests.get(repo, parsed);
-  const f = req.facts;
-  f.digest = r.digest; f.cache = r.result; f.upstream = r.upstream;
-  // By digest the client named these exact bytes: Accept cannot make them another format.
-  if (parsed.kind === 'tag' && !acceptable(r.mediaType, acceptOf(req.headers.accept))) {
-    // We never convert formats: say what is stored instead of sending something the client cannot use.
-    throw new RegistryError('MANIFEST_UNKNOWN', `manifest is ${r.mediaType}, which the request's Accept header does not list`, { mediaType: r.mediaType });
-  }
-  reply.header('content-type', r.mediaType).header('docker-content-digest', r.digest).header('etag', `"${r.digest}"`);
-  if (r.result === 'stale') reply.header('warning', '299 - "Response is stale: upstreams unavailable"'); // the spec allows only 299 -
-  // A client that already holds this digest (If-None-Match with our ETag) gets 304 and no body.
-  const inm = req.headers['if-none-match'];
-  if (inm && notModified(inm, r.digest)) return reply.code(304).send();
-  reply.header('content-length', r.bytes.length).header('x-regway-cache', r.result);
-  return req.method === 'HEAD' ? reply.send() : reply.send(r.bytes);
 }
 
 function declaredLength(v: string | undefined): number | undefined {
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
-}
-
-/** RFC 9110 §13.1.2: `*` or a list of entity tags (weak ones compare equal too). */
-function notModified(header: string, digest: string): boolean {
-  return header.trim() === '*' || header.split(',').some((t) => t.trim().replace(/^W\//, '') === `"${digest}"`);
-}
-
-async function blob(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
-  req.facts.reference = ref;
-  const digest = parseReadDigest(ref, 'BLOB_UNKNOWN');
-  const r = await svc.blobs.get(repo, digest, { head: req.method === 'HEAD', range: req.headers.range });
-  Object.assign(req.facts, { digest: digest.value, cache: r.result, upstream: r.upstream });
-  reply.header('content-type', 'application/octet-stream').header('docker-content-digest', digest.value)
-    .header('etag', `"${digest.value}"`).header('accept-ranges', 'bytes').header('x-regway-cache', r.result);
-  if (r.range) {
-    reply.code(206).header('content-range', `bytes ${r.range.start}-${r.range.end}/${r.size}`).header('content-length', r.range.end - r.range.start + 1);
-  } else {
-    reply.header('content-length', r.size);
-  }
-  if ('file' in r && r.file) return sendFile(reply, r.file);
-  // A client that goes away must release the reader (and its pin on the blob) at once.
-  if (r.body) reply.raw.once('close', () => { if (!r.body!.readableEnded) r.body!.destroy(); });
-  return r.body ? reply.send(r.body) : reply.send();
-}
-
-async function tags(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, rawName: string): Promise<unknown> {
-  const r = await svc.discovery.tags(repo, req.query.n, req.query.last);
-  if (r.next !== undefined) {
-    const q = new URLSearchParams({ n: req.query.n ?? String(r.tags.length), last: r.next });
-    if (req.query.ns) q.set('ns', req.query.ns);
-    reply.header('link', `</v2/${req.params['*']}?${q}>; rel="next"`);
-  }
-  reply.header('content-type', 'application/json').header('x-regway-cache', r.result);
-  return reply.send(JSON.stringify({ name: rawName, tags: r.tags }));
-}
-
-async function referrers(svc: ReadSources, req: Req, reply: FastifyReply, repo: Repo, ref: string): Promise<unknown> {
-  const subject = parseDigest(ref);
-  const r = await svc.discovery.referrers(repo, subject, req.query.artifactType);
-  if (r.filtered) reply.header('oci-filters-applied', 'artifactType');
-  reply.header('content-type', MT.ociIndex).header('x-regway-cache', r.result);
-  return reply.send(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: r.manifests })));
-}
-
-async function catalog(svc: GatewayServices, req: Req, reply: FastifyReply): Promise<unknown> {
-  const defaultRegistry = svc.router().defaultRegistry;
-  const keys: RepoKey[] = await svc.discovery.catalog();
-  if (svc.hosted) keys.push(...(await svc.hosted.repos.catalog()).map((name) => ({ registry: HOSTED_REGISTRY, name })));
-  // Only what the caller may pull is listed: a catalog must not reveal other tenants' names.
-  const visible = req.principal ? keys.filter((k) => req.principal!.visible(k)) : keys;
-  const display = (k: RepoKey) => (k.registry === HOSTED_REGISTRY || k.registry === defaultRegistry ? k.name : `${k.registry}/${k.name}`);
-  const all = [...new Set(visible.map(display))].sort();
-  const { page, next } = paginate(all, req.query.n, req.query.last);
-  if (next !== undefined) reply.header('link', `</v2/_catalog?${new URLSearchParams({ n: req.query.n!, last: next })}>; rel="next"`);
-  reply.header('content-type', 'application/json');
-  return reply.send(JSON.stringify({ repositories: page }));
 }

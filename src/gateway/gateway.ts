@@ -11,9 +11,8 @@ import { UpstreamClient } from '../client/upstream-client.js';
 import { RegistryUpstreams } from '../upstream/registry-upstreams.js';
 import { BlobIndex } from '../cache/blob-index.js';
 import { LocalInflight } from '../cache/inflight.js';
-import { BlobService } from '../cache/blobs.js';
-import { ManifestService } from '../cache/manifests.js';
-import { DiscoveryService } from '../cache/discovery.js';
+import type { BlobService } from '../cache/blobs.js';
+import { PullThroughCache } from '../cache/registry.js';
 import { DescriptorSizes } from '../cache/descriptor-sizes.js';
 import type { FleetSource, RegistryRoute, RouteTable } from '../cache/context.js';
 import { canonicalRegistry } from '../oci/reference.js';
@@ -179,15 +178,13 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     loginAttempts: (local: LoginBackoff) => new RedisLoginAttempts(redis, local, `${prefix}login:`),
   } : undefined;
   const secure = await createSecureParts(config, driver, log, () => live, fleet);
-  const blobs = new BlobService(deps);
+  const pull = new PullThroughCache(deps, config.cache.memoryManifests);
   const app = buildApp({
-    hosted: secure.hosted,
+    hosted: secure.hosted ? { reader: secure.hosted.repos, http: secure.hosted.http } : undefined,
     guard: secure.guard,
     server: secure.server,
     events,
-    blobs,
-    manifests: new ManifestService(deps, config.cache.memoryManifests),
-    discovery: new DiscoveryService(deps),
+    pull,
     router: () => live.router,
     log,
     trustProxy: config.trustedProxies,
@@ -203,7 +200,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const windows = counters && ((name: string, ms: number, slots: number, max: number) => counters.window(name, ms, slots, max));
   const obs = await attachObservability({ app, events, index, inflight, routes, coordinator, windows }, config, log);
   return {
-    app, events, index, inflight, routes, obs, secure, coordinator, cache: { blobs, driver },
+    app, events, index, inflight, routes, obs, secure, coordinator, cache: { blobs: pull.blobs, driver },
     currentConfig: () => current,
     reload: async (requested) => {
       const canApply = (path: string): boolean => {

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import type { FileBody } from '../cache/blobs.js';
+import type { FileBody } from '../oci/registry.js';
 
 const CHUNK = 512 * 1024;
 const BUFFERS = 3;

@@ -15,7 +15,11 @@ const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array
  * The token grants the intersection of the scopes asked for and what the access rules allow;
  * asking for more is not an error, the token just carries less (the registry then says 401/403).
  */
-export function registerTokenRoute(app: FastifyInstance, guard: Guard): void {
+export function tokenRoutes(guard: Guard) {
+  return async (app: FastifyInstance): Promise<void> => registerTokenRoute(app, guard);
+}
+
+function registerTokenRoute(app: FastifyInstance, guard: Guard): void {
   app.get('/token', async (req, reply) => {
     req.facts.operation = 'token';
     const q = req.query as Query;

@@ -1,85 +1,78 @@
-import type { Readable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
 import { digestOf, parseDigest, type Digest } from '../oci/digest.js';
 import { parseManifest, referrerDescriptor, type Descriptor } from '../oci/manifest.js';
 import { NotFoundError } from '../store/driver.js';
 import type { MutableMetadataStore } from '../store/metadata.js';
 import { HOSTED_REGISTRY, type RepoKey } from '../oci/repo.js';
-import { parseRange, type Range } from '../cache/range.js';
-import { paginate } from '../cache/discovery.js';
+import { parseRange } from '../oci/range.js';
+import type { BlobResult, ManifestResult, Reference, ReferrersResult, RepositoryReader, TagPage } from '../oci/registry.js';
+import { paginate } from '../oci/paging.js';
 import { checkManifest } from './manifest-check.js';
 import type { HostedContent } from './content.js';
 
 export { HOSTED_REGISTRY };
 
 /**
- * Hosted repositories: which names are hosted, and their read and write operations over the
- * content store and the repository metadata. The read side answers with the same shapes as the
- * pull-through services, so the gateway's HTTP handlers serve both; it never goes upstream.
+ * Hosted repositories: their read (RepositoryReader, like the pull-through cache, so the gateway's
+ * handlers serve both) and write operations over the content store and the repository metadata.
  */
-export class HostedRepositories {
+export class HostedRepositories implements RepositoryReader {
   constructor(readonly content: HostedContent, readonly meta: MutableMetadataStore, private readonly now: () => number = Date.now) {}
 
-  // ---- read side: same shapes as ManifestService / BlobService / DiscoveryService -------------
+  // ---- read side (RepositoryReader): served from local storage only, never upstream -----------
 
-  readonly manifests = {
-    get: async (repo: RepoKey, ref: { kind: 'tag' | 'digest'; value: string }): Promise<{ bytes: Buffer; mediaType: string; digest: string; result: 'hit'; upstream?: string }> => {
-      let d: Digest;
-      let mediaType: string;
-      if (ref.kind === 'tag') {
-        const t = await this.meta.getTag(repo, ref.value);
-        if (!t) throw new RegistryError('MANIFEST_UNKNOWN', 'no such tag', { tag: ref.value });
-        d = parseDigest(t.digest);
-        mediaType = t.mediaType;
-      } else {
-        d = parseDigest(ref.value);
-        const link = await this.meta.getManifestLink(repo, d);
-        if (!link) throw new RegistryError('MANIFEST_UNKNOWN', 'no such manifest in this repository', { digest: d.value });
-        mediaType = link.mediaType;
-      }
-      const bytes = await this.content.get(d);
-      // Verified on every read: corrupted bytes must never be served under this digest.
-      if (!bytes || digestOf(bytes, d.algorithm) !== d.value) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest content is missing', { digest: d.value });
-      return { bytes, mediaType, digest: d.value, result: 'hit' };
-    },
-  };
+  async manifest(repo: RepoKey, ref: Reference): Promise<ManifestResult> {
+    let d: Digest;
+    let mediaType: string;
+    if (ref.kind === 'tag') {
+      const t = await this.meta.getTag(repo, ref.value);
+      if (!t) throw new RegistryError('MANIFEST_UNKNOWN', 'no such tag', { tag: ref.value });
+      d = parseDigest(t.digest);
+      mediaType = t.mediaType;
+    } else {
+      d = parseDigest(ref.value);
+      const link = await this.meta.getManifestLink(repo, d);
+      if (!link) throw new RegistryError('MANIFEST_UNKNOWN', 'no such manifest in this repository', { digest: d.value });
+      mediaType = link.mediaType;
+    }
+    const bytes = await this.content.get(d);
+    // Verified on every read: corrupted bytes must never be served under this digest.
+    if (!bytes || digestOf(bytes, d.algorithm) !== d.value) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest content is missing', { digest: d.value });
+    return { bytes, mediaType, digest: d.value, result: 'hit' };
+  }
 
-  readonly blobs = {
-    get: async (repo: RepoKey, d: Digest, opts: { head: boolean; range?: string }): Promise<{ size: number; range?: Range; body?: Readable; result: 'hit'; upstream?: string }> => {
-      const st = await this.linkedContent(repo, d);
-      if (!st) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to this repository', { digest: d.value });
-      this.content.used(d.value);
-      const range = parseRange(opts.range, st.size);
-      if (opts.head) return { size: st.size, range, result: 'hit' };
-      try {
-        return { size: st.size, range, body: await this.content.read(d, range), result: 'hit' };
-      } catch (e) {
-        if (e instanceof NotFoundError) throw new RegistryError('BLOB_UNKNOWN');
-        throw e;
-      }
-    },
-  };
+  async blob(repo: RepoKey, d: Digest, opts: { head: boolean; range?: string }): Promise<BlobResult> {
+    const st = await this.linkedContent(repo, d);
+    if (!st) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to this repository', { digest: d.value });
+    this.content.used(d.value);
+    const range = parseRange(opts.range, st.size);
+    if (opts.head) return { size: st.size, range, result: 'hit' };
+    try {
+      return { size: st.size, range, body: await this.content.read(d, range), result: 'hit' };
+    } catch (e) {
+      if (e instanceof NotFoundError) throw new RegistryError('BLOB_UNKNOWN');
+      throw e;
+    }
+  }
 
-  readonly discovery = {
-    tags: async (repo: RepoKey, n?: string, last?: string) => {
-      const tags = (await this.meta.listTags(repo)).sort();
-      if (tags.length === 0 && (await this.meta.listManifestLinks(repo)).length === 0) {
-        throw new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', { name: repo.name });
-      }
-      const p = paginate(tags, n, last);
-      return { tags: p.page, ...(p.next !== undefined ? { next: p.next } : {}), result: 'hit' as const };
-    },
-    referrers: async (repo: RepoKey, subject: Digest, artifactType: string | undefined) => {
-      const all = await this.meta.listReferrers(repo, subject);
-      const manifests = artifactType ? all.filter((m) => m.artifactType === artifactType) : all;
-      return { manifests, filtered: artifactType !== undefined, result: 'hit' as const };
-    },
-  };
+  async tags(repo: RepoKey, n?: string, last?: string): Promise<TagPage> {
+    const tags = (await this.meta.listTags(repo)).sort();
+    if (tags.length === 0 && (await this.meta.listManifestLinks(repo)).length === 0) {
+      throw new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', { name: repo.name });
+    }
+    const p = paginate(tags, n, last);
+    return { tags: p.page, ...(p.next !== undefined ? { next: p.next } : {}), result: 'hit' };
+  }
 
-  /** Names of hosted repositories that hold at least one manifest. */
-  async catalog(): Promise<string[]> {
-    const all = await this.meta.listRepositories();
-    return all.filter((r) => r.registry === HOSTED_REGISTRY).map((r) => r.name).sort();
+  async referrers(repo: RepoKey, subject: Digest, artifactType?: string): Promise<ReferrersResult> {
+    const all = await this.meta.listReferrers(repo, subject);
+    const manifests = artifactType ? all.filter((m) => m.artifactType === artifactType) : all;
+    return { manifests, filtered: artifactType !== undefined, result: 'hit' };
+  }
+
+  /** Hosted repositories that hold at least one manifest. */
+  async repositories(): Promise<RepoKey[]> {
+    return (await this.meta.listRepositories()).filter((r) => r.registry === HOSTED_REGISTRY);
   }
 
   /**

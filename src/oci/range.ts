@@ -1,4 +1,4 @@
-import { RegistryError } from '../oci/errors.js';
+import { RegistryError } from './errors.js';
 
 export interface Range { start: number; end: number }
 

@@ -1,0 +1,53 @@
+import type { Readable } from 'node:stream';
+import type { FileHandle } from 'node:fs/promises';
+import type { Digest } from './digest.js';
+import type { Descriptor } from './manifest.js';
+import type { Range } from './range.js';
+import type { RepoKey } from './repo.js';
+
+/**
+ * The read side of a registry, as every handler sees it: the pull-through cache implements it
+ * (cache/registry.ts), and so do hosted repositories (hosted/repositories.ts). Handlers depend on
+ * this interface only; where the bytes come from is the implementation's business.
+ */
+export interface RepositoryReader {
+  manifest(repo: RepoKey, ref: Reference): Promise<ManifestResult>;
+  /** `head`: no body; `range`: the Range header as sent (parsed against the blob's size). */
+  blob(repo: RepoKey, digest: Digest, opts: { head: boolean; range?: string }): Promise<BlobResult>;
+  /** A page of tags (`n`, `last` as the client sent them); `next` when there are more. */
+  tags(repo: RepoKey, n?: string, last?: string): Promise<TagPage>;
+  referrers(repo: RepoKey, subject: Digest, artifactType?: string): Promise<ReferrersResult>;
+  /** Repositories with content, for the catalog. */
+  repositories(): Promise<RepoKey[]>;
+}
+
+/** How a request was served, for logs, audit and metrics. */
+export type CacheResult = 'hit' | 'miss' | 'coalesced' | 'stale' | 'revalidated';
+
+export interface Reference { kind: 'tag' | 'digest'; value: string }
+
+export interface ManifestResult {
+  bytes: Buffer;
+  mediaType: string;
+  digest: string;
+  result: CacheResult;
+  upstream?: string;
+}
+
+/** An open local file to send, bytes [start, end]; `release` runs once when sending ends. */
+export interface FileBody { fh: FileHandle; start: number; end: number; release(): void }
+
+export interface BlobResult {
+  size: number;
+  range?: Range;
+  /** Absent for HEAD. */
+  body?: Readable;
+  /** Instead of `body`: an open local file (stores that have one), sent without per-chunk garbage. */
+  file?: FileBody;
+  result: CacheResult;
+  upstream?: string;
+}
+
+export interface TagPage { tags: string[]; result: CacheResult; next?: string }
+
+export interface ReferrersResult { manifests: Descriptor[]; filtered: boolean; result: CacheResult }
