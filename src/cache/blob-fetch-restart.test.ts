@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { BlobFetch, FetchFailedError, StoreWriteError, type OpenSource } from './blob-fetch.js';
 import { parseDigest } from '../oci/digest.js';
 import type { ObjectWriter } from '../store/driver.js';
+import { verifiedWriter } from '../store/blob-store.js';
 
 function memoryWriters() {
   const all: { chunks: Buffer[]; state: string }[] = [];
@@ -47,7 +48,7 @@ describe('BlobFetch restarts on bad bytes', () => {
       };
       const w = memoryWriters();
       const fetch = new BlobFetch(digestOf(good), dir);
-      const done = fetch.run(w.open, open);
+      const done = fetch.run(async () => verifiedWriter(fetch.digest, await w.open()), open);
       await fetch.ready;
       const early = collect(fetch.reader()!);
       await assert.rejects(early, /wrong bytes/, 'a follower of the wrong bytes sees an abort, never a clean end');
@@ -69,7 +70,7 @@ describe('BlobFetch restarts on bad bytes', () => {
       const open: OpenSource = async () => (++n === 1 ? { size: 10, body: chunks(good.subarray(0, 10)) } : { size: good.length, body: chunks(good) });
       const w = memoryWriters();
       const fetch = new BlobFetch(digestOf(good), dir, good.length);
-      const done = fetch.run(w.open, open);
+      const done = fetch.run(async () => verifiedWriter(fetch.digest, await w.open()), open);
       await fetch.ready;
       assert.equal(fetch.size, good.length, 'the size announced to clients is the descriptor\'s');
       const r = fetch.reader();
@@ -89,7 +90,7 @@ describe('BlobFetch restarts on bad bytes', () => {
       const good = randomBytes(10 * 1024);
       const open: OpenSource = async () => ({ size: good.length, body: chunks(randomBytes(good.length)) });
       const fetch = new BlobFetch(digestOf(good), dir);
-      await assert.rejects(fetch.run(memoryWriters().open, open), (e: Error) => e instanceof FetchFailedError && e.kind === 'digest');
+      await assert.rejects(fetch.run(async () => verifiedWriter(fetch.digest, await memoryWriters().open()), open), (e: Error) => e instanceof FetchFailedError && e.kind === 'digest');
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 
@@ -104,7 +105,7 @@ describe('BlobFetch restarts on bad bytes', () => {
         commit: async () => {}, abort: async () => {},
       });
       const fetch = new BlobFetch(digestOf(good), dir);
-      await assert.rejects(fetch.run(full, open), (e: Error) => e instanceof StoreWriteError && (e.cause as { code?: string }).code === 'ENOSPC');
+      await assert.rejects(fetch.run(async () => verifiedWriter(fetch.digest, await full()), open), (e: Error) => e instanceof StoreWriteError && (e.cause as { code?: string }).code === 'ENOSPC');
       assert.equal(opens, 1);
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });

@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import { BlobFetch } from './blob-fetch.js';
 import { parseDigest } from '../oci/digest.js';
 import type { ObjectWriter } from '../store/driver.js';
+import { verifiedWriter } from '../store/blob-store.js';
 
 function memoryWriter(): ObjectWriter & { chunks: Buffer[]; state: string } {
   const w = {
@@ -53,7 +54,7 @@ describe('BlobFetch spool fallback (writer without localPath)', () => {
       const fetch = new BlobFetch(digest, dir);
       const w = memoryWriter();
       const src = gatedSource(data, 256 * 1024);
-      const done = fetch.run(async () => w, src.open);
+      const done = fetch.run(async () => verifiedWriter(fetch.digest, w), src.open);
       await fetch.ready;
       const early = collect(fetch.reader()!);
       for (let i = 0; i < 5; i++) { src.step(); await new Promise((r) => setImmediate(r)); }
@@ -77,7 +78,7 @@ describe('BlobFetch spool fallback (writer without localPath)', () => {
       const fetch = new BlobFetch(parseDigest(`sha256:${'0'.repeat(64)}`), dir);
       const w = memoryWriter();
       const src = gatedSource(data, 64 * 1024);
-      const done = fetch.run(async () => w, src.open);
+      const done = fetch.run(async () => verifiedWriter(fetch.digest, w), src.open);
       await fetch.ready;
       const reader = collect(fetch.reader()!).then(() => new Error('clean end'), (e: Error) => e);
       const timer = setInterval(() => src.step(), 1);

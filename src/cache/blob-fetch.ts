@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { ObjectWriter } from '../store/driver.js';
-import { hasher, type Digest } from '../oci/digest.js';
+import type { BlobWriter } from '../store/blob-store.js';
+import type { Digest } from '../oci/digest.js';
 import type { RepoKey } from '../oci/repo.js';
 
 // Small enough that many concurrent cold streams stay cheap in memory, big enough for few syscalls.
@@ -69,13 +69,13 @@ export class BlobFetch extends EventEmitter {
   readonly ready: Promise<void>;
   private resolveReady!: () => void;
 
-  private writer: ObjectWriter | undefined;
+  private writer: BlobWriter | undefined;
   /** run() has returned: the blob is committed (or dropped), so the spool may close. */
   private finished = false;
 
   /** Bumped when the download restarts from byte 0: readers of an older generation are aborted. */
   private generation = 0;
-  private openWriter!: () => Promise<ObjectWriter>;
+  private openWriter!: () => Promise<BlobWriter>;
 
   /**
    * spoolDir: where the private spool goes when the store's writer has no local file (S3).
@@ -94,7 +94,7 @@ export class BlobFetch extends EventEmitter {
    * verified; rejects otherwise (errors before the first byte keep their own type, so the first
    * client gets the upstream's real answer).
    */
-  async run(openWriter: () => Promise<ObjectWriter>, openSource: OpenSource, maxResumes = 3, maxRestarts = 3): Promise<void> {
+  async run(openWriter: () => Promise<BlobWriter>, openSource: OpenSource, maxResumes = 3, maxRestarts = 3): Promise<void> {
     this.openWriter = openWriter;
     try {
       let sink = await this.openSink();
@@ -127,12 +127,12 @@ export class BlobFetch extends EventEmitter {
   }
 
   /** A fresh store writer and the spool readers follow (its own file, or a private one). */
-  private async openSink(): Promise<ObjectWriter> {
+  private async openSink(): Promise<BlobWriter> {
     const old = this.fh;
     this.fh = undefined;
     if (old && this.readers === 0) void old.close().catch(() => {});
     else if (old) this.oldSpools.push(old);
-    let writer: ObjectWriter;
+    let writer: BlobWriter;
     try { writer = await this.openWriter(); } catch (e) { throw new StoreWriteError(e as Error); }
     this.writer = writer;
     this.written = 0;
@@ -154,8 +154,7 @@ export class BlobFetch extends EventEmitter {
    * end) the fetch continues from `openSource(written)`, i.e. the next upstream with a Range: the
    * hash runs over the bytes in order, so readers see one uninterrupted stream.
    */
-  private async consume(first: SourceBody, openSource: OpenSource, maxResumes: number, writer: ObjectWriter): Promise<void> {
-    const h = hasher(this.digest.algorithm);
+  private async consume(first: SourceBody, openSource: OpenSource, maxResumes: number, writer: BlobWriter): Promise<void> {
     let src = first;
     if (this.expectedSize !== undefined && src.size !== undefined && src.size !== this.expectedSize) {
       throw new FetchFailedError(`upstream announced ${src.size} bytes; the manifest says ${this.expectedSize}`, 'size');
@@ -163,7 +162,7 @@ export class BlobFetch extends EventEmitter {
     for (let resumes = 0; ; resumes++) {
       try {
         for await (const chunk of skipBytes(src.body, src.skip ?? 0)) {
-          h.update(chunk);
+          // The store's writer hashes what it writes: one pass over the bytes, and the commit is refused unless they match.
           try { await writer.write(chunk); } catch (e) { throw new StoreWriteError(e as Error); }
           this.written += chunk.length;
           if (this.size !== undefined && this.written > this.size) throw new FetchFailedError(`upstream sent more than ${this.size} bytes`, 'size');
@@ -178,8 +177,7 @@ export class BlobFetch extends EventEmitter {
         src = await openSource(this.written, (e as Error).message);
       }
     }
-    const got = `${this.digest.algorithm}:${h.digest('hex')}`;
-    if (got !== this.digest.value) throw new FetchFailedError(`digest mismatch: upstream bytes hash to ${got}`, 'digest');
+    if (!writer.verify()) throw new FetchFailedError(`digest mismatch: upstream bytes hash to ${writer.actual}`, 'digest');
     // Verified: readers may finish now; durability (fsync, rename) need not delay them.
     this.size = this.written;
     this.done = true;
@@ -192,18 +190,21 @@ export class BlobFetch extends EventEmitter {
    * file that readers follow. It is unlinked as soon as it is open, so its space is freed when
    * maybeClose() closes the last handle, and a crash cannot leave it behind.
    */
-  private async spooled(writer: ObjectWriter): Promise<ObjectWriter> {
+  private async spooled(writer: BlobWriter): Promise<BlobWriter> {
     const path = join(this.spoolDir, `regway-spool-${randomUUID()}`);
     const fh = await fsp.open(path, 'wx+', 0o600);
     this.fh = fh;
     await fsp.unlink(path);
     let pos = 0;
     return {
+      get written() { return writer.written; },
+      get actual() { return writer.actual; },
       write: async (chunk) => {
         const at = pos;
         pos += chunk.length;
         await Promise.all([fh.write(chunk, 0, chunk.length, at), writer.write(chunk)]);
       },
+      verify: () => writer.verify(),
       commit: () => writer.commit(),
       abort: () => writer.abort(),
     };

@@ -1,10 +1,11 @@
-import type { StorageDriver } from '../store/driver.js';
+import type { BlobStore } from '../store/blob-store.js';
 import type { Logger } from '../obs/logger.js';
+import { parseDigest } from '../oci/digest.js';
 
 interface Entry { size: number; pins: number; touchedAt: number }
 
 /**
- * Sizes and recency of cached blobs for LRU eviction under a size cap. A Map keeps insertion order,
+ * Sizes and recency of cached blobs (by digest) for LRU eviction under a size cap. A Map keeps insertion order,
  * so delete+set on every access makes iteration order least-recently-used first: O(1) per access.
  * Pinned blobs (being read or written) are never evicted: evicting a blob under a reader is the
  * bug distribution has (#2367, #4872).
@@ -15,17 +16,17 @@ export class BlobIndex {
   private evicting = false;
   evictions = 0;
 
-  constructor(private readonly driver: StorageDriver, private readonly maxSize: number, private readonly log: Logger, private readonly now: () => number = Date.now) {}
+  constructor(private readonly store: Pick<BlobStore, 'list' | 'delete' | 'touch'>, private readonly maxSize: number, private readonly log: Logger, private readonly now: () => number = Date.now) {}
 
   get size(): number { return this.total; }
   get count(): number { return this.entries.size; }
 
   /** Rebuilds the index from the store, oldest first (mtime is refreshed on access, see touch()). */
   async load(): Promise<void> {
-    const found: { key: string; size: number; mtimeMs: number }[] = [];
-    for await (const e of this.driver.list('blobs')) found.push(e);
+    const found: { digest: string; size: number; mtimeMs: number }[] = [];
+    for await (const e of this.store.list()) found.push(e);
     found.sort((a, b) => a.mtimeMs - b.mtimeMs);
-    for (const e of found) this.add(e.key, e.size, e.mtimeMs);
+    for (const e of found) this.add(e.digest, e.size, e.mtimeMs);
   }
 
   add(key: string, size: number, at = this.now()): void {
@@ -44,7 +45,7 @@ export class BlobIndex {
     this.entries.delete(key);
     this.entries.set(key, e);
     const now = this.now();
-    if (now - e.touchedAt > 3_600_000) { e.touchedAt = now; void this.driver.touch?.(key); }
+    if (now - e.touchedAt > 3_600_000) { e.touchedAt = now; void this.store.touch(parseDigest(key)).catch(() => {}); }
   }
 
   pin(key: string): () => void {
@@ -69,7 +70,7 @@ export class BlobIndex {
       for (const [key, e] of [...this.entries]) {
         if (this.total <= target) break;
         if (e.pins > 0) continue;
-        await this.driver.delete(key);
+        await this.store.delete(parseDigest(key));
         this.forget(key);
         removed++;
       }

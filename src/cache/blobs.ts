@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
-import { blobKey } from '../store/paths.js';
 import { sameRepo, type RepoKey } from '../oci/repo.js';
 import { NotFoundError } from '../store/driver.js';
 import { header } from '../client/upstream-client.js';
@@ -25,8 +24,7 @@ export class BlobService {
 
   /** `confirmed`: this repository's link to the blob was just checked. */
   async get(repo: RepoKey, digest: Digest, opts: { head: boolean; range?: string }, confirmed = false): Promise<BlobResponse> {
-    const key = blobKey(digest);
-    const local = await this.deps.driver.stat(key);
+    const local = await this.deps.blobs.stat(digest);
     const running = this.deps.inflight.get(digest.value);
     // This repository's own download, committed but not yet linked: it is the proof the link will record.
     const own = running?.repo !== undefined && sameRepo(running.repo, repo);
@@ -38,7 +36,7 @@ export class BlobService {
         await this.dropDamaged(repo, digest, local.size, recorded);
         return this.get(repo, digest, opts, true);
       }
-      return this.fromStore(key, local.size, opts, 'hit');
+      return this.fromStore(digest, local.size, opts, 'hit');
     }
     // A download started for another repository is joined only once this one is confirmed to hold the blob.
     if (running && !confirmed && !own) {
@@ -71,11 +69,10 @@ export class BlobService {
 
   /** A damaged stored blob: logged, counted, removed (readers that have it open finish), refetched by the caller. */
   private async dropDamaged(repo: RepoKey, digest: Digest, size: number, recorded: number): Promise<void> {
-    const key = blobKey(digest);
     this.deps.log.error({ registry: repo.registry, repository: repo.name, digest: digest.value, size, recorded }, 'cached blob is damaged (its size is not the recorded one): removed, fetching it again');
     storageFailed(Object.assign(new Error('damaged blob'), { code: 'EDAMAGED' }));
-    await this.deps.driver.delete(key).catch(() => {});
-    this.deps.index.forget(key);
+    await this.deps.blobs.delete(digest).catch(() => false);
+    this.deps.index.forget(digest.value);
   }
 
   /** HEAD of a blob neither cached nor being fetched: the upstream's HEAD, never a download. */
@@ -89,18 +86,18 @@ export class BlobService {
     return { size, range: parseRange(rangeHeader, size), result: 'miss', upstream: res.upstream.id };
   }
 
-  private async fromStore(key: string, size: number, opts: { head: boolean; range?: string }, result: CacheResult): Promise<BlobResponse> {
+  private async fromStore(digest: Digest, size: number, opts: { head: boolean; range?: string }, result: CacheResult): Promise<BlobResponse> {
     const range = parseRange(opts.range, size);
-    this.deps.index.touch(key);
+    this.deps.index.touch(digest.value);
     if (opts.head) return { size, range, result };
-    const release = this.deps.index.pin(key);
-    const local = this.deps.driver.openFile ? await this.deps.driver.openFile(key).catch(() => undefined) : undefined;
+    const release = this.deps.index.pin(digest.value);
+    const local = await this.deps.blobs.openFile(digest);
     if (local) {
       const end = range?.end ?? local.size - 1;
       return { size, range, file: { fh: local.fh, start: range?.start ?? 0, end, release }, result };
     }
     let body: Readable;
-    try { body = await this.deps.driver.read(key, range); } catch (e) {
+    try { body = await this.deps.blobs.open(digest, range); } catch (e) {
       release();
       if (e instanceof NotFoundError) throw new RegistryError('BLOB_UNKNOWN'); // evicted between stat and open
       throw e;
@@ -122,7 +119,7 @@ export class BlobService {
       if (opts.head) return { size: fetch.size, range, result };
       const body = fetch.reader(range?.start ?? 0, range?.end);
       // Finished and committed while we waited: the store has it now.
-      if (!body) return this.fromStore(blobKey(digest), fetch.size, opts, result);
+      if (!body) return this.fromStore(digest, fetch.size, opts, result);
       return { size: fetch.size, range, body, result };
     } finally {
       release();
@@ -131,19 +128,18 @@ export class BlobService {
 
   /** Starts the one download of a digest. Registered before any await, so concurrent misses join it. */
   private start(repo: RepoKey, digest: Digest): BlobFetch {
-    const { driver, inflight, index, log } = this.deps;
+    const { blobs, inflight, index, log } = this.deps;
     const route = routeFor(this.deps.routes, repo);
     const expected = this.deps.sizes?.get(repo.registry, digest.value);
     const fetch = new BlobFetch(digest, undefined, expected);
     fetch.repo = repo;
-    const key = blobKey(digest);
     const upstream = openUpstream(route, repo, digest, log, expected);
     let release: (() => Promise<void>) | undefined;
     const source = this.deps.fleet
       ? this.deps.fleet.wrap(digest.value, upstream, (r) => { release = r; }, async () => { await this.ensureLinked(repo, digest); })
       : upstream;
-    const settled = fetch.run(() => driver.writer(key), source).then(async () => {
-      index.add(key, fetch.size!);
+    const settled = fetch.run(() => blobs.writer(digest), source).then(async () => {
+      index.add(digest.value, fetch.size!);
       await this.deps.meta.putBlobLink(repo, digest, fetch.size);
       await index.evictIfNeeded();
     }).finally(() => release?.());

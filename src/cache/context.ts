@@ -1,10 +1,10 @@
-import type { StorageDriver } from '../store/driver.js';
+import type { BlobStore } from '../store/blob-store.js';
 import type { MetadataStore } from '../store/metadata.js';
 import type { RegistryUpstreams } from '../upstream/registry-upstreams.js';
 import type { Logger } from '../obs/logger.js';
 import type { BlobIndex } from './blob-index.js';
 import type { InflightFetches } from './inflight.js';
-import type { RepoKey } from '../store/paths.js';
+import type { RepoKey } from '../oci/repo.js';
 import { RegistryError } from '../oci/errors.js';
 import type { OpenSource } from './blob-fetch.js';
 import type { DescriptorSizes } from './descriptor-sizes.js';
@@ -38,7 +38,8 @@ export interface RouteTable {
 export type { CacheResult } from '../oci/registry.js';
 
 export interface CacheDeps {
-  driver: StorageDriver;
+  /** The cache's blobs (content-addressed, verified). */
+  blobs: BlobStore;
   meta: MetadataStore;
   index: BlobIndex;
   inflight: InflightFetches;

@@ -2,7 +2,7 @@ import { RegistryError, isRegistryError } from '../oci/errors.js';
 import { parseDigest, digestOf, type Digest } from '../oci/digest.js';
 import { MANIFEST_TYPES, bareType } from '../oci/mediatypes.js';
 import { parseManifest, referrerDescriptor } from '../oci/manifest.js';
-import { blobKey, type RepoKey } from '../store/paths.js';
+import type { RepoKey } from '../oci/repo.js';
 import type { TagEntry } from '../store/metadata.js';
 import { header } from '../client/upstream-client.js';
 import { upstreamError, upstreamsFailed } from '../upstream/registry-upstreams.js';
@@ -83,11 +83,11 @@ export class ManifestService {
   private async bytes(d: Digest): Promise<Buffer | undefined> {
     const mem = this.memory.get(d.value);
     if (mem) return mem;
-    const buf = await this.deps.driver.get(blobKey(d));
-    // Verify what comes off disk: a corrupted file must never be served as this digest.
-    if (!buf || digestOf(buf, d.algorithm) !== d.value) return undefined;
+    // Verified as it comes off disk: a corrupted file must never be served as this digest.
+    const buf = await this.deps.blobs.getVerified(d);
+    if (!buf) return undefined;
     this.memory.set(d.value, buf);
-    this.deps.index.touch(blobKey(d));
+    this.deps.index.touch(d.value);
     return buf;
   }
 
@@ -144,10 +144,9 @@ export class ManifestService {
   }
 
   private async store(repo: RepoKey, d: Digest, bytes: Buffer, mediaType: string, tag: string | undefined, info: ReturnType<typeof parseManifest>): Promise<void> {
-    const { driver, meta, index } = this.deps;
+    const { blobs, meta, index } = this.deps;
     this.deps.sizes?.record(repo.registry, [info.config, ...info.layers]);
-    const key = blobKey(d);
-    if (!(await driver.stat(key))) { await driver.put(key, bytes); index.add(key, bytes.length); }
+    if (!(await blobs.stat(d))) { await blobs.putVerified(d, bytes); index.add(d.value, bytes.length); }
     this.memory.set(d.value, bytes);
     await meta.putManifestLink(repo, d, { mediaType, size: bytes.length });
     if (tag) await meta.putTag(repo, tag, { digest: d.value, mediaType, size: bytes.length, checkedAt: this.now() });

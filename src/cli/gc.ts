@@ -4,6 +4,7 @@ import { parseSize } from '../config/units.js';
 import { createLogger } from '../obs/logger.js';
 import { openStorage } from '../store/open-driver.js';
 import { BlobIndex } from '../cache/blob-index.js';
+import { BlobStore } from '../store/blob-store.js';
 
 export function registerGc(program: Command): void {
   program.command('gc')
@@ -22,7 +23,7 @@ Examples:
       const log = createLogger(config.log.level);
       // storage.driver decides: a folder, or an S3 bucket (listed page by page).
       const storage = await openStorage(config.storage, log);
-      const index = new BlobIndex(storage.driver, max, log);
+      const index = new BlobIndex(new BlobStore(storage.driver, 'cache'), max, log);
       await index.load();
       const before = index.size;
       const removed = await index.evictIfNeeded();

@@ -27,7 +27,7 @@ hosted.gcInterval to run it inside the gateway instead.`)
       const storage = await openStorage(config.storage, log);
       try {
         const meta = new DriverMetadataStore(storage.driver);
-        const r = await collectGarbage(storage.driver, meta, new HostedContent(storage.driver), {
+        const r = await collectGarbage(meta, new HostedContent(storage.driver), {
           graceMs: o.grace ? parseDuration(o.grace) : config.hosted.gcGrace, dryRun: o.dryRun,
         });
         process.stdout.write(`regway hosted gc: ${r.repositories} repositories, ${r.manifests} manifests; ${o.dryRun ? 'would remove' : 'removed'} ${r.removed} blobs (${r.bytesRemoved} bytes), kept ${r.kept}\n`);

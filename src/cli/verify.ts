@@ -3,7 +3,8 @@ import { loadConfig } from '../config/load.js';
 import { parseSize } from '../config/units.js';
 import { createLogger } from '../obs/logger.js';
 import { createGateway } from '../gateway/gateway.js';
-import { verifyStore, type VerifyReport } from '../cache/verify.js';
+import { verifyStore, type VerifyReport } from '../store/verify.js';
+import { DriverMetadataStore } from '../store/metadata.js';
 
 /** Exit codes: 0 nothing damaged is left, 1 damaged blobs that could not be fetched again. */
 export function registerVerify(program: Command): void {
@@ -31,7 +32,7 @@ Examples:
       const gw = await createGateway({ ...config, audit: { ...config.audit, enabled: false } }, log);
       let report: VerifyReport;
       try {
-        report = await verifyStore(gw.cache.driver, {
+        report = await verifyStore(gw.cache.driver, new DriverMetadataStore(gw.cache.driver), {
           rate: opts.rate ? parseSize(opts.rate) : 0,
           resume: opts.resume,
           refetch: opts.refetch ? async (repo, digest) => {
@@ -49,7 +50,7 @@ Examples:
       if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else {
         process.stdout.write(`regway verify: ${report.checked} blobs, ${report.bytes} bytes checked${report.resumedFrom ? ` (resumed after ${report.resumedFrom})` : ''}; ${report.damaged.length} damaged, ${report.damaged.length - left.length} fetched again\n`);
-        for (const d of report.damaged) process.stdout.write(`  ${d.digest}: ${d.found.startsWith('unreadable') ? d.found : `bytes hash to ${d.found}`}; ${d.quarantined ? `kept in ${d.quarantined}` : 'removed'}; ${d.refetched ? 'fetched again' : d.key.startsWith('hosted/') ? 'hosted content: push it again' : 'not fetched again'}\n`);
+        for (const d of report.damaged) process.stdout.write(`  ${d.digest}: ${d.found.startsWith('unreadable') ? d.found : `bytes hash to ${d.found}`}; ${d.quarantined ? `kept in ${d.quarantined}` : 'removed'}; ${d.refetched ? 'fetched again' : d.namespace === 'hosted' ? 'hosted content: push it again' : 'not fetched again'}\n`);
       }
       process.exitCode = left.length > 0 ? 1 : 0;
     });

@@ -2,8 +2,7 @@ import { Agent, request } from 'undici';
 import type { FastifyInstance } from 'fastify';
 import { PEER_AUTH_HEADER, signPeerRequest, trustedPeerOrigin, verifyPeerRequest } from './peer-auth.js';
 import { parseDigest } from '../oci/digest.js';
-import { blobKey } from '../store/paths.js';
-import type { StorageDriver } from '../store/driver.js';
+import type { BlobStore } from '../store/blob-store.js';
 import type { InflightFetches } from '../cache/inflight.js';
 import type { OpenSource, SourceBody } from '../cache/blob-fetch.js';
 import type { FetchCoordinator, PeerInfo, Claim } from './coordinator.js';
@@ -15,7 +14,7 @@ import type { Logger } from '../obs/logger.js';
  * 404 when this instance is not fetching it and has not stored it. Each request is signed for
  * its digest and offset (peer-auth.ts) and audited (`peer_blob`).
  */
-export function registerPeerRoutes(app: FastifyInstance, deps: { inflight: InflightFetches; driver: StorageDriver; token: string }): void {
+export function registerPeerRoutes(app: FastifyInstance, deps: { inflight: InflightFetches; blobs: BlobStore; token: string }): void {
   app.get<{ Params: { digest: string }; Querystring: { offset?: string } }>('/-/peer/blobs/:digest', async (req, reply) => {
     req.facts.operation = 'peer_blob';
     const digest = parseDigest(req.params.digest);
@@ -41,10 +40,10 @@ export function registerPeerRoutes(app: FastifyInstance, deps: { inflight: Infli
         }
       } finally { release(); }
     }
-    const stat = await deps.driver.stat(blobKey(digest));
+    const stat = await deps.blobs.stat(digest);
     if (!stat) return reply.code(404).send({ error: 'not fetching or stored here' });
     if (offset > 0 && offset >= stat.size) return reply.code(416).send({ error: `offset ${offset} is past the blob's ${stat.size} bytes` });
-    const body = await deps.driver.read(blobKey(digest), offset > 0 ? { start: offset, end: stat.size - 1 } : undefined);
+    const body = await deps.blobs.open(digest, offset > 0 ? { start: offset, end: stat.size - 1 } : undefined);
     return reply.header('x-regway-blob-size', stat.size).header('content-length', stat.size - offset).send(body);
   });
 }
@@ -53,7 +52,8 @@ export function registerPeerRoutes(app: FastifyInstance, deps: { inflight: Infli
 export interface ClusterDeps {
   coordinator: FetchCoordinator;
   token: string;
-  driver: StorageDriver;
+  /** The shared store's blobs (another instance may have committed the one we want). */
+  blobs: BlobStore;
   log: Logger;
   /** Where peers may be (CIDRs, host names, `*.suffix`): a lease naming another address is forged. */
   peerNetworks: readonly string[];
@@ -77,7 +77,7 @@ export function clusterSource(c: ClusterDeps, digest: string, upstream: OpenSour
   let confirmed: Promise<void> | undefined;
   const fromPeer = async (p: PeerInfo, offset: number) => { await (confirmed ??= confirm()); return readPeer(c, p, digest, offset); };
   const fromShared = async (offset: number) => {
-    if (!(await c.driver.stat(blobKey(parseDigest(digest))).catch(() => undefined))) return undefined;
+    if (!(await c.blobs.stat(parseDigest(digest)).catch(() => undefined))) return undefined;
     await (confirmed ??= confirm());
     return fromStore(c, digest, offset);
   };
@@ -144,9 +144,9 @@ async function readPeer(c: ClusterDeps, peer: PeerInfo, digest: string, offset: 
 
 /** Another instance may already have committed the blob to the shared store. */
 async function fromStore(c: ClusterDeps, digest: string, offset: number): Promise<SourceBody | undefined> {
-  const key = blobKey(parseDigest(digest));
-  const stat = await c.driver.stat(key).catch(() => undefined);
+  const d = parseDigest(digest);
+  const stat = await c.blobs.stat(d).catch(() => undefined);
   if (!stat) return undefined;
-  const body = await c.driver.read(key, offset > 0 ? { start: offset, end: stat.size - 1 } : undefined);
+  const body = await c.blobs.open(d, offset > 0 ? { start: offset, end: stat.size - 1 } : undefined);
   return { size: offset === 0 ? stat.size : undefined, body };
 }

@@ -6,6 +6,7 @@ import { resolveSecret } from '../config/secrets.js';
 import type { Logger } from '../obs/logger.js';
 import { openStorage } from '../store/open-driver.js';
 import type { StorageDriver } from '../store/driver.js';
+import { BlobStore } from '../store/blob-store.js';
 import { DriverMetadataStore } from '../store/metadata.js';
 import { UpstreamClient } from '../client/upstream-client.js';
 import { RegistryUpstreams } from '../upstream/registry-upstreams.js';
@@ -151,7 +152,8 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   // In a fleet, tag freshness is shared through Redis so the fleet revalidates once per TTL.
   const prefix = fleetKeyPrefix(config);
   const meta = redis ? withRedisTags(new DriverMetadataStore(driver), redis, config.cache.maxStale, prefix) : new DriverMetadataStore(driver);
-  const index = new BlobIndex(driver, config.storage.maxSize, log);
+  const blobStore = new BlobStore(driver, 'cache');
+  const index = new BlobIndex(blobStore, config.storage.maxSize, log);
   await index.load();
   const inflight = new LocalInflight();
   const routes = new SwappableRoutes();
@@ -164,11 +166,11 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     return routes.swap(table);
   };
   install(config);
-  const cluster = fc && fleetToken ? { coordinator, token: fleetToken, driver, log, leaseTtl: fc.leaseTtl, peerNetworks: fc.peerNetworks ?? defaultPeerNetworks(fc.advertiseUrl) } : undefined;
+  const cluster = fc && fleetToken ? { coordinator, token: fleetToken, blobs: blobStore, log, leaseTtl: fc.leaseTtl, peerNetworks: fc.peerNetworks ?? defaultPeerNetworks(fc.advertiseUrl) } : undefined;
   const fleetSource: FleetSource | undefined = cluster ? {
     wrap: (digest, upstream, onOwner, confirm) => clusterSource(cluster, digest, upstream, (claim) => { if (claim.kind === 'owner') onOwner(claim.release); }, confirm),
   } : undefined;
-  const deps = { driver, meta, index, inflight, routes, log, fleet: fleetSource, sizes: new DescriptorSizes() };
+  const deps = { blobs: blobStore, meta, index, inflight, routes, log, fleet: fleetSource, sizes: new DescriptorSizes() };
   const events = new EventBus();
   // In a fleet, rate limits and alert counters count the whole fleet's traffic (synced, never inline).
   const counters = redis && fc ? new CounterSync(new RedisCounterStore(redis, `${prefix}count:`), fc.syncInterval, log) : undefined;
@@ -189,7 +191,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     log,
     trustProxy: config.trustedProxies,
   });
-  if (cluster) registerPeerRoutes(app, { inflight, driver, token: cluster.token });
+  if (cluster) registerPeerRoutes(app, { inflight, blobs: blobStore, token: cluster.token });
   // The certificate and key being served, for reloads to compare with (a renewal replaces the files).
   let tlsFiles = config.tls ? readTlsFiles(config.tls) : undefined;
   if (config.tls) {

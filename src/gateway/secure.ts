@@ -102,7 +102,7 @@ export async function createSecureParts(config: Config, driver: StorageDriver, l
     if (purged) log.info({ purged }, 'removed expired upload sessions');
     every(Math.min(h.uploadTtl, 3_600_000), () => uploads.purgeExpired());
     gc = async () => {
-      const r = await collectGarbage(driver, meta, content, { graceMs: h.gcGrace });
+      const r = await collectGarbage(meta, content, { graceMs: h.gcGrace });
       log.info(r, 'hosted garbage collection done');
       return r;
     };

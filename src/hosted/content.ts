@@ -1,9 +1,8 @@
-import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
-import type { ByteRange, ObjectWriter, StatInfo, StorageDriver } from '../store/driver.js';
-import { hostedBlobKey } from '../store/paths.js';
+import type { ByteRange, StatInfo, StorageDriver } from '../store/driver.js';
+import { BlobStore, DigestMismatchError, type BlobWriter, type StoredBlob } from '../store/blob-store.js';
 
 /**
  * Content-addressed bytes of hosted repositories. Every write is verified against its digest
@@ -15,15 +14,20 @@ export class HostedContent {
   private readonly recent = new Set<string>();
   private tracking = false;
 
-  constructor(readonly driver: StorageDriver) {}
+  private readonly store: BlobStore;
 
-  stat(d: Digest): Promise<StatInfo | undefined> { return this.driver.stat(hostedBlobKey(d)); }
+  constructor(driver: StorageDriver) { this.store = new BlobStore(driver, 'hosted'); }
 
-  read(d: Digest, range?: ByteRange): Promise<Readable> { return this.driver.read(hostedBlobKey(d), range); }
+  stat(d: Digest): Promise<StatInfo | undefined> { return this.store.stat(d); }
 
-  get(d: Digest): Promise<Buffer | undefined> { return this.driver.get(hostedBlobKey(d)); }
+  read(d: Digest, range?: ByteRange): Promise<Readable> { return this.store.open(d, range); }
 
-  delete(d: Digest): Promise<boolean> { return this.driver.delete(hostedBlobKey(d)); }
+  /** Small content (manifests), checked against its digest: undefined when missing or damaged. */
+  get(d: Digest): Promise<Buffer | undefined> { return this.store.getVerified(d); }
+
+  delete(d: Digest): Promise<boolean> { return this.store.delete(d); }
+
+  list(): AsyncIterable<StoredBlob> { return this.store.list(); }
 
   /** Records a use (HEAD before push, mount, manifest reference) so a concurrent GC spares it. */
   used(digest: string): void {
@@ -40,16 +44,14 @@ export class HostedContent {
   }
 
   /**
-   * Writes the digest's object from `feed`, which writes bytes to the writer and the hash. Throws
-   * DIGEST_INVALID (nothing kept) when the bytes hash to something else.
+   * Writes the digest's object from `feed`, which writes bytes to the writer (it hashes them).
+   * Throws DIGEST_INVALID (nothing kept) when the bytes hash to something else.
    */
-  async ingest(d: Digest, feed: (w: ObjectWriter, h: Hash) => Promise<number>): Promise<number> {
-    const w = await this.driver.writer(hostedBlobKey(d));
-    const h = createHash(d.algorithm);
+  async ingest(d: Digest, feed: (w: BlobWriter) => Promise<number>): Promise<number> {
+    const w = await this.store.writer(d);
     try {
-      const size = await feed(w, h);
-      const actual = `${d.algorithm}:${h.digest('hex')}`;
-      if (actual !== d.value) throw new RegistryError('DIGEST_INVALID', 'the uploaded bytes do not match the digest; nothing was stored', { digest: d.value });
+      const size = await feed(w);
+      if (!w.verify()) throw new RegistryError('DIGEST_INVALID', 'the uploaded bytes do not match the digest; nothing was stored', { digest: d.value });
       await w.commit();
       this.used(d.value);
       return size;
@@ -61,6 +63,12 @@ export class HostedContent {
 
   /** Stores small content (manifests) whose digest the caller computed from the bytes. */
   async putVerified(d: Digest, bytes: Buffer): Promise<void> {
-    await this.ingest(d, async (w, h) => { h.update(bytes); await w.write(bytes); return bytes.length; });
+    try {
+      await this.store.putVerified(d, bytes);
+    } catch (e) {
+      if (e instanceof DigestMismatchError) throw new RegistryError('DIGEST_INVALID', e.message, { digest: d.value });
+      throw e;
+    }
+    this.used(d.value);
   }
 }

@@ -1,8 +1,6 @@
 import { parseDigest, type Digest } from '../oci/digest.js';
 import { isIndex, parseManifest } from '../oci/manifest.js';
-import type { StorageDriver } from '../store/driver.js';
 import type { MutableMetadataStore } from '../store/metadata.js';
-import { HOSTED_BLOBS_PREFIX } from '../store/paths.js';
 import type { HostedContent } from './content.js';
 import { HOSTED_REGISTRY } from './repositories.js';
 
@@ -15,7 +13,7 @@ export interface GcResult { repositories: number; manifests: number; kept: numbe
  * the mark ran (a push that HEADs an existing blob and PUTs its manifest during GC). Safe to run
  * while the gateway serves; run offline with `regway hosted gc` for the same result.
  */
-export async function collectGarbage(driver: StorageDriver, meta: MutableMetadataStore, content: HostedContent, opts: { graceMs: number; dryRun?: boolean; now?: () => number }): Promise<GcResult> {
+export async function collectGarbage(meta: MutableMetadataStore, content: HostedContent, opts: { graceMs: number; dryRun?: boolean; now?: () => number }): Promise<GcResult> {
   const now = opts.now ?? Date.now;
   const stopTracking = content.track();
   const marked = new Set<string>();
@@ -39,9 +37,8 @@ export async function collectGarbage(driver: StorageDriver, meta: MutableMetadat
     }
     const cutoff = now() - opts.graceMs;
     const doomed: { d: Digest; size: number }[] = [];
-    for await (const e of driver.list(HOSTED_BLOBS_PREFIX)) {
-      const m = /^hosted\/blobs\/(\w+)\/[a-f0-9]{2}\/([a-f0-9]+)$/.exec(e.key);
-      const d = m ? safe(`${m[1]}:${m[2]}`) : undefined;
+    for await (const e of content.list()) {
+      const d = safe(e.digest);
       if (!d || marked.has(d.value) || e.mtimeMs > cutoff) { res.kept++; continue; }
       doomed.push({ d, size: e.size });
     }

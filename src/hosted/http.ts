@@ -108,7 +108,7 @@ export class HostedHttp {
     if (digest !== undefined) {
       const d = parseDigest(digest);
       req.facts.digest = d.value;
-      await this.repos.content.ingest(d, (w, h) => copyBody(req.raw, w, [h], { expected: contentLength(req), max: this.opts.maxBlobSize, idleMs: this.opts.idleMs }));
+      await this.repos.content.ingest(d, (w) => copyBody(req.raw, w, [], { expected: contentLength(req), max: this.opts.maxBlobSize, idleMs: this.opts.idleMs }));
       await this.repos.linkBlob(repo, d);
       return blobCreated(reply, repo, d.value);
     }

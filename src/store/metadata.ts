@@ -117,6 +117,19 @@ export class DriverMetadataStore implements MutableMetadataStore {
     this.remember(key, link);
   }
 
+  /** Which repositories link each of these digests (one walk of every repository's links). */
+  async blobLinks(digests: ReadonlySet<string>): Promise<Map<string, RepoKey[]>> {
+    const out = new Map<string, RepoKey[]>();
+    for await (const e of this.driver.list('repositories')) {
+      const m = /\/_blobs\/(sha256|sha512)\/([0-9a-f]+)$/.exec(e.key);
+      const digest = m ? `${m[1]}:${m[2]}` : undefined;
+      if (!digest || !digests.has(digest)) continue;
+      const repo = repoFromTagKey(e.key.replace(/\/_blobs\/.*$/, '/_tags/x'));
+      if (repo) out.set(digest, [...(out.get(digest) ?? []), repo]);
+    }
+    return out;
+  }
+
   async addReferrer(r: RepoKey, subject: Digest, d: Digest, desc: Descriptor): Promise<void> {
     await this.driver.put(referrerKey(r, subject, d), Buffer.from(JSON.stringify(desc)));
   }

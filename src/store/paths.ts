@@ -5,17 +5,20 @@
  *   blobs/<alg>/<hex[0:2]>/<hex>                        content: layers, configs and manifests, by digest
  *   repositories/<registry>/<name>/_tags/<tag>          JSON TagEntry (tag -> digest, fetched time)
  *   repositories/<registry>/<name>/_manifests/<alg>/<hex>   JSON ManifestLink (media type, size)
- *   repositories/<registry>/<name>/_blobs/<alg>/<hex>       empty: this repository may read this blob
+ *   repositories/<registry>/<name>/_blobs/<alg>/<hex>       JSON BlobLink {size} (empty before sizes were recorded): this repository may read this blob
  *   repositories/<registry>/<name>/_referrers/<alg>-<hex>/<alg>-<hex>   JSON descriptor of a referrer
  *   _tmp/<uuid>                                         writes in progress (removed at start)
+ *   quarantine/<key>                                    damaged blobs put aside by `regway verify`
+ *   maintenance/verify-progress.json                    `regway verify`'s last finished shard
  *   hosted/blobs/<alg>/<hex[0:2]>/<hex>                 content pushed to hosted repositories (never evicted)
  *   hosted/uploads/<uuid>/state.json                    JSON upload session (survives restarts)
  *   hosted/uploads/<uuid>/chunk-<n>                     bytes of the n-th accepted chunk
  *   repositories/_hosted/<name>/...                     hosted repositories' metadata, same layout as above
  */
 import type { Digest } from '../oci/digest.js';
+import type { RepoKey } from '../oci/repo.js';
 
-export interface RepoKey { registry: string; name: string }
+export type { RepoKey };
 
 const enc = (registry: string) => registry.replace(/:/g, '_'); // port colon is safe but keep keys portable
 
@@ -39,6 +42,10 @@ export function repoFromTagKey(key: string): { registry: string; name: string } 
 export const hostedBlobKey = (d: Digest) => `hosted/blobs/${d.algorithm}/${d.encoded.slice(0, 2)}/${d.encoded}`;
 export const HOSTED_BLOBS_PREFIX = 'hosted/blobs';
 export const UPLOADS_PREFIX = 'hosted/uploads';
+/** Where `regway verify` keeps damaged bytes, under the key they had. */
+export const quarantineKey = (key: string) => `quarantine/${key}`;
+/** `regway verify`'s progress (the last finished shard), for --resume. */
+export const VERIFY_PROGRESS_KEY = 'maintenance/verify-progress.json';
 /** `id` must be validated (a UUID) by the caller before it reaches a key. */
 export const uploadStateKey = (id: string) => `${UPLOADS_PREFIX}/${id}/state.json`;
 export const uploadChunkKey = (id: string, n: number) => `${UPLOADS_PREFIX}/${id}/chunk-${n}`;
