@@ -11,14 +11,8 @@ import type { RepoKey } from '../oci/repo.js';
 // Small enough that many concurrent cold streams stay cheap in memory, big enough for few syscalls.
 const READ_CHUNK = 128 * 1024;
 
-/** A body to append; `skip` bytes are dropped first (an upstream that ignored our Range). */
-export interface SourceBody { size?: number; body: AsyncIterable<Uint8Array>; skip?: number }
-/**
- * Opens the source at `offset` (0 first; later after a break, with why the last one broke).
- * `restart`: the bytes so far were wrong (digest or length): the source that sent them failed,
- * and the whole blob is asked again, from byte 0, of the next source.
- */
-export type OpenSource = (offset: number, brokeBecause?: string, restart?: boolean) => Promise<SourceBody>;
+export type { OpenSource, SourceBody } from '../upstream/verbs.js';
+import type { OpenSource, SourceBody } from '../upstream/verbs.js';
 
 /** The store could not take the bytes (disk full, read-only): not the upstream's fault, never retried there. */
 export class StoreWriteError extends Error {
@@ -102,6 +96,7 @@ export class BlobFetch extends EventEmitter {
       for (let restarts = 0; ; restarts++) {
         this.size = this.expectedSize ?? src.size;
         this.resolveReady();
+        this.stable();
         try {
           await this.consume(src, openSource, maxResumes, sink);
           return;
@@ -109,6 +104,8 @@ export class BlobFetch extends EventEmitter {
           // Wrong bytes or a wrong length: that source failed. Start over, from byte 0, elsewhere;
           // whoever already followed the wrong bytes is aborted (never handed a clean end).
           if (!(e instanceof FetchFailedError) || (e.kind !== 'digest' && e.kind !== 'size') || restarts >= maxRestarts) throw e;
+          this.restarting = true;
+          this.written = 0;
           await this.writer?.abort().catch(() => {});
           this.restartReaders(e.message);
           sink = await this.openSink();
@@ -122,22 +119,44 @@ export class BlobFetch extends EventEmitter {
     } finally {
       this.finished = true;
       this.resolveReady();
+      this.stable();
       this.maybeClose();
     }
   }
 
-  /** A fresh store writer and the spool readers follow (its own file, or a private one). */
+  /** True from a restart until the next source is open: new readers wait (see whenStable). */
+  private restarting = false;
+  private stableWaiters: (() => void)[] = [];
+
+  /**
+   * Resolves when the download is not between two sources (a restart after wrong bytes): a client
+   * that joins then must be told the new source's size and read the new generation's bytes.
+   */
+  whenStable(): Promise<void> {
+    return this.restarting ? new Promise((r) => { this.stableWaiters.push(r); }) : Promise.resolve();
+  }
+
+  private stable(): void {
+    this.restarting = false;
+    for (const w of this.stableWaiters.splice(0)) w();
+  }
+
+  /**
+   * A fresh store writer and the spool readers follow (its own file, or a private one). The old
+   * spool stays open for readers of the old generation (they are aborted) and is swapped out in
+   * one step once the new one exists.
+   */
   private async openSink(): Promise<BlobWriter> {
-    const old = this.fh;
-    this.fh = undefined;
-    if (old && this.readers === 0) void old.close().catch(() => {});
-    else if (old) this.oldSpools.push(old);
     let writer: BlobWriter;
     try { writer = await this.openWriter(); } catch (e) { throw new StoreWriteError(e as Error); }
+    const next = writer.localPath ? await fsp.open(writer.localPath, 'r') : undefined;
+    const old = this.fh;
+    if (old && this.readers === 0) void old.close().catch(() => {});
+    else if (old) this.oldSpools.push(old);
+    this.fh = next;
     this.writer = writer;
     this.written = 0;
-    if (writer.localPath) { this.fh = await fsp.open(writer.localPath, 'r'); return writer; }
-    return this.spooled(writer);
+    return next ? writer : this.spooled(writer);
   }
 
   /** Spools of earlier generations, closed with the last reader. */

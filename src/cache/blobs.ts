@@ -3,12 +3,9 @@ import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
 import { sameRepo, type RepoKey } from '../oci/repo.js';
 import { NotFoundError } from '../store/driver.js';
-import { header } from '../client/upstream-client.js';
-import { BadUpstreamContent, upstreamError } from '../upstream/registry-upstreams.js';
-import { upstreamRefused } from '../obs/channels.js';
+import { blobSource, headBlob } from '../upstream/verbs.js';
 import { storageError, storageFailed } from '../store/errors.js';
-import { BlobFetch, StoreWriteError, type OpenSource } from './blob-fetch.js';
-import type { Upstream } from '../upstream/upstream.js';
+import { BlobFetch, StoreWriteError } from './blob-fetch.js';
 import { parseRange, type Range } from '../oci/range.js';
 import { routeFor, type CacheDeps, type CacheResult, type RegistryRoute } from './context.js';
 
@@ -57,14 +54,9 @@ export class BlobService {
   private async ensureLinked(repo: RepoKey, digest: Digest): Promise<number | undefined> {
     const link = await this.deps.meta.getBlobLink(repo, digest);
     if (link) return link.size;
-    const route = routeFor(this.deps.routes, repo);
-    const res = await route.upstreams.send({ method: 'HEAD', name: repo.name, path: `blobs/${digest.value}` });
-    await res.body.dump?.();
-    if (res.status !== 200) throw upstreamError(res, 'blob', { digest: digest.value });
-    const size = Number(header(res.headers, 'content-length'));
-    const recorded = Number.isSafeInteger(size) && size >= 0 ? size : undefined;
-    await this.deps.meta.putBlobLink(repo, digest, recorded);
-    return recorded;
+    const { size } = await headBlob(routeFor(this.deps.routes, repo).upstreams, repo.name, digest);
+    await this.deps.meta.putBlobLink(repo, digest, size);
+    return size;
   }
 
   /** A damaged stored blob: logged, counted, removed (readers that have it open finish), refetched by the caller. */
@@ -77,13 +69,9 @@ export class BlobService {
 
   /** HEAD of a blob neither cached nor being fetched: the upstream's HEAD, never a download. */
   private async headUpstream(repo: RepoKey, digest: Digest, rangeHeader: string | undefined): Promise<BlobResponse> {
-    const route = routeFor(this.deps.routes, repo);
-    const res = await route.upstreams.send({ method: 'HEAD', name: repo.name, path: `blobs/${digest.value}` });
-    await res.body.dump?.();
-    if (res.status !== 200) throw upstreamError(res, 'blob', { digest: digest.value });
-    const size = Number(header(res.headers, 'content-length'));
-    if (!Number.isSafeInteger(size) || size < 0) throw new RegistryError('UPSTREAM_UNAVAILABLE', `upstream ${res.upstream.id} answered a blob HEAD without a valid Content-Length`);
-    return { size, range: parseRange(rangeHeader, size), result: 'miss', upstream: res.upstream.id };
+    const { size, upstream } = await headBlob(routeFor(this.deps.routes, repo).upstreams, repo.name, digest);
+    if (size === undefined) throw new RegistryError('UPSTREAM_UNAVAILABLE', `upstream ${upstream} answered a blob HEAD without a valid Content-Length`);
+    return { size, range: parseRange(rangeHeader, size), result: 'miss', upstream };
   }
 
   private async fromStore(digest: Digest, size: number, opts: { head: boolean; range?: string }, result: CacheResult): Promise<BlobResponse> {
@@ -113,6 +101,7 @@ export class BlobService {
     const release = fetch.hold();
     try {
       await fetch.ready;
+      await fetch.whenStable();
       if (fetch.error) throw fetch.error instanceof StoreWriteError ? storageError(fetch.error.cause) : fetch.error;
       if (fetch.size === undefined) throw new RegistryError('UPSTREAM_UNAVAILABLE', 'upstream sent no Content-Length for a blob');
       const range = parseRange(opts.range, fetch.size);
@@ -133,7 +122,7 @@ export class BlobService {
     const expected = this.deps.sizes?.get(repo.registry, digest.value);
     const fetch = new BlobFetch(digest, undefined, expected);
     fetch.repo = repo;
-    const upstream = openUpstream(route, repo, digest, log, expected);
+    const upstream = blobSource(route.upstreams, repo.name, digest, { expected, log });
     let release: (() => Promise<void>) | undefined;
     const source = this.deps.fleet
       ? this.deps.fleet.wrap(digest.value, upstream, (r) => { release = r; }, async () => { await this.ensureLinked(repo, digest); })
@@ -151,45 +140,4 @@ export class BlobService {
     inflight.add(digest.value, fetch, settled);
     return fetch;
   }
-}
-
-/**
- * The source of one blob download across upstreams. Offset 0 is the first request. A later call
- * means the previous stream broke (or, with `restart`, sent wrong bytes or a wrong length): that
- * upstream is charged a failure and excluded, and the next one is asked for the rest with a Range
- * (or for everything again, from byte 0, after wrong bytes); one that ignores Range (200) has the
- * bytes already written skipped. An upstream whose answer does not fit (a length that disagrees
- * with the manifest, a resume at the wrong offset) fails over to the next before any byte flows.
- */
-function openUpstream(route: RegistryRoute, repo: RepoKey, digest: Digest, log: CacheDeps['log'], expected: number | undefined): OpenSource {
-  const tried = new Set<Upstream>();
-  let current: Upstream | undefined;
-  return async (offset, brokeBecause, restart) => {
-    if (current) {
-      const reason = !restart ? 'body_error' : /digest/.test(brokeBecause ?? '') ? 'digest_mismatch' : 'size_mismatch';
-      current.health.failure(`blob ${restart ? 'bytes were wrong' : 'stream broke'}: ${brokeBecause ?? 'unknown'}`);
-      upstreamRefused(current.id, reason);
-      tried.add(current);
-      log.warn({ registry: repo.registry, digest: digest.value, upstream: current.id, offset, reason: brokeBecause }, restart ? 'upstream sent wrong bytes; fetching the blob again from the next upstream' : 'blob stream broke');
-    }
-    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-    return route.upstreams.fetch({ method: 'GET', name: repo.name, path: `blobs/${digest.value}`, headers }, { exclude: tried }, async (res) => {
-      current = res.upstream;
-      if (res.status !== 200 && res.status !== 206) throw upstreamError(res, 'blob', { digest: digest.value });
-      const cl = header(res.headers, 'content-length');
-      if (offset === 0) {
-        const size = cl !== undefined ? Number(cl) : undefined;
-        if (expected !== undefined && size !== undefined && size !== expected) throw new BadUpstreamContent(`upstream ${res.upstream.id} announced ${size} bytes for ${digest.value}; the manifest says ${expected}`, 'size_mismatch');
-        log.debug({ registry: repo.registry, repository: repo.name, digest: digest.value, upstream: res.upstream.id, size: cl }, 'fetching blob');
-        return { size, body: res.body };
-      }
-      log.warn({ registry: repo.registry, repository: repo.name, digest: digest.value, upstream: res.upstream.id, offset, status: res.status, reason: brokeBecause }, 'blob stream broke; resuming from the next upstream');
-      if (res.status === 206) {
-        const start = Number(/bytes (\d+)-/.exec(header(res.headers, 'content-range') ?? '')?.[1] ?? -1);
-        if (start !== offset) throw new BadUpstreamContent(`upstream ${res.upstream.id} answered a resume at ${offset} with range start ${start}`, 'bad_range');
-        return { body: res.body };
-      }
-      return { body: res.body, skip: offset };
-    });
-  };
 }

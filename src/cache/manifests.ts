@@ -1,18 +1,15 @@
 import { RegistryError, isRegistryError } from '../oci/errors.js';
-import { parseDigest, digestOf, type Digest } from '../oci/digest.js';
-import { MANIFEST_TYPES, bareType } from '../oci/mediatypes.js';
+import { parseDigest, type Digest } from '../oci/digest.js';
 import { parseManifest, referrerDescriptor } from '../oci/manifest.js';
 import type { RepoKey } from '../oci/repo.js';
 import type { TagEntry } from '../store/metadata.js';
-import { header } from '../client/upstream-client.js';
-import { upstreamError, upstreamsFailed } from '../upstream/registry-upstreams.js';
-import { readManifest } from '../upstream/manifest-reader.js';
+import { upstreamsFailed } from '../upstream/registry-upstreams.js';
+import { getManifest, headManifest } from '../upstream/verbs.js';
 import { storageError, storageFailed } from '../store/errors.js';
 import { routeFor, type CacheDeps, type CacheResult, type RegistryRoute } from './context.js';
 import { ManifestMemory } from './manifest-memory.js';
 import { SingleFlight } from './single-flight.js';
 
-const UPSTREAM_ACCEPT = MANIFEST_TYPES.join(', ');
 
 export type { ManifestResult as ManifestResponse } from '../oci/registry.js';
 import type { ManifestResult as ManifestResponse } from '../oci/registry.js';
@@ -119,19 +116,16 @@ export class ManifestService {
 
   /** HEAD upstream: if the tag still points at the cached digest, refresh its TTL and serve the cache. */
   private async revalidate(route: RegistryRoute, repo: RepoKey, tag: string, entry: TagEntry): Promise<ManifestResponse | undefined> {
-    const res = await route.upstreams.send({ method: 'HEAD', name: repo.name, path: `manifests/${tag}`, headers: { accept: UPSTREAM_ACCEPT } }, { resolvesTag: true });
-    await res.body.dump?.();
-    if (res.status !== 200) throw upstreamError(res, 'manifest', { reference: tag });
-    if (header(res.headers, 'docker-content-digest') !== entry.digest) return undefined;
+    const now = await headManifest(route.upstreams, repo.name, tag);
+    if (now.digest !== entry.digest) return undefined;
     const bytes = await this.bytes(parseDigest(entry.digest));
     if (!bytes) return undefined;
     await this.deps.meta.putTag(repo, tag, { ...entry, checkedAt: this.now() });
-    return { bytes, mediaType: entry.mediaType, digest: entry.digest, result: 'revalidated', upstream: res.upstream.id };
+    return { bytes, mediaType: entry.mediaType, digest: entry.digest, result: 'revalidated', upstream: now.upstream };
   }
 
   private async fetch(route: RegistryRoute, repo: RepoKey, ref: string, want?: Digest, tag?: string): Promise<ManifestResponse> {
-    const req = { method: 'GET' as const, name: repo.name, path: `manifests/${ref}`, headers: { accept: UPSTREAM_ACCEPT } };
-    const m = await route.upstreams.fetch(req, { resolvesTag: tag !== undefined }, (res) => readManifest(res, want, ref));
+    const m = await getManifest(route.upstreams, repo.name, ref, want);
     try {
       await this.store(repo, m.digest, m.bytes, m.mediaType, tag, m.info);
     } catch (e) {

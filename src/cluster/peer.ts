@@ -31,6 +31,7 @@ export function registerPeerRoutes(app: FastifyInstance, deps: { inflight: Infli
       const release = fetch.hold();
       try {
         await fetch.ready;
+        await fetch.whenStable();
         if (fetch.error || fetch.size === undefined) return reply.code(503).send({ error: 'fetch failed' });
         if (offset > 0 && offset >= fetch.size) return reply.code(416).send({ error: `offset ${offset} is past the blob's ${fetch.size} bytes` });
         const body = fetch.reader(offset);
