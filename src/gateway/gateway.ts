@@ -36,6 +36,7 @@ import { RedisLoginAttempts } from '../cluster/redis-backoff.js';
 import type { LoginBackoff } from '../limits/token-bucket.js';
 import { TokenCache, type SharedTokens } from '../auth/tokens.js';
 import { attachObservability, type Observability } from '../obs/plugin.js';
+import { UpstreamObservers } from '../obs/upstream-observers.js';
 
 /** A running gateway's parts, for the CLI and for tests. */
 export interface Gateway {
@@ -67,10 +68,8 @@ export interface Gateway {
 /** The registry table, replaced atomically as a whole (hot reload swaps it). */
 export class SwappableRoutes implements RouteTable {
   private table = new Map<string, RegistryRoute>();
-  /** Bumped on every swap, so observers can tell a new table from the one they saw. */
-  version = 0;
   get(registry: string): RegistryRoute | undefined { return this.table.get(registry); }
-  swap(next: Map<string, RegistryRoute>): Map<string, RegistryRoute> { const old = this.table; this.table = next; this.version++; return old; }
+  swap(next: Map<string, RegistryRoute>): Map<string, RegistryRoute> { const old = this.table; this.table = next; return old; }
   all(): RegistryRoute[] { return [...this.table.values()]; }
 }
 
@@ -84,7 +83,7 @@ function credentialSources(config: Config, u: UpstreamConfig): CredentialSource[
   return sources;
 }
 
-export function buildRoutes(config: Config, log: Logger, sharedTokens?: SharedTokens): Map<string, RegistryRoute> {
+export function buildRoutes(config: Config, log: Logger, sharedTokens?: SharedTokens, observers?: UpstreamObservers): Map<string, RegistryRoute> {
   const table = new Map<string, RegistryRoute>();
   for (const [name, reg] of Object.entries(config.registries)) {
     const registry = canonicalRegistry(name);
@@ -95,7 +94,7 @@ export function buildRoutes(config: Config, log: Logger, sharedTokens?: SharedTo
         credentials: chain.empty ? undefined : (host) => chain.get(host),
         tokens: new TokenCache(undefined, sharedTokens),
       });
-      return new Upstream(client, { failureThreshold: config.health.failureThreshold, openFor: config.health.openFor });
+      return new Upstream(client, { failureThreshold: config.health.failureThreshold, openFor: config.health.openFor }, observers);
     });
     table.set(registry, {
       registry,
@@ -157,11 +156,12 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   await index.load();
   const inflight = new LocalInflight();
   const routes = new SwappableRoutes();
+  const upstreamObservers = new UpstreamObservers();
   let current = config;
   // Routing and auth are read per request from here; reload replaces the object as a whole.
   let live: GuardState = { router: buildRouter(config), auth: await buildAuth(config, log) };
   const install = (c: Config) => {
-    const table = buildRoutes(c, log, redis ? redisTokens(redis, prefix) : undefined);
+    const table = buildRoutes(c, log, redis ? redisTokens(redis, prefix) : undefined, upstreamObservers);
     for (const r of table.values()) r.upstreams.startProbes(c.health.probeInterval);
     return routes.swap(table);
   };
@@ -200,7 +200,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   }
   log.info({ blobs: index.count, bytes: index.size, registries: [...Object.keys(config.registries)], cluster: coordinator.self?.instance }, 'cache loaded');
   const windows = counters && ((name: string, ms: number, slots: number, max: number) => counters.window(name, ms, slots, max));
-  const obs = await attachObservability({ app, events, index, inflight, routes, coordinator, windows }, config, log);
+  const obs = await attachObservability({ app, events, index, inflight, routes, coordinator, windows, upstreamObservers }, config, log);
   return {
     app, events, index, inflight, routes, obs, secure, coordinator, cache: { blobs: pull.blobs, driver },
     currentConfig: () => current,

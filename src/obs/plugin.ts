@@ -17,6 +17,7 @@ import { readIfExists, writeFileAtomic } from './persist.js';
 import { toolOf } from './tools.js';
 import { STATUS_PAGE } from './ui/page.js';
 import { STORAGE_FAILED, UPSTREAM_REFUSED } from './channels.js';
+import type { UpstreamObservers } from './upstream-observers.js';
 
 /** The config sections observability reads (a structural slice of the full Config). */
 export interface ObsConfig {
@@ -30,7 +31,6 @@ export interface ObsConfig {
 interface UpstreamLike {
   readonly id: string;
   config?: { role?: string };
-  send: (req: never) => Promise<{ status: number }>;
   healthSnapshot?: () => { up: boolean; latencyMs?: number; lastError?: string; rateLimitRemaining?: number; rateLimitLimit?: number };
 }
 
@@ -40,7 +40,9 @@ export interface ObservableGateway {
   events: { add(s: EventSink): void };
   index: { readonly size: number; readonly count: number; readonly evictions: number };
   inflight: { readonly size: number; waiting(): number };
-  routes: { all(): { registry: string; upstreams: { clients: readonly UpstreamLike[] } }[]; readonly version?: number };
+  routes: { all(): { registry: string; upstreams: { clients: readonly UpstreamLike[] } }[] };
+  /** Told of every upstream request (the upstreams were built with it). */
+  upstreamObservers: UpstreamObservers;
   /** Fleet coordination, when several instances share a store (degraded = Redis unreachable). */
   coordinator?: { readonly self: { instance: string } | undefined; healthy(): boolean; claimOnce?(key: string, ttlMs: number): Promise<boolean> };
   /** Counters for the alert rules shared by the fleet; absent: this process's own. */
@@ -101,20 +103,12 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
   if (savedStatus !== undefined && stats.restore(savedStatus)) log.info({ path: statusPath }, 'status page counters restored');
   const classifier = new PullClassifier(config.slo.pullSession);
 
-  const instrumented = new WeakSet<object>();
-  let seenVersion: number | undefined;
-  const instrument = () => {
-    // Only when the registry table changed (a reload): this runs after every request.
-    if (gw.routes.version !== undefined && gw.routes.version === seenVersion) return;
-    seenVersion = gw.routes.version;
-    for (const r of gw.routes.all()) for (const c of r.upstreams.clients) instrumentUpstream(c, instrumented, (id, status, ms, error) => {
-      const ok = status !== 'error' && status < 500 && status !== 429;
-      metrics.upstream(id, status, ms / 1000);
-      stats.upstream(id, ok, ms, Date.now(), ok ? undefined : error ?? `HTTP ${status}`);
-      alerts.recordUpstream(id, ok);
-    });
-  };
-  instrument();
+  gw.upstreamObservers.add((id, status, ms, error) => {
+    const ok = status !== 'error' && status < 500 && status !== 429;
+    metrics.upstream(id, status, ms / 1000);
+    stats.upstream(id, ok, ms, Date.now(), ok ? undefined : error ?? `HTTP ${status}`);
+    alerts.recordUpstream(id, ok);
+  });
   const consumers: { record(e: ObservedEvent): void }[] = [audit, metrics, alerts, slo, stats];
   gw.events.add({
     record(raw) {
@@ -122,7 +116,6 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
       if (tool) {
         // regway's own tools: audited and counted apart, never a pull, an alert or an SLO sample.
         try { audit.record(raw); metrics.tool(tool, raw.operation); stats.tool(tool, raw.time); } catch (err) { log.error({ err }, 'observability consumer failed'); }
-        instrument(); // the upstream requests a tool causes are real upstream traffic: measure them after a reload too
         return;
       }
       const e = classifier.classify(raw);
@@ -130,7 +123,6 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
       for (const c of consumers) {
         try { c.record(e); } catch (err) { log.error({ err }, 'observability consumer failed'); }
       }
-      instrument(); // routes may have been swapped by a reload: new clients get measured too
     },
   });
   registerRoutes(gw, { metrics, slo, alerts, stats, config });
@@ -175,28 +167,6 @@ function buildAudit(cfg: AuditConfig, obsDir: string): AuditLog {
 
 function resolveHeaders(h: Record<string, Parameters<typeof resolveSecret>[0]>): Record<string, string> {
   return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, resolveSecret(v)]));
-}
-
-/**
- * Measures every request an upstream client makes (status, time to headers) by decorating its
- * `send`: the upstream layer stays unaware of metrics, and probes, token-authenticated retries and
- * fail-over attempts are all counted as the upstream sees them.
- */
-function instrumentUpstream(c: UpstreamLike, done: WeakSet<object>, observe: (id: string, status: number | 'error', ms: number, error?: string) => void): void {
-  if (done.has(c) || typeof c.send !== 'function') return;
-  done.add(c);
-  const send = c.send.bind(c) as (req: unknown) => Promise<{ status: number }>;
-  (c as { send: unknown }).send = async (req: unknown) => {
-    const started = performance.now();
-    try {
-      const res = await send(req);
-      observe(c.id, res.status, performance.now() - started);
-      return res;
-    } catch (e) {
-      observe(c.id, 'error', performance.now() - started, (e as Error)?.message ?? String(e));
-      throw e;
-    }
-  };
 }
 
 function upstreamStatus(gw: ObservableGateway, stats: StatusStats): UpstreamStatus[] {
