@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../obs/logger.js';
-import { createGateway } from '../gateway/gateway.js';
+import { createGateway } from '../server/gateway.js';
 import { watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { parseSize } from '../config/units.js';
 import { createLogger } from '../obs/logger.js';
-import { createGateway } from '../gateway/gateway.js';
+import { createGateway } from '../server/gateway.js';
 import { verifyStore, type VerifyReport } from '../store/verify.js';
 import { DriverMetadataStore } from '../store/metadata.js';
 

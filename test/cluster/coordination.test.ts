@@ -13,7 +13,7 @@ import { pushImage, type PushedImage, sha256 as sha } from '../helpers/images.js
 import { startNginx, type Nginx } from '../helpers/nginx.js';
 import { freePort } from '../helpers/ports.js';
 import { applyOverrides } from '../../src/config/load.js';
-import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { createGateway, type Gateway } from '../../src/server/gateway.js';
 import { silentLogger } from '../../src/obs/logger.js';
 
 const REG = 'registry.coord.test';

@@ -11,7 +11,7 @@ import { pushImage } from '../helpers/images.js';
 import { freePort } from '../helpers/ports.js';
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
 import { applyOverrides } from '../../src/config/load.js';
-import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { createGateway, type Gateway } from '../../src/server/gateway.js';
 import { silentLogger } from '../../src/obs/logger.js';
 
 const REG = 'registry.limits.test';

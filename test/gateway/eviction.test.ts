@@ -14,7 +14,7 @@ import { startDistribution } from '../helpers/distribution.js';
 import { pushImage } from '../helpers/images.js';
 import { startGateway } from '../helpers/gateway.js';
 import { applyOverrides } from '../../src/config/load.js';
-import { createGateway } from '../../src/gateway/gateway.js';
+import { createGateway } from '../../src/server/gateway.js';
 import { createLogger } from '../../src/obs/logger.js';
 
 const MB = 1024 * 1024;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { applyOverrides } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
-import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { createGateway, type Gateway } from '../../src/server/gateway.js';
 import { createLogger, silentLogger } from '../../src/obs/logger.js';
 
 export interface HostedGateway extends Gateway {

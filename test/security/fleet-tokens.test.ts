@@ -12,7 +12,7 @@ import { redisTokens } from '../../src/cluster/redis-tokens.js';
 import { TokenCache } from '../../src/auth/tokens.js';
 import { UpstreamClient } from '../../src/client/upstream-client.js';
 import { upstreamSchema } from '../../src/config/schema.js';
-import { fleetKeyPrefix } from '../../src/gateway/gateway.js';
+import { fleetKeyPrefix } from '../../src/server/gateway.js';
 import { applyOverrides } from '../../src/config/load.js';
 import { silentLogger } from '../../src/obs/logger.js';
 

@@ -16,7 +16,7 @@ import { startScriptedUpstream, fetchBehind, type ScriptedUpstream } from '../he
 import { freePort } from '../helpers/ports.js';
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
 import { applyOverrides } from '../../src/config/load.js';
-import { createGateway, fleetKeyPrefix, type Gateway } from '../../src/gateway/gateway.js';
+import { createGateway, fleetKeyPrefix, type Gateway } from '../../src/server/gateway.js';
 import { signPeerRequest } from '../../src/cluster/peer-auth.js';
 import { silentLogger } from '../../src/obs/logger.js';
 import type { Config } from '../../src/config/schema.js';

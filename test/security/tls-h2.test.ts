@@ -16,7 +16,7 @@ import { startAuthGateway } from '../auth/fixtures.js';
 import type { HostedGateway } from '../hosted/gateway.js';
 import { makeCert } from '../controller/certs.js';
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
-import { tlsWarnings } from '../../src/gateway/secure.js';
+import { tlsWarnings } from '../../src/server/tls.js';
 
 function h2get(session: ClientHttp2Session, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

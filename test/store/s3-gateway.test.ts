@@ -14,7 +14,7 @@ import { pushImage, type PushedImage } from '../helpers/images.js';
 import { skopeoCopy, ociLayoutDigest } from '../helpers/clients.js';
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
 import { applyOverrides } from '../../src/config/load.js';
-import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { createGateway, type Gateway } from '../../src/server/gateway.js';
 import { createLogger, silentLogger } from '../../src/obs/logger.js';
 import { S3Driver } from '../../src/store/s3-driver.js';
 

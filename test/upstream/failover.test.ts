@@ -185,7 +185,7 @@ describe('upstream credentials', () => {
     const cfg = join(dir, 'config.json');
     writeFileSync(cfg, JSON.stringify({ auths: { [up.host]: { auth: Buffer.from('alice:s3cr3t').toString('base64') } } }));
     const { applyOverrides } = await import('../../src/config/load.js');
-    const { createGateway } = await import('../../src/gateway/gateway.js');
+    const { createGateway } = await import('../../src/server/gateway.js');
     const { silentLogger } = await import('../../src/obs/logger.js');
     const noCreds = await startGateway({ registries: { [REG]: [up.url] } });
     const config = applyOverrides({ storage: { path: mkdtempSync(join(tmpdir(), 'regway-gw-')) }, credentials: { dockerConfig: cfg }, registries: { [REG]: { upstreams: [{ url: up.url }] } } }, {});
