@@ -14,7 +14,11 @@ import type { Logger } from '../obs/logger.js';
  * 404 when this instance is not fetching it and has not stored it. Each request is signed for
  * its digest and offset (peer-auth.ts) and audited (`peer_blob`).
  */
-export function registerPeerRoutes(app: FastifyInstance, deps: { inflight: InflightFetches; blobs: BlobStore; token: string }): void {
+export function registerPeerRoutes(root: FastifyInstance, deps: { inflight: InflightFetches; blobs: BlobStore; token: string }): void {
+  void root.register(async (app) => peerRoutes(app, deps));
+}
+
+function peerRoutes(app: FastifyInstance, deps: { inflight: InflightFetches; blobs: BlobStore; token: string }): void {
   app.get<{ Params: { digest: string }; Querystring: { offset?: string } }>('/-/peer/blobs/:digest', async (req, reply) => {
     req.facts.operation = 'peer_blob';
     const digest = parseDigest(req.params.digest);

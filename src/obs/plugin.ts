@@ -191,8 +191,12 @@ function pullsFromSlo(slo: SloTracker): { h1: number; h24: number } {
   return { h1: w.find((x) => x.window === '1h')?.pulls ?? 0, h24: w.find((x) => x.window === '24h')?.pulls ?? 0 };
 }
 
+/** The observability routes, as a fastify plugin: /metrics, /-/slo, /-/alerts, /-/status, /-/ui. */
 function registerRoutes(gw: ObservableGateway, o: { metrics: Metrics; slo: SloTracker; alerts: AlertEngine; stats: StatusStats; config: ObsConfig }): void {
-  const app = gw.app;
+  void gw.app.register(async (app) => observabilityRoutes(app, gw, o));
+}
+
+function observabilityRoutes(app: FastifyInstance, gw: ObservableGateway, o: { metrics: Metrics; slo: SloTracker; alerts: AlertEngine; stats: StatusStats; config: ObsConfig }): void {
   app.get('/metrics', async (_req, reply) => reply.header('content-type', o.metrics.contentType).send(await o.metrics.text()));
   app.get('/-/slo', async (_req, reply) => reply.header('cache-control', 'no-store').send(o.slo.report()));
   app.get('/-/alerts', async (req, reply) => {
