@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { BlobFetch, FetchFailedError, StoreWriteError, type OpenSource } from './blob-fetch.js';
 import { parseDigest } from '../oci/digest.js';
 import type { ObjectWriter } from '../store/driver.js';
+import { waitFor } from '../testing/wait.js';
 
 function memoryWriters() {
   const all: { chunks: Buffer[]; state: string }[] = [];
@@ -58,6 +59,30 @@ describe('BlobFetch restarts on bad bytes', () => {
       assert.deepEqual(w.all.map((x) => x.state), ['aborted', 'committed']);
       assert.ok(Buffer.concat(w.all[1]!.chunks).equals(good));
       if (late) assert.ok((await collect(late)).equals(good), 'a reader of the new generation gets the exact blob');
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+
+  it('a reader that joins while a restart opens the next spool waits for it (it is not sent to the store)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regway-restart-'));
+    try {
+      const good = randomBytes(200 * 1024);
+      const bad = Buffer.from(good); bad[10] = bad[10]! ^ 0xff;
+      let sources = 0;
+      const open: OpenSource = async () => ({ size: good.length, body: chunks(++sources === 1 ? bad : good) });
+      const w = memoryWriters();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => { release = r; });
+      let reopening = false;
+      // The second store writer opens only when the test says: the window between two spools.
+      const gated = async (): Promise<ObjectWriter> => { if (w.all.length === 1) { reopening = true; await gate; } return w.open(); };
+      const fetch = new BlobFetch(digestOf(good), dir);
+      const done = fetch.run(gated, open);
+      await waitFor(() => reopening, 'the restart to open the next writer');
+      const joined = fetch.reader();
+      assert.ok(joined, 'a reader, not "the store has it": the store has nothing yet');
+      release();
+      await done;
+      assert.ok((await collect(joined)).equals(good), 'the exact blob, from the next source');
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 
