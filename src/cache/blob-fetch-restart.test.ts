@@ -57,7 +57,7 @@ describe('BlobFetch restarts on bad bytes', () => {
       assert.deepEqual(calls.map((c) => [c[0], c[2]]), [[0, undefined], [0, true]]);
       assert.match(calls[1]![1]!, /digest mismatch/);
       assert.deepEqual(w.all.map((x) => x.state), ['aborted', 'committed']);
-      assert.ok(Buffer.concat(w.all[1]!.chunks).equals(good));
+      assert.ok(Buffer.concat(w.all[1]!.chunks).equals(good), 'Buffer.concat(w.all[1]!.chunks).equals(good)');
       if (late) assert.ok((await collect(late)).equals(good), 'a reader of the new generation gets the exact blob');
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
@@ -103,7 +103,7 @@ describe('BlobFetch restarts on bad bytes', () => {
       if (r) {
         // This reader may belong to the first (refused) source or the second: either an abort or the exact blob.
         const got = await collect(r).catch((e: Error) => e);
-        assert.ok(got instanceof Error ? /wrong bytes/.test(got.message) : got.equals(good));
+        assert.ok(got instanceof Error ? /wrong bytes/.test(got.message) : got.equals(good), 'got instanceof Error ? /wrong bytes/.test(got.message) : got.equals(good)');
       }
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });

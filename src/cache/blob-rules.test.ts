@@ -51,7 +51,7 @@ describe('blob rules (unit: memory store, fake upstreams)', () => {
     const r = await gw.call('GET', `/v2/one.test/app/rm/blobs/${digest}`, { range: 'bytes=100-199' });
     assert.equal(r.statusCode, 206);
     assert.equal(r.headers['content-range'], `bytes 100-199/${bytes.length}`);
-    assert.ok(r.rawPayload.equals(bytes.subarray(100, 200)));
+    assert.ok(r.rawPayload.equals(bytes.subarray(100, 200)), 'r.rawPayload.equals(bytes.subarray(100, 200))');
   });
 
   it('a stream cut mid-way continues from the next upstream with Range; the client sees one stream', async () => {
@@ -76,7 +76,7 @@ describe('blob rules (unit: memory store, fake upstreams)', () => {
     try {
       const r = await gw.call('GET', `/v2/two.test/app/norange/blobs/${digest}`);
       assert.equal(r.statusCode, 200);
-      assert.ok(r.rawPayload.equals(bytes));
+      assert.ok(r.rawPayload.equals(bytes), 'r.rawPayload.equals(bytes)');
     } finally { origin.ignoreRange = false; }
   });
 
@@ -107,7 +107,7 @@ describe('blob rules (unit: memory store, fake upstreams)', () => {
     assert.equal(refetch[0]!.headers.range, undefined, 'from byte 0: nothing of the wrong bytes is kept');
     const r = await gw.call('GET', `/v2/two.test/app/bad2/blobs/${digest}`);
     assert.equal(r.headers['x-regway-cache'], 'hit');
-    assert.ok(r.rawPayload.equals(bytes));
+    assert.ok(r.rawPayload.equals(bytes), 'r.rawPayload.equals(bytes)');
     assert.equal(mirror.count('GET', `/v2/app/bad2/blobs/${digest}`), 1, 'the mirror was not asked again');
   });
 

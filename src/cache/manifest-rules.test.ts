@@ -79,7 +79,7 @@ describe('manifest rules (unit: memory store, fake upstream)', () => {
     const r = await gw.call('GET', '/v2/short.test/app/moved/manifests/v1', ACCEPT);
     assert.equal(r.headers['docker-content-digest'], moved.digest);
     assert.equal(r.headers['x-regway-cache'], 'miss');
-    assert.ok(r.rawPayload.equals(moved.manifest));
+    assert.ok(r.rawPayload.equals(moved.manifest), 'r.rawPayload.equals(moved.manifest)');
     assert.equal(up.count('HEAD', path), 1);
     assert.equal(up.count('GET', path), 2, 'the changed digest was fetched');
     // And the new mapping is cached in turn: by digest it needs no upstream.
@@ -99,7 +99,7 @@ describe('manifest rules (unit: memory store, fake upstream)', () => {
         assert.equal(r.headers['x-regway-cache'], 'stale');
         assert.match(String(r.headers.warning), /^299 - "/);
         assert.equal(r.headers['docker-content-digest'], img.digest, 'the digest last confirmed, never invented');
-        if (method === 'GET') assert.ok(r.rawPayload.equals(img.manifest));
+        if (method === 'GET') assert.ok(r.rawPayload.equals(img.manifest), 'r.rawPayload.equals(img.manifest)');
       }
       assert.ok(gw.logs.some((l) => /serving the last known tag mapping \(stale\)/.test(l.msg)), 'a stale answer is logged');
     } finally { up.heal(); }

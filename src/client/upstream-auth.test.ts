@@ -59,7 +59,7 @@ describe('upstream auth and redirects (unit: memory store, fake upstreams)', () 
     hub.script({ method: 'GET', path: `/v2/team/redirect/blobs/${digest}`, fault: { redirect: `${storage.url}/storage/${digest}` } });
     const r = await gw.call('GET', `/v2/hub.test/team/redirect/blobs/${digest}`);
     assert.equal(r.statusCode, 200);
-    assert.ok(r.rawPayload.equals(bytes));
+    assert.ok(r.rawPayload.equals(bytes), 'r.rawPayload.equals(bytes)');
     const at = storage.requests.filter((q) => q.path === `/storage/${digest}`);
     assert.equal(at.length, 1, 'the redirect was followed');
     assert.equal(at[0]!.headers.authorization, undefined, 'no credentials follow a redirect');

@@ -51,9 +51,9 @@ export function driverSuite(name: string, make: () => Promise<{ driver: StorageD
       const w = await d.writer('big/one');
       for (let i = 0; i < data.length; i += 256 * 1024) await w.write(data.subarray(i, i + 256 * 1024));
       await w.commit();
-      assert.ok((await readAll(d, 'big/one')).equals(data));
-      assert.ok((await readAll(d, 'big/one', { start: 1000, end: 1999 })).equals(data.subarray(1000, 2000)));
-      assert.ok((await readAll(d, 'big/one', { start: data.length - 5, end: data.length - 1 })).equals(data.subarray(-5)));
+      assert.ok((await readAll(d, 'big/one')).equals(data), '(await readAll(d, \'big/one\')).equals(data)');
+      assert.ok((await readAll(d, 'big/one', { start: 1000, end: 1999 })).equals(data.subarray(1000, 2000)), '(await readAll(d, \'big/one\', { start: 1000, end: 1999 })).equals(data.subarray(1000, 2000))');
+      assert.ok((await readAll(d, 'big/one', { start: data.length - 5, end: data.length - 1 })).equals(data.subarray(-5)), '(await readAll(d, \'big/one\', { start: data.length - 5, end: data.length - 1 })).equals(data.subarray(-5))');
     });
 
     it('reading a missing key rejects with NotFoundError', async () => {
@@ -86,7 +86,7 @@ export function driverSuite(name: string, make: () => Promise<{ driver: StorageD
       assert.equal((await readAll(d, 's/empty')).length, 0);
       const bin = Buffer.from([0, 255, 10, 13, 0, 128]);
       await d.put('s/bin', bin);
-      assert.ok((await d.get('s/bin'))?.equals(bin));
+      assert.ok((await d.get('s/bin'))?.equals(bin), '(await d.get(\'s/bin\'))?.equals(bin)');
       await d.put('s/bin', Buffer.from('replaced'));
       assert.equal((await d.get('s/bin'))?.toString(), 'replaced');
       assert.equal((await d.stat('s/bin'))?.size, 8);
@@ -151,11 +151,11 @@ export function driverSuite(name: string, make: () => Promise<{ driver: StorageD
         }
       }
       await writers[2]!.commit();
-      assert.ok((await d.get(key))?.equals(content(2)));
+      assert.ok((await d.get(key))?.equals(content(2)), '(await d.get(key))?.equals(content(2))');
       await writers[0]!.commit();
       assert.ok((await d.get(key))?.equals(content(0)), 'the later commit replaced the object whole');
       await writers[1]!.commit();
-      assert.ok((await readAll(d, key)).equals(content(1)));
+      assert.ok((await readAll(d, key)).equals(content(1)), '(await readAll(d, key)).equals(content(1))');
       assert.equal((await d.stat(key))?.size, content(1).length);
     });
 
@@ -180,7 +180,7 @@ export function driverSuite(name: string, make: () => Promise<{ driver: StorageD
         await w.commit();
       }));
       writing = false;
-      assert.ok((await reader) > 0);
+      assert.ok((await reader) > 0, '(await reader) > 0');
       assert.ok(isWhole((await d.get(key))!), 'the final object is one whole version');
     });
 

@@ -143,7 +143,7 @@ describe('fall-through rules (unit: memory store, fake upstreams)', () => {
     const digest = origin.blob('app/blob', bytes);
     const r = await gw.call('GET', `/v2/blob.test/app/blob/blobs/${digest}`);
     assert.equal(r.statusCode, 200);
-    assert.ok(r.rawPayload.equals(bytes));
+    assert.ok(r.rawPayload.equals(bytes), 'r.rawPayload.equals(bytes)');
     assert.equal(mirror.count('GET', `/v2/app/blob/blobs/${digest}`), 1);
   });
 });
