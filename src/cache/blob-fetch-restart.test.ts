@@ -12,6 +12,7 @@ import { BlobFetch, FetchFailedError, StoreWriteError, type OpenSource } from '.
 import { parseDigest } from '../oci/digest.js';
 import type { ObjectWriter } from '../store/driver.js';
 import { verifiedWriter } from '../store/blob-store.js';
+import { waitFor } from '../testing/wait.js';
 
 function memoryWriters() {
   const all: { chunks: Buffer[]; state: string }[] = [];
@@ -57,8 +58,32 @@ describe('BlobFetch restarts on bad bytes', () => {
       assert.deepEqual(calls.map((c) => [c[0], c[2]]), [[0, undefined], [0, true]]);
       assert.match(calls[1]![1]!, /digest mismatch/);
       assert.deepEqual(w.all.map((x) => x.state), ['aborted', 'committed']);
-      assert.ok(Buffer.concat(w.all[1]!.chunks).equals(good));
+      assert.ok(Buffer.concat(w.all[1]!.chunks).equals(good), 'Buffer.concat(w.all[1]!.chunks).equals(good)');
       if (late) assert.ok((await collect(late)).equals(good), 'a reader of the new generation gets the exact blob');
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+
+  it('a reader that joins while a restart opens the next spool waits for it (it is not sent to the store)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regway-restart-'));
+    try {
+      const good = randomBytes(200 * 1024);
+      const bad = Buffer.from(good); bad[10] = bad[10]! ^ 0xff;
+      let sources = 0;
+      const open: OpenSource = async () => ({ size: good.length, body: chunks(++sources === 1 ? bad : good) });
+      const w = memoryWriters();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => { release = r; });
+      let reopening = false;
+      // The second store writer opens only when the test says: the window between two spools.
+      const gated = async (): Promise<ObjectWriter> => { if (w.all.length === 1) { reopening = true; await gate; } return w.open(); };
+      const fetch = new BlobFetch(digestOf(good), dir);
+      const done = fetch.run(gated, open);
+      await waitFor(() => reopening, 'the restart to open the next writer');
+      const joined = fetch.reader();
+      assert.ok(joined, 'a reader, not "the store has it": the store has nothing yet');
+      release();
+      await done;
+      assert.ok((await collect(joined)).equals(good), 'the exact blob, from the next source');
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 
@@ -79,7 +104,7 @@ describe('BlobFetch restarts on bad bytes', () => {
       if (r) {
         // This reader may belong to the first (refused) source or the second: either an abort or the exact blob.
         const got = await collect(r).catch((e: Error) => e);
-        assert.ok(got instanceof Error ? /wrong bytes/.test(got.message) : got.equals(good));
+        assert.ok(got instanceof Error ? /wrong bytes/.test(got.message) : got.equals(good), 'got instanceof Error ? /wrong bytes/.test(got.message) : got.equals(good)');
       }
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });

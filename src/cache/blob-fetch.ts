@@ -240,7 +240,9 @@ export class BlobFetch extends EventEmitter {
    * verified; undefined when the fetch has finished and closed its spool (read the store instead).
    */
   reader(start = 0, end?: number): Readable | undefined {
-    if (!this.fh) return undefined;
+    // No spool while not finished: a restart is opening the next one (openSink), and the reader
+    // waits for it; only a finished fetch sends its readers to the store.
+    if (!this.fh && this.finished) return undefined;
     this.readers++;
     const gen = this.generation;
     let pos = start;
@@ -259,6 +261,7 @@ export class BlobFetch extends EventEmitter {
   private pump(stream: Readable, gen: number, pos: number, end: number | undefined, advance: (n: number) => void): void {
     if (this.error) { stream.destroy(this.error); return; }
     if (gen !== this.generation) { stream.destroy(new FetchFailedError('the upstream sent wrong bytes; the download restarted from another upstream', 'restart')); return; }
+    if (!this.fh) { this.once('progress', () => this.pump(stream, gen, pos, end, advance)); return; }
     const last = end ?? (this.done ? this.written - 1 : Infinity);
     if (pos > last) {
       // Everything asked for is out, but a clean end would claim the bytes are good: wait for the digest.

@@ -82,8 +82,9 @@ export const configSchema = z.object({
   listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:5000 or [::1]:5000').default('127.0.0.1:5000'),
   /** Public base URL, used only in logs and docs; Location headers stay relative. */
   storage: z.object({
-    driver: z.enum(['filesystem', 's3']).default('filesystem'),
-    /** Filesystem driver's root (unused with s3). */
+    /** memory: for tests and throw-away gateways, nothing survives a restart. */
+    driver: z.enum(['filesystem', 's3', 'memory']).default('filesystem'),
+    /** Filesystem driver's root; with s3 and memory, only this instance's own files (audit log, SLO state, token key). */
     path: z.string().min(1).default('./data'),
     /** 0 = unlimited. Least-recently-used blobs are evicted above it. */
     maxSize: size.default(0),

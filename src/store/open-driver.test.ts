@@ -2,7 +2,7 @@
 // filesystem default staying exactly what it was.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyOverrides } from '../config/load.js';
@@ -23,6 +23,17 @@ describe('storage configuration', () => {
       assert.equal(s.driver.name, 'filesystem');
       assert.equal(s.location, dir);
     } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+
+  it('memory: selectable, nothing on disk, nothing shared between two opens', async () => {
+    const c = cfg({ driver: 'memory', path: join(tmpdir(), 'regway-memory-never-created') });
+    const a = await openStorage(c.storage, silentLogger());
+    const b = await openStorage(c.storage, silentLogger());
+    assert.equal(a.driver.name, 'memory');
+    assert.equal(a.location, 'memory');
+    await a.driver.put('k/v', Buffer.from('x'));
+    assert.equal(await b.driver.get('k/v'), undefined, 'a restart (another open) starts empty');
+    assert.equal(existsSync(c.storage.path), false, 'the memory driver creates no folder');
   });
 
   it('s3 with only a bucket gets its defaults', () => {

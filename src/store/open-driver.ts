@@ -4,6 +4,7 @@ import { resolveSecret } from '../config/secrets.js';
 import type { Logger } from '../obs/logger.js';
 import type { StorageDriver } from './driver.js';
 import { FsDriver } from './fs-driver.js';
+import { MemoryDriver } from './memory-driver.js';
 
 /** A driver ready for use, with its resources to release at shutdown. */
 export interface OpenedStorage {
@@ -34,6 +35,11 @@ export async function openStorage(storage: Config['storage'], log: Logger): Prom
     try { await driver.init(); } catch (e) { driver.close(); throw e; }
     log.info({ storage: driver.location, endpoint: c.endpoint ?? `aws:${c.region}`, credentials: credentials ? 'config' : 'aws default chain' }, 'S3 storage ready');
     return { driver, location: driver.location, close: () => driver.close() };
+  }
+  if (storage.driver === 'memory') {
+    const driver = new MemoryDriver();
+    log.warn('storage.driver is memory: the cache lives in this process only and nothing survives a restart (tests and throw-away gateways)');
+    return { driver, location: 'memory', close: () => {} };
   }
   const root = resolve(storage.path);
   const driver = new FsDriver(root);
