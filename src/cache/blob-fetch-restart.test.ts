@@ -75,7 +75,7 @@ describe('BlobFetch restarts on bad bytes', () => {
       const gate = new Promise<void>((r) => { release = r; });
       let reopening = false;
       // The second store writer opens only when the test says: the window between two spools.
-      const gated = async (): Promise<ObjectWriter> => { if (w.all.length === 1) { reopening = true; await gate; } return w.open(); };
+      const gated = async () => { if (w.all.length === 1) { reopening = true; await gate; } return verifiedWriter(fetch.digest, await w.open()); };
       const fetch = new BlobFetch(digestOf(good), dir);
       const done = fetch.run(gated, open);
       await waitFor(() => reopening, 'the restart to open the next writer');

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { LightMyRequestResponse } from 'fastify';
-import { createGateway, type Gateway } from '../gateway/gateway.js';
+import { createGateway, type Gateway } from '../server/gateway.js';
 import { applyOverrides } from '../config/load.js';
 import type { ConfigInput } from '../config/schema.js';
 import { createLogger } from '../obs/logger.js';
