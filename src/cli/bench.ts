@@ -1,8 +1,8 @@
-// `regway bench pull`: runs src/diagnose/bench-pull.ts over each endpoint and prints a comparison table.
+// `regway bench pull`: runs src/diagnose/images/bench-pull.ts over each endpoint and prints a comparison table.
 import type { Command } from 'commander';
-import { benchPull, type BenchResult } from '../diagnose/bench-pull.js';
-import { fmtBytes } from '../diagnose/http.js';
-import { progressBar } from '../diagnose/progress.js';
+import { benchPull, type BenchResult } from '../diagnose/images/bench-pull.js';
+import { fmtBytes } from '../diagnose/common/http.js';
+import { progressBar } from '../diagnose/images/progress.js';
 
 const mib = (n: number): string => (n / 1024 ** 2).toFixed(1);
 

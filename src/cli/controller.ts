@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { parseDuration } from '../config/units.js';
 import { createLogger } from '../obs/logger.js';
-import { runDoctor } from '../diagnose/index.js';
+import { runDoctor } from '../diagnose/doctor/index.js';
 import { Controller } from '../controller/controller.js';
 import { kubeApiFromConfig, loadKubeConfig } from '../controller/kube-client.js';
 import { ControllerMetrics, serveMetrics } from '../controller/metrics.js';

@@ -1,8 +1,8 @@
 // `regway doctor`: parse flags, run the checks, print. The exit status is the worst finding (0 ok/info, 1 warn, 2 error).
 import type { Command } from 'commander';
 import { parseDuration, parseSize } from '../config/units.js';
-import { exitCodeFor, runDoctor, type DoctorOptions } from '../diagnose/index.js';
-import { formatFinding, formatSummary } from '../diagnose/format.js';
+import { exitCodeFor, runDoctor, type DoctorOptions } from '../diagnose/doctor/index.js';
+import { formatFinding, formatSummary } from '../diagnose/doctor/format.js';
 
 interface Opts { insecure?: boolean; caFile?: string; username?: string; passwordStdin?: boolean; dockerConfig?: string; authfile?: string; platform: string; timeout: string; sample: string; via?: string; json?: boolean }
 

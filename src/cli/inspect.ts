@@ -1,7 +1,7 @@
-// `regway inspect`: prints what src/diagnose/inspect.ts finds. Exit 1 when an image could not be read.
+// `regway inspect`: prints what src/diagnose/images/inspect.ts finds. Exit 1 when an image could not be read.
 import type { Command } from 'commander';
-import { fmtBytes } from '../diagnose/http.js';
-import { inspectImages, type ImageReport, type SharingReport } from '../diagnose/inspect.js';
+import { fmtBytes } from '../diagnose/common/http.js';
+import { inspectImages, type ImageReport, type SharingReport } from '../diagnose/images/inspect.js';
 
 function printImage(r: ImageReport): string {
   const out = [`${r.ref}${r.digest ? `  ${r.digest}` : ''}`];

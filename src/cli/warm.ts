@@ -1,10 +1,10 @@
 // `regway warm`: reads the image list (arguments, --from FILE, a Kubernetes manifest), runs the warm-up, prints.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { fmtBytes } from '../diagnose/http.js';
-import { imagesFromKubernetes, looksLikeKubernetes, parseImageLines } from '../diagnose/image-list.js';
-import { progressBar } from '../diagnose/progress.js';
-import { warm } from '../diagnose/warm.js';
+import { fmtBytes } from '../diagnose/common/http.js';
+import { imagesFromKubernetes, looksLikeKubernetes, parseImageLines } from '../diagnose/images/image-list.js';
+import { progressBar } from '../diagnose/images/progress.js';
+import { warm } from '../diagnose/images/warm.js';
 
 export function registerWarm(program: Command): void {
   program.command('warm')

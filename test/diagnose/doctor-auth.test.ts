@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { startDistribution, type Distribution } from '../helpers/distribution.js';
 import { pushImage } from '../helpers/images.js';
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
-import { runDoctor, type DoctorOptions } from '../../src/diagnose/index.js';
+import { runDoctor, type DoctorOptions } from '../../src/diagnose/doctor/index.js';
 import { makeLeaf } from './fixtures/certs.js';
 import { startRegistry, type Registry } from './fixtures/registry.js';
 import { startTokenServer, type TokenServer } from './fixtures/token-server.js';

@@ -10,7 +10,7 @@ import { startDistribution, type Distribution } from '../helpers/distribution.js
 import { pushImage, pushIndex, type PushedImage } from '../helpers/images.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
-import { runDoctor } from '../../src/diagnose/index.js';
+import { runDoctor } from '../../src/diagnose/doctor/index.js';
 import { absent, get, isolated, show } from './fixtures/assert.js';
 
 let dist: Distribution;

@@ -7,7 +7,7 @@ import { startDistribution, type Distribution } from '../helpers/distribution.js
 import { pushImage } from '../helpers/images.js';
 import { freePort } from '../helpers/ports.js';
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
-import { runDoctor } from '../../src/diagnose/index.js';
+import { runDoctor } from '../../src/diagnose/doctor/index.js';
 import { startNginx, type Nginx } from './fixtures/nginx.js';
 import { absent, get, isolated, show } from './fixtures/assert.js';
 

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
-import { runDoctor } from '../../src/diagnose/index.js';
+import { runDoctor } from '../../src/diagnose/doctor/index.js';
 import { makeCa, makeLeaf, type CertFiles } from './fixtures/certs.js';
 import { startRegistry, type Registry } from './fixtures/registry.js';
 import { startNginx } from './fixtures/nginx.js';

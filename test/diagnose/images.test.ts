@@ -7,9 +7,9 @@ import { startDistribution, type Distribution } from '../helpers/distribution.js
 import { pushImage, pushIndex, type PushedImage, type PushedIndex } from '../helpers/images.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { makeTempDir, removeTempDir, run } from '../helpers/proc.js';
-import { warm } from '../../src/diagnose/warm.js';
-import { benchPull } from '../../src/diagnose/bench-pull.js';
-import { inspectImages } from '../../src/diagnose/inspect.js';
+import { warm } from '../../src/diagnose/images/warm.js';
+import { benchPull } from '../../src/diagnose/images/bench-pull.js';
+import { inspectImages } from '../../src/diagnose/images/inspect.js';
 
 let dist: Distribution;
 let gw: TestGateway;

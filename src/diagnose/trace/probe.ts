@@ -6,7 +6,7 @@ import { Agent, request } from 'undici';
 import { bearerChallenge } from '../../auth/challenge.js';
 import { MANIFEST_TYPES } from '../../oci/mediatypes.js';
 import { toolUserAgent } from '../../obs/tools.js';
-import { explainErrors, parseErrorBody } from '../registry-error.js';
+import { explainErrors, parseErrorBody } from '../common/registry-error.js';
 import type { Probe, RuntimeTrace, TraceEndpoint } from './types.js';
 
 const ACCEPT = MANIFEST_TYPES.join(', ');

@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { rootCertificates } from 'node:tls';
-import type { Challenge } from '../auth/challenge.js';
-import type { ManifestInfo } from '../oci/manifest.js';
-import type { Target } from './target.js';
+import type { Challenge } from '../../auth/challenge.js';
+import type { ManifestInfo } from '../../oci/manifest.js';
+import type { Target } from '../common/target.js';
 import type { DoctorOptions } from './types.js';
 
 export interface CredentialSourceInfo {

@@ -1,5 +1,5 @@
-// Public surface of the diagnostics: the doctor (used by the CLI and the Kubernetes controller), and the image
-// tools (inspect, warm, bench) and trace for the CLI.
+// Public surface of the doctor, used by the CLI and the Kubernetes controller: one entry point so neither depends on
+// how the checks are laid out behind it.
 export type { Severity, Finding, DoctorOptions, DoctorReport } from './types.js';
 export { worstOf, exitCodeFor } from './types.js';
 export { FINDINGS_TABLE as FINDINGS } from './findings.js';

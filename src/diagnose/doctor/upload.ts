@@ -10,7 +10,8 @@ import { isIP } from 'node:net';
 import { baseUrl, trustedCas, type DoctorContext } from './context.js';
 import { hostOf } from './dns.js';
 import { finding } from './findings.js';
-import { basicAuth, DOCTOR_AGENT, errorText, fmtBytes } from './http.js';
+import { basicAuth, DOCTOR_AGENT } from './http.js';
+import { errorText, fmtBytes } from '../common/http.js';
 import { pullScope, requestToken } from './token.js';
 import type { Finding } from './types.js';
 

@@ -1,15 +1,15 @@
 // Reading images for inspect, warm, bench and the doctor's manifest and blob checks, on top of the project's
 // UpstreamClient (token and Basic auth, TLS options, redirects without credentials). Through a gateway the
 // requests carry `?ns=<registry>`, which regway and the OCI "registry proxying" convention understand.
-import { UpstreamClient, readCappedBytes, drain, type UpstreamResponse } from '../client/upstream-client.js';
-import { upstreamSchema } from '../config/schema.js';
-import { digestOf } from '../oci/digest.js';
-import { MANIFEST_TYPES, MT, bareType } from '../oci/mediatypes.js';
-import { isIndex, parseManifest, type Descriptor, type ManifestInfo } from '../oci/manifest.js';
-import type { ImageRef } from '../oci/reference.js';
-import { toolUserAgent, type ToolName } from '../obs/tools.js';
-import { explainErrors, parseErrorBody, type RegistryErrorBody } from './registry-error.js';
-import { apiHost } from './target.js';
+import { UpstreamClient, readCappedBytes, drain, type UpstreamResponse } from '../../client/upstream-client.js';
+import { upstreamSchema } from '../../config/schema.js';
+import { digestOf } from '../../oci/digest.js';
+import { MANIFEST_TYPES, MT, bareType } from '../../oci/mediatypes.js';
+import { isIndex, parseManifest, type Descriptor, type ManifestInfo } from '../../oci/manifest.js';
+import type { ImageRef } from '../../oci/reference.js';
+import { toolUserAgent, type ToolName } from '../../obs/tools.js';
+import { explainErrors, parseErrorBody, type RegistryErrorBody } from '../common/registry-error.js';
+import { apiHost } from '../common/target.js';
 
 export interface ImageClientOptions {
   /** Base URL of the endpoint: the registry (http(s)://host[:port]) or a gateway. */

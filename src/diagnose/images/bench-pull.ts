@@ -1,10 +1,10 @@
 // `regway bench pull`: full pulls (manifest, platform manifest, config and every layer, digests verified) through
 // each endpoint by N concurrent clients, so a gateway can be compared with the registry itself on the same image.
 import { createHash } from 'node:crypto';
-import { drain } from '../client/upstream-client.js';
-import { parseImageRef, type ImageRef } from '../oci/reference.js';
+import { drain } from '../../client/upstream-client.js';
+import { parseImageRef, type ImageRef } from '../../oci/reference.js';
 import { blobsOf, firstHeader, ImageClient } from './image-client.js';
-import { errorText } from './http.js';
+import { errorText } from '../common/http.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import { pool, roundOrder, spreadOf, summarize, type Spread, type Summary } from './stats.js';
 

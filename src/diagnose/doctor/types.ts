@@ -1,6 +1,7 @@
 // Pure data of the doctor: what a check reports and what the runner returns. No I/O here.
+import type { Severity } from '../common/severity.js';
 
-export type Severity = 'ok' | 'info' | 'warn' | 'error';
+export type { Severity };
 
 /** One result of one check: a stable `code` from FINDINGS, the stage that produced it, and what to do. */
 export interface Finding {

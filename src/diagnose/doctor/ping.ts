@@ -1,7 +1,8 @@
 // Stage 5: GET /v2/, the API version check every client does first. Its answer also carries the auth challenge.
 import { baseUrl, type DoctorContext } from './context.js';
 import { finding } from './findings.js';
-import { errorText, header, isTimeout, rawRequest, type RawResponse } from './http.js';
+import { header, rawRequest, type RawResponse } from './http.js';
+import { errorText, isTimeout } from '../common/http.js';
 import type { Finding } from './types.js';
 
 /** What the ping answered, kept for the challenge check. */

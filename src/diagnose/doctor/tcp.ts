@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import type { DoctorContext } from './context.js';
 import { hostOf } from './dns.js';
 import { finding } from './findings.js';
-import { endpointPort } from './target.js';
+import { endpointPort } from '../common/target.js';
 import type { Finding } from './types.js';
 
 export function tcpConnect(host: string, port: number, timeoutMs: number): Promise<{ ms: number; local: string }> {

@@ -1,13 +1,13 @@
 // `regway warm`: pulls images through a gateway so its cache holds them before the nodes ask (a rollout, a new
 // node pool, a registry maintenance window). Every blob of the chosen platforms is read once, in full, with a
 // concurrency limit; the gateway's x-regway-cache header tells what it already had.
-import { drain } from '../client/upstream-client.js';
-import { parseImageRef, type ImageRef } from '../oci/reference.js';
-import { isIndex } from '../oci/manifest.js';
+import { drain } from '../../client/upstream-client.js';
+import { parseImageRef, type ImageRef } from '../../oci/reference.js';
+import { isIndex } from '../../oci/manifest.js';
 import { blobsOf, firstHeader, ImageClient, platformMatches, platformString } from './image-client.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import { pool } from './stats.js';
-import { errorText } from './http.js';
+import { errorText } from '../common/http.js';
 
 export interface WarmOptions {
   /** Gateway base URL, e.g. http://regway.internal:5000. */

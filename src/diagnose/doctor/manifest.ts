@@ -1,13 +1,13 @@
 // Stage 9: the image's manifest, the way a pull starts: which platforms exist, and the one this node needs.
-import { UpstreamAuthError, UpstreamConnectionError } from '../client/upstream-client.js';
-import { MT } from '../oci/mediatypes.js';
+import { UpstreamAuthError, UpstreamConnectionError } from '../../client/upstream-client.js';
+import { MT } from '../../oci/mediatypes.js';
 import { baseUrl, describeSource, type DoctorContext } from './context.js';
 import { finding } from './findings.js';
 import { describeUpstreams, failingUpstreams } from './gateway-status.js';
-import { errorText, fmtBytes } from './http.js';
-import { firstHeader, ImageClient, ManifestError, type FetchedManifest } from './image-client.js';
-import { explainErrors, failedUpstreams } from './registry-error.js';
-import { imageReference } from './target.js';
+import { errorText, fmtBytes } from '../common/http.js';
+import { firstHeader, ImageClient, ManifestError, type FetchedManifest } from '../images/image-client.js';
+import { explainErrors, failedUpstreams } from '../common/registry-error.js';
+import { imageReference } from '../common/target.js';
 import type { Finding } from './types.js';
 
 const STAGE = 'manifest';

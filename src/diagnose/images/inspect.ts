@@ -1,11 +1,11 @@
 // `regway inspect`: what an image is made of (platforms, layers, config) and what is worth fixing about it; for
 // several images, the layers they share and the bytes that sharing saves on every node that pulls them all.
-import { MT } from '../oci/mediatypes.js';
-import { isIndex } from '../oci/manifest.js';
-import { parseImageRef } from '../oci/reference.js';
+import { MT } from '../../oci/mediatypes.js';
+import { isIndex } from '../../oci/manifest.js';
+import { parseImageRef } from '../../oci/reference.js';
 import { ImageClient, ManifestError } from './image-client.js';
-import { errorText } from './http.js';
-import type { Severity } from './types.js';
+import { errorText } from '../common/http.js';
+import type { Severity } from '../common/severity.js';
 
 export interface InspectOptions { via?: string; plainHttp?: boolean; insecure?: boolean; caFile?: string; username?: string; password?: string; timeoutMs?: number; platform?: string }
 export interface LayerInfo { digest: string; size: number; mediaType: string }

@@ -4,7 +4,7 @@ import { createContext } from './context.js';
 import { FINDINGS } from './index.js';
 import { finding } from './findings.js';
 import { runChecks } from './runner.js';
-import { parseTarget } from './target.js';
+import { parseTarget } from '../common/target.js';
 import { exitCodeFor, worstOf } from './types.js';
 
 test('a check that throws becomes CHECK_CRASHED and the next checks still run', async () => {

@@ -6,7 +6,7 @@ import { checkServerIdentity, connect, type DetailedPeerCertificate, type TLSSoc
 import { trustedCas, type DoctorContext } from './context.js';
 import { hostOf } from './dns.js';
 import { finding } from './findings.js';
-import { endpointPort } from './target.js';
+import { endpointPort } from '../common/target.js';
 import type { Finding } from './types.js';
 
 const DAY = 86_400_000;

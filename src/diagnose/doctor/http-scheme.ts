@@ -6,7 +6,7 @@ import type { DoctorContext } from './context.js';
 import { hostOf } from './dns.js';
 import { finding } from './findings.js';
 import { DOCTOR_AGENT } from './http.js';
-import { endpointPort } from './target.js';
+import { endpointPort } from '../common/target.js';
 import { checkTls } from './tls.js';
 import type { Finding } from './types.js';
 

@@ -1,7 +1,7 @@
 // The doctor's own small HTTP client for the checks that must see raw answers (ping, challenge, token): no retries,
 // no automatic auth, bodies read with a cap. Manifest and blob checks use the project's UpstreamClient instead.
 import { Agent, request, type Dispatcher } from 'undici';
-import { toolUserAgent } from '../obs/tools.js';
+import { toolUserAgent } from '../../obs/tools.js';
 import { baseUrl, trustedCas, type DoctorContext } from './context.js';
 
 export interface RawResponse { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; ms: number }
@@ -78,32 +78,6 @@ export function header(h: RawResponse['headers'], name: string): string | undefi
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-/** A network error's code, looking through undici's wrapping. */
-export function errorCode(e: unknown): string {
-  const err = e as { code?: string; cause?: { code?: string } };
-  return err?.cause?.code ?? err?.code ?? 'ERROR';
-}
-
-export function errorText(e: unknown): string {
-  const err = e as { message?: string; cause?: { message?: string } };
-  const code = errorCode(e);
-  const msg = err?.cause?.message ?? err?.message ?? String(e);
-  return msg.includes(code) ? msg : `${code}: ${msg}`;
-}
-
-export function isTimeout(e: unknown): boolean {
-  return /TIMEOUT|ETIMEDOUT/.test(errorCode(e));
-}
-
 export function basicAuth(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-}
-
-/** Human size: 1.5 MiB. */
-export function fmtBytes(n: number): string {
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
-  return `${i === 0 ? v : v.toFixed(1)} ${u[i]}`;
 }

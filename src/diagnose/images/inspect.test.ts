@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MT } from '../oci/mediatypes.js';
+import { MT } from '../../oci/mediatypes.js';
 import { imageFindings, sharing, type ImageReport, type PlatformReport } from './inspect.js';
 
 const layer = (d: string, size: number) => ({ digest: `sha256:${d.repeat(64).slice(0, 64)}`, size, mediaType: MT.ociLayerGzip });

@@ -2,7 +2,8 @@
 // it (GET realm?service=&scope=repository:<name>:pull with Basic credentials). Basic: GET /v2/ with the credentials.
 import { baseUrl, describeSource, type DoctorContext } from './context.js';
 import { finding } from './findings.js';
-import { basicAuth, errorText, rawRequest } from './http.js';
+import { basicAuth, rawRequest } from './http.js';
+import { errorText } from '../common/http.js';
 import type { Finding } from './types.js';
 
 const STAGE = 'token';

@@ -1,5 +1,5 @@
 // Stage 6: how the registry wants clients to authenticate, read from the ping's WWW-Authenticate.
-import { bearerChallenge, parseChallenges } from '../auth/challenge.js';
+import { bearerChallenge, parseChallenges } from '../../auth/challenge.js';
 import type { DoctorContext } from './context.js';
 import { finding } from './findings.js';
 import { header } from './http.js';

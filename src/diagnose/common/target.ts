@@ -1,6 +1,6 @@
 // What the doctor was asked about: a registry (host[:port], optionally with a scheme) or an image reference, and the
 // endpoint requests go to (the registry itself, Docker Hub's API host, or a gateway given with --via). Pure.
-import { isValidHost, looksLikeHost, parseImageRef, type ImageRef } from '../oci/reference.js';
+import { isValidHost, looksLikeHost, parseImageRef, type ImageRef } from '../../oci/reference.js';
 
 export interface Target {
   input: string;

@@ -10,7 +10,7 @@ import { closeAgents } from './http.js';
 import { checkScheme } from './http-scheme.js';
 import { checkManifest, closeImageClient } from './manifest.js';
 import { checkPing } from './ping.js';
-import { parseTarget, TargetError } from './target.js';
+import { parseTarget, TargetError } from '../common/target.js';
 import { checkTcp } from './tcp.js';
 import { checkTls } from './tls.js';
 import { checkToken } from './token.js';

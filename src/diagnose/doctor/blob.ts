@@ -1,10 +1,10 @@
 // Stage 10: download a sample of the largest layer and time it: time to first byte, throughput, and what that
 // means for the whole image. The sample ends at --sample-bytes or at the timeout, whichever comes first.
-import { drain } from '../client/upstream-client.js';
+import { drain } from '../../client/upstream-client.js';
 import type { DoctorContext } from './context.js';
 import { finding } from './findings.js';
-import { errorText, fmtBytes } from './http.js';
-import { blobRefusal } from './image-client.js';
+import { errorText, fmtBytes } from '../common/http.js';
+import { blobRefusal } from '../images/image-client.js';
 import { imageClient } from './manifest.js';
 import type { Finding } from './types.js';
 
