@@ -1,8 +1,8 @@
 // The gateway's pid file (`regway serve --pid-file FILE`) and what `regway reload` does with it:
 // signal exactly this gateway, never "some node process" (`pidof -s node` picks any, and Node exits
 // on a SIGHUP it does not handle). Written atomically; removed at shutdown only if it is still ours.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync, unlinkSync } from 'node:fs';
+import { writeFileAtomicSync } from '../config/atomic-write.js';
 
 export class PidFileError extends Error {}
 
@@ -37,17 +37,13 @@ function readPidFile(path: string): number | undefined {
   return pid;
 }
 
-/** Writes our pid (temp, fsync, rename); refuses when another live gateway already owns the file. */
+/** Writes our pid atomically; refuses when another live gateway already owns the file. */
 export function writePidFile(path: string, pid = process.pid): void {
   const other = (() => { try { return readPidFile(path); } catch { return undefined; } })();
   if (other !== undefined && other !== pid && isRunning(other) && isRegwayServe(other)) {
     throw new PidFileError(`${path} belongs to a running gateway (pid ${other}); stop it first, or give this one another --pid-file`);
   }
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${pid}.tmp`);
-  const fd = openSync(tmp, 'w', 0o644);
-  try { writeSync(fd, `${pid}\n`); fsyncSync(fd); } finally { closeSync(fd); }
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, `${pid}\n`, { mode: 0o644, dirMode: 0o777 });
 }
 
 /** Removes the pid file if it still names us (a newer gateway may have taken it over). */

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { promises as fsp } from 'node:fs';
+import { writeFileAtomic } from '../config/atomic-write.js';
 import { formatHtpasswd, hashPassword, isValidUserName, parseHtpasswd } from '../auth/htpasswd.js';
 
 interface Opts { htpasswd: string; passwordStdin?: boolean; cost?: string }
@@ -8,11 +9,9 @@ async function readFileOrEmpty(path: string): Promise<string> {
   try { return await fsp.readFile(path, 'utf8'); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'ENOENT') return ''; throw e; }
 }
 
-/** Writes the file atomically, 0600: it holds password hashes. */
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await fsp.writeFile(tmp, text, { mode: 0o600 });
-  await fsp.rename(tmp, path);
+/** Replaces the file atomically, 0600: it holds password hashes. */
+async function saveHtpasswd(path: string, text: string): Promise<void> {
+  await writeFileAtomic(path, text, { mode: 0o600 });
 }
 
 async function readPassword(o: Opts): Promise<string> {
@@ -34,7 +33,7 @@ async function setPassword(name: string, o: Opts, mustExist: boolean): Promise<v
   const cost = Number(o.cost ?? 10);
   if (!Number.isInteger(cost) || cost < 4 || cost > 15) throw new Error('--cost must be an integer from 4 to 15');
   users.set(name, await hashPassword(await readPassword(o), cost));
-  await writeAtomic(o.htpasswd, formatHtpasswd(users));
+  await saveHtpasswd(o.htpasswd, formatHtpasswd(users));
   process.stdout.write(`regway user: ${mustExist ? 'password changed for' : 'added'} ${name} in ${o.htpasswd}\n`);
 }
 
@@ -63,7 +62,7 @@ Examples:
     .action(async (name: string, o: Opts) => {
       const { users } = parseHtpasswd(await readFileOrEmpty(o.htpasswd));
       if (!users.delete(name)) throw new Error(`no user ${name} in ${o.htpasswd}`);
-      await writeAtomic(o.htpasswd, formatHtpasswd(users));
+      await saveHtpasswd(o.htpasswd, formatHtpasswd(users));
       process.stdout.write(`regway user: removed ${name} from ${o.htpasswd}\n`);
     });
   withFile(user.command('list').description('List the users (and lines skipped: not bcrypt)'))

@@ -13,7 +13,7 @@ import { WebhookNotifier } from './alerts/webhooks.js';
 import { Metrics } from './metrics.js';
 import { SloTracker } from './slo.js';
 import { StatusStats, type UpstreamStatus } from './status.js';
-import { readIfExists, writeFileAtomic } from './persist.js';
+import { readIfExists, saveState } from './persist.js';
 import { toolOf } from './tools.js';
 import { STATUS_PAGE } from './ui/page.js';
 import { STORAGE_FAILED, UPSTREAM_REFUSED } from './channels.js';
@@ -144,7 +144,7 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
   const persist = async () => {
     await Promise.all([
       slo.save(sloPath).catch((err) => log.warn({ err }, 'could not save SLO history')),
-      writeFileAtomic(statusPath, stats.serialize()).catch((err) => log.warn({ err }, 'could not save status page counters')),
+      saveState(statusPath, stats.serialize()).catch((err) => log.warn({ err }, 'could not save status page counters')),
     ]);
   };
   const timer = setInterval(() => { if (slo.dirty || stats.dirty) { stats.dirty = false; void persist(); } }, config.slo.persistInterval);

@@ -1,4 +1,4 @@
-import { readIfExists, writeFileAtomic } from './persist.js';
+import { readIfExists, saveState } from './persist.js';
 import type { ObservedEvent } from './pulls.js';
 
 /**
@@ -169,7 +169,7 @@ export class SloTracker {
   /** Writes the buckets atomically (temp file, fsync, rename), so a crash mid-save keeps the old file. */
   async save(path: string): Promise<void> {
     this.dirty = false;
-    await writeFileAtomic(path, this.serialize());
+    await saveState(path, this.serialize());
   }
 
   async load(path: string): Promise<boolean> {

@@ -2,12 +2,9 @@
 // rename, fsync of the directory), so a crash at any instant leaves each file either old or new. Before the first
 // write, a backup set holding every file about to change (and a list of the files that did not exist) is made
 // durable under <root>/var/backups/regway/<timestamp>/; `rollback` replays it.
-import { randomBytes } from 'node:crypto';
-import {
-  closeSync, fchmodSync, fchownSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, statSync,
-  unlinkSync, writeSync, existsSync,
-} from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fsyncDirSync, removeStaleTempsSync, writeFileAtomicSync } from '../config/atomic-write.js';
 import type { FileChange } from './plan.js';
 import { underRoot } from './targets.js';
 
@@ -50,46 +47,16 @@ export class ApplyError extends Error {
   constructor(message: string) { super(message); this.name = 'ApplyError'; }
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-}
-
 interface Owner { mode: number; uid?: number; gid?: number }
 
-/** Writes `data` to `path` so that readers only ever see the old or the new bytes. */
-export function writeFileAtomic(path: string, data: string | Buffer, owner: Owner, dirMode = 0o755): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: dirMode });
-  const tmp = join(dir, `.${basename(path)}.regway-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    // Mode and owner are set before the rename so the file never appears with the wrong ones, even for an instant.
-    fchmodSync(fd, owner.mode);
-    if (owner.uid !== undefined && owner.gid !== undefined) fchownSync(fd, owner.uid, owner.gid);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd); try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-  fsyncDir(dir);
+/** Writes `data` to `path` so that readers only ever see the old or the new bytes, with exactly the mode and owner given. */
+function writeFile(path: string, data: string | Buffer, owner: Owner, dirMode = 0o755): void {
+  writeFileAtomicSync(path, data, { mode: owner.mode, exactMode: true, uid: owner.uid, gid: owner.gid, dirMode });
 }
 
 function removeFile(path: string): void {
   try { unlinkSync(path); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; return; }
-  fsyncDir(dirname(path));
-}
-
-/** Temp files left by a run that was killed between write and rename. They are never a target's content. */
-function removeStaleTemps(path: string): void {
-  const dir = dirname(path);
-  const re = new RegExp(`^\\.${basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.regway-\\d+-[0-9a-f]+\\.tmp$`);
-  let names: string[] = [];
-  try { names = readdirSync(dir); } catch { return; }
-  for (const n of names) if (re.test(n)) { try { unlinkSync(join(dir, n)); } catch { /* raced */ } }
+  fsyncDirSync(dirname(path));
 }
 
 function stamp(d: Date): string {
@@ -106,7 +73,7 @@ function newSetDir(root: string, backupDir: string, now: Date): string {
 }
 
 function writeManifest(setDir: string, m: BackupManifest): void {
-  writeFileAtomic(join(setDir, 'manifest.json'), JSON.stringify(m, null, 2) + '\n', { mode: 0o600 }, 0o700);
+  writeFile(join(setDir, 'manifest.json'), JSON.stringify(m, null, 2) + '\n', { mode: 0o600 }, 0o700);
 }
 
 /** Copies the current state of `paths` into a new backup set and makes it durable. Returns the set directory. */
@@ -120,7 +87,7 @@ export function backup(root: string, paths: string[], command: BackupManifest['c
     try { st = statSync(real); } catch { entries.push({ path, existed: false }); continue; }
     const copy = `files${path}`;
     // Backups hold credentials (config.json, auth.json): private whatever the original mode was.
-    writeFileAtomic(join(dir, copy), readFileSync(real), { mode: 0o600 }, 0o700);
+    writeFile(join(dir, copy), readFileSync(real), { mode: 0o600 }, 0o700);
     entries.push({ path, existed: true, copy, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
   }
   const createdDirs = missingDirs(root, entries.filter((e) => !e.existed).map((e) => e.path));
@@ -164,12 +131,12 @@ export function applyChanges(changes: FileChange[], opts: WriteOptions): { backu
   const written: string[] = [];
   changes.forEach((c, i) => {
     const real = underRoot(root, c.path);
-    removeStaleTemps(real);
+    removeStaleTempsSync(real);
     if (c.after === null) removeFile(real);
     else {
       const old = set.manifest.entries[i]!;
       const owner: Owner = old.existed ? { mode: old.mode!, uid: old.uid, gid: old.gid } : { mode: c.mode };
-      writeFileAtomic(real, c.after, owner, c.sensitive ? 0o700 : 0o755);
+      writeFile(real, c.after, owner, c.sensitive ? 0o700 : 0o755);
     }
     written.push(c.path);
     opts.afterFile?.(i, c.path);
@@ -208,7 +175,7 @@ export function rollback(opts: WriteOptions): RollbackResult {
   for (const e of [...set.manifest.entries].reverse()) {
     const real = underRoot(root, e.path);
     if (!e.existed) { if (existsSync(real)) { removeFile(real); removed.push(e.path); } continue; }
-    writeFileAtomic(real, readFileSync(join(set.dir, e.copy!)), { mode: e.mode!, uid: e.uid, gid: e.gid });
+    writeFile(real, readFileSync(join(set.dir, e.copy!)), { mode: e.mode!, uid: e.uid, gid: e.gid });
     restored.push(e.path);
   }
   const removedDirs = removeEmptyDirs(root, set.manifest.createdDirs ?? []);
