@@ -4,22 +4,22 @@
 import { readFileSync, unlinkSync } from 'node:fs';
 import { writeFileAtomicSync } from '../config/atomic-write.js';
 
-export class PidFileError extends Error {}
+class PidFileError extends Error {}
 
 /** The pid in a pid file's text, or undefined when it holds none. Pure. */
-export function parsePid(text: string): number | undefined {
+function parsePid(text: string): number | undefined {
   const m = /^\s*(\d+)\s*$/.exec(text);
   const pid = m ? Number(m[1]) : NaN;
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 /** Whether a process with this pid exists (EPERM: it exists, owned by someone else). */
-export function isRunning(pid: number): boolean {
+function isRunning(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
 /** Whether that process is a `regway serve` (Linux /proc; elsewhere: cannot tell, so yes). */
-export function isRegwayServe(pid: number): boolean {
+function isRegwayServe(pid: number): boolean {
   let cmdline: string;
   try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return true; }
   const args = cmdline.split('\0');

@@ -15,7 +15,7 @@ import { removePidFile, writePidFile } from './pid-file.js';
  * rate. V8 reads this flag at every full GC, so setting it at run time works; an explicit
  * `node --heap-growing-percent=N` wins.
  */
-export function boundHeapGrowth(percent = 50): void {
+function boundHeapGrowth(percent = 50): void {
   if (process.execArgv.some((a) => /^--heap[-_]growing[-_]percent/.test(a))) return;
   setFlagsFromString(`--heap-growing-percent=${percent}`);
 }

@@ -7,7 +7,7 @@ const fmtPct = (v: number | null, d = 3) => (v === null ? '-' : `${v.toFixed(d)}
 const mark = (ok: boolean | null) => (ok === null ? ' ' : ok ? '✓' : '✗');
 
 /** The SLO report as an aligned text table (what `regway slo` prints). */
-export function formatSloTable(r: SloReport): string {
+function formatSloTable(r: SloReport): string {
   const head = ['window', 'pulls', 'failed', 'success', '', 'mean', '', 'p50', 'p95', 'p99', 'budget left'];
   const rows = r.windows.map((w: SloWindowReport) => [
     w.window, String(w.pulls), String(w.failed), fmtPct(w.successPercent), mark(w.met.success),

@@ -10,7 +10,7 @@ import { closeSync, fchmodSync, fchownSync, fsyncSync, mkdirSync, openSync, read
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-export interface AtomicWriteOptions {
+interface AtomicWriteOptions {
   /** Permissions of the new file (default 0o600). The umask applies, as for fs.writeFile, unless `exactMode`. */
   mode?: number;
   /** Give the file exactly `mode` whatever the umask, set before the rename so it never shows other bits. */

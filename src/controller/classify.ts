@@ -22,7 +22,7 @@ export type PullCause =
   | 'manifest-unknown'
   | 'unknown';
 
-export interface CauseInfo {
+interface CauseInfo {
   /** The Kubernetes Event reason the controller writes (CamelCase, like the kubelet's). */
   reason: string;
   title: string;

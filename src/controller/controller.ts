@@ -14,7 +14,7 @@ import { ReconcileState, type Action, type Diagnosis, type ReconcileConfig } fro
 import { attachPullSecret, attachedMessage } from './remediate.js';
 import { Reflector, type ReflectorHandlers } from './watch.js';
 
-export interface ControllerOptions extends ReconcileConfig {
+interface ControllerOptions extends ReconcileConfig {
   api: KubeApi;
   diagnose: DiagnoseFn;
   log: Logger;
@@ -36,7 +36,7 @@ export interface ControllerOptions extends ReconcileConfig {
 const RESOURCE_RE = /\/(pods|events|leases|serviceaccounts|nodes)(?:\/|\?|$)/;
 
 /** Wraps a KubeApi so every failed call is counted by verb, resource and status. */
-export function instrument(api: KubeApi, m: ControllerMetrics | undefined): KubeApi {
+function instrument(api: KubeApi, m: ControllerMetrics | undefined): KubeApi {
   if (!m) return api;
   const count = <T>(verb: string, path: string, p: Promise<T>): Promise<T> => p.catch((e: unknown) => {
     m.apiErrors.inc({ verb, resource: RESOURCE_RE.exec(path)?.[1] ?? 'other', code: e instanceof KubeApiError ? String(e.status) : 'network' });

@@ -6,7 +6,7 @@
 import { isKubeStatus, type KubeApi } from './kube-client.js';
 import { rfc3339, type KubeEvent, type ObjectReference } from './k8s-types.js';
 
-export interface EventTarget {
+interface EventTarget {
   namespace: string;
   name: string;
   uid: string;
@@ -14,7 +14,7 @@ export interface EventTarget {
   fieldPath?: string;
 }
 
-export interface RecorderOptions {
+interface RecorderOptions {
   api: KubeApi;
   component?: string;
   instance?: string;

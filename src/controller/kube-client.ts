@@ -18,7 +18,7 @@ export function isKubeStatus(status: number, e: unknown): boolean {
   return e instanceof KubeApiError && e.status === status;
 }
 
-export type PatchType = 'application/merge-patch+json' | 'application/strategic-merge-patch+json' | 'application/json-patch+json';
+type PatchType = 'application/merge-patch+json' | 'application/strategic-merge-patch+json' | 'application/json-patch+json';
 
 /** The verbs the controller uses. The fake API server in the tests serves exactly these. */
 export interface KubeApi {

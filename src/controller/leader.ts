@@ -13,7 +13,7 @@ import { isKubeStatus, type KubeApi } from './kube-client.js';
 import { microTime, type Lease } from './k8s-types.js';
 import { sleep } from './sleep.js';
 
-export interface LeaderOptions {
+interface LeaderOptions {
   api: KubeApi;
   namespace: string;
   name: string;

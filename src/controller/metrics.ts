@@ -20,7 +20,7 @@ export class ControllerMetrics {
   }
 }
 
-export interface MetricsServer { server: Server; port: number; close(): Promise<void> }
+interface MetricsServer { server: Server; port: number; close(): Promise<void> }
 
 /** Serves /metrics, /healthz (process alive) and /readyz (watches synced, or standby). */
 export async function serveMetrics(m: ControllerMetrics, listen: string, ready: () => boolean): Promise<MetricsServer> {

@@ -22,7 +22,7 @@ export interface ReflectorHandlers<T> {
   deleted(obj: T): void;
 }
 
-export interface ReflectorOptions {
+interface ReflectorOptions {
   api: KubeApi;
   /** Collection path: /api/v1/pods, /api/v1/namespaces/NS/events... */
   path: string;

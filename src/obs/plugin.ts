@@ -19,7 +19,7 @@ import { STATUS_PAGE } from './ui/page.js';
 import { STORAGE_FAILED, UPSTREAM_REFUSED } from './channels.js';
 
 /** The config sections observability reads (a structural slice of the full Config). */
-export interface ObsConfig {
+interface ObsConfig {
   storage: { path: string; maxSize: number };
   audit: AuditConfig;
   alerts: AlertsConfig;
@@ -35,7 +35,7 @@ interface UpstreamLike {
 }
 
 /** What observability needs from a gateway; structural, so obs/ imports nothing from gateway/ or cache/. */
-export interface ObservableGateway {
+interface ObservableGateway {
   app: FastifyInstance;
   events: { add(s: EventSink): void };
   index: { readonly size: number; readonly count: number; readonly evictions: number };

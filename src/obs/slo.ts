@@ -31,7 +31,7 @@ const binLower = (i: number): number => (i === 0 ? 0 : FACTOR ** (i - 1));
 interface Bucket { pulls: number; failed: number; latSum: number; latCount: number; hist: Uint32Array }
 const newBucket = (): Bucket => ({ pulls: 0, failed: 0, latSum: 0, latCount: 0, hist: new Uint32Array(BINS) });
 
-export interface SloTargets {
+interface SloTargets {
   /** Percent, e.g. 99.95. */
   successPercent: number;
   latencyMs: number;

@@ -106,7 +106,7 @@ export const ERROR_CATALOGUE = {
   },
 } as const satisfies Record<string, ErrorSpec>;
 
-export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
 /** A registry error with a stable code. `detail` is sent to clients, so never put secrets in it. */
 export class RegistryError extends Error {

@@ -8,9 +8,9 @@ import { fsyncDirSync, removeStaleTempsSync, writeFileAtomicSync } from '../conf
 import type { FileChange } from './plan.js';
 import { underRoot } from './targets.js';
 
-export const DEFAULT_BACKUP_DIR = '/var/backups/regway';
+const DEFAULT_BACKUP_DIR = '/var/backups/regway';
 
-export interface BackupEntry {
+interface BackupEntry {
   /** Node path. */
   path: string;
   existed: boolean;
@@ -21,7 +21,7 @@ export interface BackupEntry {
   gid?: number;
 }
 
-export interface BackupManifest {
+interface BackupManifest {
   version: 1;
   command: 'apply' | 'rollback';
   createdAt: string;
@@ -34,7 +34,7 @@ export interface BackupManifest {
   createdDirs?: string[];
 }
 
-export interface WriteOptions {
+interface WriteOptions {
   root: string;
   /** Node path of the directory holding backup sets. */
   backupDir?: string;
@@ -43,7 +43,7 @@ export interface WriteOptions {
   afterFile?: (index: number, path: string) => void;
 }
 
-export class ApplyError extends Error {
+class ApplyError extends Error {
   constructor(message: string) { super(message); this.name = 'ApplyError'; }
 }
 
@@ -77,7 +77,7 @@ function writeManifest(setDir: string, m: BackupManifest): void {
 }
 
 /** Copies the current state of `paths` into a new backup set and makes it durable. Returns the set directory. */
-export function backup(root: string, paths: string[], command: BackupManifest['command'], opts: WriteOptions): { dir: string; manifest: BackupManifest } {
+function backup(root: string, paths: string[], command: BackupManifest['command'], opts: WriteOptions): { dir: string; manifest: BackupManifest } {
   const now = (opts.now ?? (() => new Date()))();
   const dir = newSetDir(root, opts.backupDir ?? DEFAULT_BACKUP_DIR, now);
   const entries: BackupEntry[] = [];

@@ -17,7 +17,7 @@ export interface CredentialSources {
 /** Targets that write credentials; when none is managed, nothing is resolved (and nobody is prompted). */
 const CREDENTIAL_TARGETS: TargetName[] = ['docker-config', 'containers-auth', 'kubernetes'];
 
-export function needsCredentials(spec: Spec): boolean {
+function needsCredentials(spec: Spec): boolean {
   return spec.targets.some((t) => CREDENTIAL_TARGETS.includes(t)) && spec.registries.some((r) => r.credentials);
 }
 

@@ -10,7 +10,7 @@ import type { NodeSnapshot } from './targets.js';
 type MirrorIn = { url: string; insecure?: boolean; ca?: string; resolveTags?: boolean; gateway?: boolean };
 type RegIn = { host: string; server?: string; insecure?: boolean; blocked?: boolean; ca?: string; mirrors?: MirrorIn[]; credentials?: { username: string; password: { env: string } } };
 
-export interface ImportResult { spec: SpecInput; warnings: string[] }
+interface ImportResult { spec: SpecInput; warnings: string[] }
 
 function json(text: string | undefined): Record<string, unknown> {
   if (!text?.trim()) return {};

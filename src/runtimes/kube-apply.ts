@@ -14,7 +14,7 @@ import type { Spec } from './spec.js';
 
 export interface KubectlResult { status: number | null; stdout: string; stderr: string }
 /** Runs kubectl with these arguments (the kubeconfig is already among them) and optional stdin. */
-export type Kubectl = (args: string[], input?: string) => KubectlResult;
+type Kubectl = (args: string[], input?: string) => KubectlResult;
 
 interface ServiceAccountObj { metadata?: { resourceVersion?: string }; imagePullSecrets?: Array<{ name?: string }> }
 

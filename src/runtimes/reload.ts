@@ -29,7 +29,7 @@ export function reloadSteps(changes: FileChange[], spec: Spec): ReloadStep[] {
   return targets.map((t) => ({ target: t, ...MESSAGES[t](spec) }));
 }
 
-export interface ReloadEnv {
+interface ReloadEnv {
   root: string;
   /** Overrides kubernetes.kubeconfig. */
   kubeconfig?: string;

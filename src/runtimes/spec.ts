@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 
 /** Every file family `regway config` can manage. */
-export const TARGETS = ['docker-daemon', 'docker-config', 'containerd', 'registries-conf', 'containers-auth', 'kubernetes'] as const;
+const TARGETS = ['docker-daemon', 'docker-config', 'containerd', 'registries-conf', 'containers-auth', 'kubernetes'] as const;
 export type TargetName = (typeof TARGETS)[number];
 /** What a node manages when `targets` is omitted: everything but the cluster object. */
 export const DEFAULT_TARGETS: TargetName[] = ['docker-daemon', 'docker-config', 'containerd', 'registries-conf', 'containers-auth'];
@@ -50,7 +50,6 @@ const credentials = z.object({
     if (!r.success) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be {env: VAR}, {file: PATH} or {prompt: true}' });
   }).transform((v) => v as SecretRef),
 }).strict();
-export type CredentialsSpec = z.infer<typeof credentials>;
 
 const mirror = z.object({
   url: mirrorUrl,
@@ -83,7 +82,7 @@ export type RegistrySpec = z.infer<typeof registry>;
 
 const absPath = z.string().startsWith('/', 'must be an absolute path (it is taken under --root)');
 
-export const specSchema = z.object({
+const specSchema = z.object({
   version: z.literal(1, { errorMap: () => ({ message: 'must be 1' }) }).default(1),
   targets: z.array(z.enum(TARGETS)).default(DEFAULT_TARGETS),
   registries: z.array(registry).default([]),

@@ -43,7 +43,7 @@ function listDir(root: string, dir: string): string[] {
 }
 
 /** The paths a spec may read or write, by target (certs.d files are added from the directory listing). */
-export function targetPaths(spec: Spec): Record<TargetName, string[]> {
+function targetPaths(spec: Spec): Record<TargetName, string[]> {
   const c = spec.containers;
   return {
     'docker-daemon': [spec.docker.daemonJson],

@@ -2,7 +2,7 @@
 // network errors made readable, and sizes for people. Pure.
 
 /** A network error's code, looking through undici's wrapping. */
-export function errorCode(e: unknown): string {
+function errorCode(e: unknown): string {
   const err = e as { code?: string; cause?: { code?: string } };
   return err?.cause?.code ?? err?.code ?? 'ERROR';
 }

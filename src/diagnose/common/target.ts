@@ -49,11 +49,6 @@ export function imageReference(i: ImageRef): string {
   return i.digest ?? i.tag ?? 'latest';
 }
 
-/** Query string a request carries: `ns=<registry>` when it goes through a gateway. */
-export function nsQuery(t: Pick<Target, 'via' | 'registry'>): string | undefined {
-  return t.via ? `ns=${encodeURIComponent(t.registry)}` : undefined;
-}
-
 /** Port the endpoint listens on. */
 export function endpointPort(u: URL): number {
   return u.port ? Number(u.port) : u.protocol === 'http:' ? 80 : 443;

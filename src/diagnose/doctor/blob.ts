@@ -10,10 +10,10 @@ import type { Finding } from './types.js';
 
 const STAGE = 'blob';
 /** Below this a pull of a few hundred MB takes minutes: worth a warning. */
-export const SLOW_BYTES_PER_SEC = 1024 * 1024;
+const SLOW_BYTES_PER_SEC = 1024 * 1024;
 const MIN_JUDGED_BYTES = 256 * 1024;
 
-export interface SampleResult { status: number; bytes: number; ttfbMs: number; totalMs: number; timedOut: boolean; error?: string; refusal?: string }
+interface SampleResult { status: number; bytes: number; ttfbMs: number; totalMs: number; timedOut: boolean; error?: string; refusal?: string }
 
 /** Reads up to `limit` bytes of a response body, stopping at `deadline` (performance.now() time). */
 async function readSample(body: AsyncIterable<unknown> & { destroy(): void }, limit: number, deadline: number): Promise<{ bytes: number; timedOut: boolean }> {
@@ -31,7 +31,7 @@ async function readSample(body: AsyncIterable<unknown> & { destroy(): void }, li
   }
 }
 
-export async function sampleBlob(ctx: DoctorContext, digest: string, limit: number): Promise<SampleResult> {
+async function sampleBlob(ctx: DoctorContext, digest: string, limit: number): Promise<SampleResult> {
   const t0 = performance.now();
   const deadline = t0 + ctx.opts.timeoutMs;
   try {

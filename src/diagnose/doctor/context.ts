@@ -8,7 +8,7 @@ import type { ManifestInfo } from '../../oci/manifest.js';
 import type { Target } from '../common/target.js';
 import type { DoctorOptions } from './types.js';
 
-export interface CredentialSourceInfo {
+interface CredentialSourceInfo {
   /** flag, docker-config, auth-json or helper. */
   kind: 'flag' | 'docker-config' | 'auth-json' | 'helper';
   file?: string;
@@ -18,7 +18,7 @@ export interface CredentialSourceInfo {
 
 export interface FoundCredentials { username: string; password: string; source: CredentialSourceInfo }
 
-export interface ChosenImage {
+interface ChosenImage {
   digest: string;
   mediaType: string;
   /** Platforms an index lists (os/arch[/variant]); empty for a single manifest. */

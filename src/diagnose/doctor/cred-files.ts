@@ -2,20 +2,20 @@
 // Docker (docker/cli configfile): credHelpers[host], then credsStore, then auths (exact key, then keys reduced to
 // their host). containers-auth.json(5): auths keyed host or host/namespace, most specific first.
 
-export interface AuthEntry { auth?: string; username?: string; password?: string; identitytoken?: string }
-export interface AuthDoc { auths?: Record<string, AuthEntry>; credsStore?: string; credHelpers?: Record<string, string> }
+interface AuthEntry { auth?: string; username?: string; password?: string; identitytoken?: string }
+interface AuthDoc { auths?: Record<string, AuthEntry>; credsStore?: string; credHelpers?: Record<string, string> }
 
 const HUB_KEYS = ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
 function isHub(h: string): boolean { return h === 'docker.io' || h === 'index.docker.io' || h === 'registry-1.docker.io'; }
 
 /** Keys a registry may be filed under; Docker Hub's canonical one is https://index.docker.io/v1/. */
-export function keysFor(registry: string): string[] {
+function keysFor(registry: string): string[] {
   const h = registry.toLowerCase();
   return isHub(h) ? HUB_KEYS : [h];
 }
 
 /** docker/cli ConvertToHostname: strip the scheme and everything after the first '/'. */
-export function keyHost(key: string): string {
+function keyHost(key: string): string {
   return key.replace(/^https?:\/\//i, '').split('/')[0]!.toLowerCase();
 }
 
@@ -31,7 +31,7 @@ export function parseAuthDoc(text: string): AuthDoc | undefined {
   } catch { return undefined; }
 }
 
-export type Decoded = { username: string; password: string } | 'malformed' | 'token' | undefined;
+type Decoded = { username: string; password: string } | 'malformed' | 'token' | undefined;
 
 /** An entry's user and password; 'token' for identity-token entries, 'malformed' when `auth` has no ':'. */
 export function decodeEntry(e: AuthEntry | undefined): Decoded {

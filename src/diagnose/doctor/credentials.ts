@@ -10,14 +10,14 @@ import type { Finding } from './types.js';
 
 const STAGE = 'credentials';
 
-export function dockerConfigPath(ctx: DoctorContext): string {
+function dockerConfigPath(ctx: DoctorContext): string {
   const given = ctx.opts.dockerConfig;
   if (given) { try { if (statSync(given).isDirectory()) return join(given, 'config.json'); } catch { /* a file path */ } return given; }
   return join(ctx.env.DOCKER_CONFIG ?? join(ctx.home, '.docker'), 'config.json');
 }
 
 /** containers-auth.json(5) read order (the docker config.json fallback is checked separately). */
-export function authFilePaths(ctx: DoctorContext): string[] {
+function authFilePaths(ctx: DoctorContext): string[] {
   if (ctx.opts.authFile) return [ctx.opts.authFile];
   if (ctx.env.REGISTRY_AUTH_FILE) return [ctx.env.REGISTRY_AUTH_FILE];
   const run = ctx.env.XDG_RUNTIME_DIR ? join(ctx.env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : `/run/containers/${process.getuid?.() ?? 0}/auth.json`;
@@ -31,7 +31,7 @@ function readText(path: string): string | undefined {
 type HelperAnswer = { creds: { username: string; password: string } } | { notFound: true } | { missing: true } | { failed: string };
 
 /** docker-credential-<name> get, with the server on stdin (the credential-helper protocol). */
-export function runHelper(name: string, server: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<HelperAnswer> {
+function runHelper(name: string, server: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<HelperAnswer> {
   return new Promise((resolve) => {
     const child = execFile(`docker-credential-${name}`, ['get'], { env, timeout: timeoutMs, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err) {

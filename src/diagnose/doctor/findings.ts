@@ -76,7 +76,7 @@ export const FINDINGS = {
   CHECK_CRASHED: { severity: 'error', title: 'a check crashed', meaning: 'A doctor check threw an unexpected error: this is a bug in regway, not in the registry.', fix: 'Report it with the --json output; the other checks still ran.' },
 } as const satisfies Record<string, FindingSpec>;
 
-export type FindingCode = keyof typeof FINDINGS;
+type FindingCode = keyof typeof FINDINGS;
 
 /** Exported as a plain record for callers that look codes up dynamically. */
 export const FINDINGS_TABLE: Record<string, FindingSpec> = FINDINGS;

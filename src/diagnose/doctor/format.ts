@@ -22,7 +22,3 @@ export function formatSummary(r: DoctorReport): string {
   const n = (s: Severity): number => r.findings.filter((f) => f.severity === s).length;
   return `${r.target}: worst ${r.worst.toUpperCase()} — ${n('error')} error(s), ${n('warn')} warning(s), ${r.findings.length} finding(s) in ${r.durationMs} ms`;
 }
-
-export function formatReport(r: DoctorReport, color = false): string {
-  return [`regway doctor ${r.target} (registry ${r.registry || '?'})`, ...r.findings.map((f) => formatFinding(f, color)), formatSummary(r)].join('\n') + '\n';
-}

@@ -4,7 +4,7 @@
 import type { DoctorContext } from './context.js';
 import { rawRequest } from './http.js';
 
-export interface GatewayUpstream { upstream: string; state?: string; lastError?: string; failingSince?: string }
+interface GatewayUpstream { upstream: string; state?: string; lastError?: string; failingSince?: string }
 
 /** The gateway's upstreams of `registry` that are not up, or [] when the status cannot be read. */
 export async function failingUpstreams(ctx: DoctorContext): Promise<GatewayUpstream[]> {

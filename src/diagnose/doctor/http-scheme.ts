@@ -11,7 +11,7 @@ import { checkTls } from './tls.js';
 import type { Finding } from './types.js';
 
 /** One plain-HTTP GET; resolves with status and the start of the body, rejects on socket errors. */
-export function plainGet(host: string, port: number, path: string, timeoutMs: number): Promise<{ status: number; body: string; server?: string }> {
+function plainGet(host: string, port: number, path: string, timeoutMs: number): Promise<{ status: number; body: string; server?: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host, port, path, method: 'GET', agent: false, timeout: timeoutMs, headers: { 'user-agent': DOCTOR_AGENT } }, (res) => {
       let body = '';
@@ -29,7 +29,7 @@ export function plainGet(host: string, port: number, path: string, timeoutMs: nu
 const TLS_PORT_ANSWER = /HTTPS|TLS|SSL/i;
 
 /** Loopback: dockerd and containerd use plain HTTP there by themselves. */
-export function isLoopbackHost(host: string): boolean {
+function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[(.*)\]$/, '$1');
   return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'));
 }
@@ -40,7 +40,7 @@ export function isLoopbackHost(host: string): boolean {
  * and containerd already use http, only podman/skopeo/CRI-O need telling: a warning. Anywhere else,
  * every client fails until it is configured: an error. Pure.
  */
-export function httpOnlySeverity(host: string, insecure: boolean): 'info' | 'warn' | 'error' {
+function httpOnlySeverity(host: string, insecure: boolean): 'info' | 'warn' | 'error' {
   return insecure ? 'info' : isLoopbackHost(host) ? 'warn' : 'error';
 }
 

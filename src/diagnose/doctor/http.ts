@@ -11,7 +11,7 @@ export const DOCTOR_AGENT = toolUserAgent('doctor');
 const agents = new WeakMap<DoctorContext, Map<string, Agent>>();
 
 /** One agent per context and TLS mode, closed by `closeAgents` when the doctor is done. */
-export function agentFor(ctx: DoctorContext): Agent {
+function agentFor(ctx: DoctorContext): Agent {
   const key = `${ctx.scheme}:${ctx.tlsVerified}`;
   let m = agents.get(ctx);
   if (!m) { m = new Map(); agents.set(ctx, m); }

@@ -17,9 +17,9 @@ import { checkToken } from './token.js';
 import { worstOf, type DoctorOptions, type DoctorReport, type Finding } from './types.js';
 import { checkUpload } from './upload.js';
 
-export interface Check { stage: string; run(ctx: DoctorContext): Promise<Finding[]> }
+interface Check { stage: string; run(ctx: DoctorContext): Promise<Finding[]> }
 
-export const CHECKS: readonly Check[] = [
+const CHECKS: readonly Check[] = [
   { stage: 'dns', run: checkDns },
   { stage: 'tcp', run: checkTcp },
   { stage: 'tls', run: checkTls },

@@ -12,7 +12,7 @@ import type { Finding } from './types.js';
 const DAY = 86_400_000;
 const EXPIRY_WARN_DAYS = 14;
 
-export interface TlsFacts {
+interface TlsFacts {
   protocol: string | null;
   alpn: string | false | null;
   authorized: boolean;
@@ -45,7 +45,7 @@ function chainOf(cert: DetailedPeerCertificate): string[] {
 }
 
 /** Handshake with ALPN h2/http1.1 and no verification; returns what a verifying client would conclude. */
-export function tlsProbe(ctx: DoctorContext, now = Date.now()): Promise<TlsFacts> {
+function tlsProbe(ctx: DoctorContext, now = Date.now()): Promise<TlsFacts> {
   const host = hostOf(ctx.target.endpoint);
   const ca = trustedCas(ctx);
   return new Promise((resolve, reject) => {
@@ -81,7 +81,7 @@ export function tlsProbe(ctx: DoctorContext, now = Date.now()): Promise<TlsFacts
 }
 
 /** Turns handshake facts into findings. Pure. */
-export function tlsFindings(f: TlsFacts, host: string, insecure: boolean, ms: number): { findings: Finding[]; verified: boolean } {
+function tlsFindings(f: TlsFacts, host: string, insecure: boolean, ms: number): { findings: Finding[]; verified: boolean } {
   const out: Finding[] = [];
   const data = { ...f } as unknown as Record<string, unknown>;
   const problems: Finding[] = [];

@@ -54,8 +54,6 @@ export function worstOf(findings: readonly Pick<Finding, 'severity'>[]): Severit
   return w;
 }
 
-export function severityRank(s: Severity): number { return RANK[s]; }
-
 /** Exit status of `regway doctor`: 0 nothing worse than info, 1 a warning, 2 an error. */
 export function exitCodeFor(worst: Severity): number {
   return worst === 'error' ? 2 : worst === 'warn' ? 1 : 0;

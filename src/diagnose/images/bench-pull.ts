@@ -8,7 +8,7 @@ import { errorText } from '../common/http.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import { pool, roundOrder, spreadOf, summarize, type Spread, type Summary } from './stats.js';
 
-export interface BenchOptions {
+interface BenchOptions {
   /** Endpoints to compare: registry URLs or gateway URLs (another host than the image's gets ?ns=). */
   via: string[];
   /** Concurrent clients per endpoint (default 4). */
@@ -28,9 +28,9 @@ export interface BenchOptions {
   progress?: (endpoint: string) => Progress;
 }
 
-export interface RoundResult { round: number; position: number; pulls: number; bytes: number; durationMs: number; bytesPerSecond: number }
+interface RoundResult { round: number; position: number; pulls: number; bytes: number; durationMs: number; bytesPerSecond: number }
 
-export interface EndpointResult {
+interface EndpointResult {
   endpoint: string;
   pulls: number;
   failures: number;

@@ -11,7 +11,7 @@ import { toolUserAgent, type ToolName } from '../../obs/tools.js';
 import { explainErrors, parseErrorBody, type RegistryErrorBody } from '../common/registry-error.js';
 import { apiHost } from '../common/target.js';
 
-export interface ImageClientOptions {
+interface ImageClientOptions {
   /** Base URL of the endpoint: the registry (http(s)://host[:port]) or a gateway. */
   endpoint: string;
   /** The registry the image belongs to; when the endpoint is another host, requests carry ?ns=. */
@@ -36,9 +36,9 @@ export interface FetchedManifest {
   errors?: RegistryErrorBody[];
 }
 
-export interface PlatformImage { platform: string; digest: string; info: ManifestInfo; bytes: number }
+interface PlatformImage { platform: string; digest: string; info: ManifestInfo; bytes: number }
 
-export interface ResolvedImage {
+interface ResolvedImage {
   top: FetchedManifest;
   /** os/arch[/variant] of every child of an index; for a single manifest, the platform read from its config when asked. */
   platforms: string[];

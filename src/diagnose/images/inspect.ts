@@ -7,17 +7,17 @@ import { ImageClient, ManifestError } from './image-client.js';
 import { errorText } from '../common/http.js';
 import type { Severity } from '../common/severity.js';
 
-export interface InspectOptions { via?: string; plainHttp?: boolean; insecure?: boolean; caFile?: string; username?: string; password?: string; timeoutMs?: number; platform?: string }
-export interface LayerInfo { digest: string; size: number; mediaType: string }
-export interface ConfigSummary { created?: string; entrypoint?: string[]; cmd?: string[]; user?: string; workdir?: string; os?: string; architecture?: string }
+interface InspectOptions { via?: string; plainHttp?: boolean; insecure?: boolean; caFile?: string; username?: string; password?: string; timeoutMs?: number; platform?: string }
+interface LayerInfo { digest: string; size: number; mediaType: string }
+interface ConfigSummary { created?: string; entrypoint?: string[]; cmd?: string[]; user?: string; workdir?: string; os?: string; architecture?: string }
 export interface PlatformReport { platform: string; digest: string; layers: LayerInfo[]; totalBytes: number; config: ConfigSummary }
-export interface ImageFinding { code: string; severity: Severity; detail: string }
+interface ImageFinding { code: string; severity: Severity; detail: string }
 export interface ImageReport { ref: string; registry: string; name: string; reference: string; digest?: string; mediaType?: string; platforms: PlatformReport[]; findings: ImageFinding[]; error?: string }
-export interface SharedLayer { digest: string; size: number; images: string[] }
+interface SharedLayer { digest: string; size: number; images: string[] }
 export interface SharingReport { platform: string; images: number; totalBytes: number; uniqueBytes: number; savedBytes: number; shared: SharedLayer[] }
 
-export const MANY_LAYERS = 40;
-export const HUGE_LAYER_BYTES = 1024 ** 3;
+const MANY_LAYERS = 40;
+const HUGE_LAYER_BYTES = 1024 ** 3;
 const VERSIONED = /^(v?\d+(\.\d+)*([-+._][0-9A-Za-z.+-]+)?|\d{8}([-.T][0-9A-Za-z.-]+)?|[0-9a-f]{7,40})$/;
 
 /** Findings about one image. Pure. */

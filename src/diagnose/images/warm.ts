@@ -9,7 +9,7 @@ import { NO_PROGRESS, type Progress } from './progress.js';
 import { pool } from './stats.js';
 import { errorText } from '../common/http.js';
 
-export interface WarmOptions {
+interface WarmOptions {
   /** Gateway base URL, e.g. http://regway.internal:5000. */
   gateway: string;
   /** os/arch[/variant] list, or ['all']; default linux/amd64. */
@@ -22,7 +22,7 @@ export interface WarmOptions {
   progress?: Progress;
 }
 
-export interface WarmedImage {
+interface WarmedImage {
   ref: string;
   digest?: string;
   platforms: string[];
@@ -33,7 +33,7 @@ export interface WarmedImage {
   error?: string;
 }
 
-export interface WarmResult { images: WarmedImage[]; blobs: number; bytes: number; durationMs: number; failed: number }
+interface WarmResult { images: WarmedImage[]; blobs: number; bytes: number; durationMs: number; failed: number }
 
 interface Job { image: WarmedImage; client: ImageClient; name: string; digest: string; size: number }
 

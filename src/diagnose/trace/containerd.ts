@@ -15,7 +15,7 @@ function defaultServer(registry: string): string {
 }
 
 /** Directory names containerd looks for, in order; the first that exists wins. */
-export function hostDirs(registry: string): string[] {
+function hostDirs(registry: string): string[] {
   const m = /^(.*):(\d+)$/.exec(registry);
   return [...(m ? [`${m[1]}_${m[2]}_`] : []), registry, '_default'];
 }

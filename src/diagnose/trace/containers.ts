@@ -12,7 +12,7 @@ interface Mirror { location: string; insecure?: boolean; 'pull-from-mirror'?: st
 interface Reg { prefix?: string; location?: string; insecure?: boolean; blocked?: boolean; 'mirror-by-digest-only'?: boolean; mirror?: Mirror[] }
 
 /** Registries after the drop-in merge (replace by identical prefix), with the file that defined each. */
-export function mergedRegistries(snap: NodeSnapshot, files: string[], notes: string[]): Array<Reg & { file: string }> {
+function mergedRegistries(snap: NodeSnapshot, files: string[], notes: string[]): Array<Reg & { file: string }> {
   const merged = new Map<string, Reg & { file: string }>();
   for (const file of files) {
     const text = snap.files.get(file);
@@ -34,7 +34,7 @@ export function mergedRegistries(snap: NodeSnapshot, files: string[], notes: str
 }
 
 /** Does `prefix` match the reference `full` (host/name[:tag|@digest])? Wildcards are `*.domain` on the host. */
-export function prefixMatches(prefix: string, full: string): boolean {
+function prefixMatches(prefix: string, full: string): boolean {
   if (prefix.startsWith('*.')) { const host = full.split('/')[0]!; return host.endsWith(prefix.slice(1)); }
   if (!full.startsWith(prefix)) return false;
   const next = full.charAt(prefix.length);

@@ -18,7 +18,7 @@ function ipv4InCidr(ip: string, cidr: string): boolean {
 }
 
 /** Whether dockerd treats a registry host as insecure. Names are not resolved here: CIDRs only match IP literals. */
-export function dockerInsecure(host: string, insecure: string[]): boolean {
+function dockerInsecure(host: string, insecure: string[]): boolean {
   const bare = host.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
   if (bare === '::1' || ipv4InCidr(bare, '127.0.0.0/8')) return true;
   return insecure.some((i) => {

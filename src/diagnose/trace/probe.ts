@@ -46,7 +46,7 @@ async function refusal(url: string, agent: Agent, registry: string): Promise<str
   } catch { return undefined; }
 }
 
-export async function probeEndpoint(e: TraceEndpoint, timeoutMs: number, registry = ''): Promise<Probe> {
+async function probeEndpoint(e: TraceEndpoint, timeoutMs: number, registry = ''): Promise<Probe> {
   const t0 = performance.now();
   const bases = e.httpFallback && e.url.startsWith('https:') ? [e.url, e.url.replace(/^https:/, 'http:')] : [e.url];
   let last: Probe = { ms: 0 };

@@ -5,7 +5,7 @@ import { isDockerHub } from '../spec.js';
 import { asObject, readJsonObject, writeJson } from './json-file.js';
 import type { RenderInput, RenderResult } from './types.js';
 
-export const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
+const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
 
 /** The key docker login would use: Docker Hub has a legacy URL key, everything else is host[:port]. */
 export function dockerAuthKey(host: string): string {

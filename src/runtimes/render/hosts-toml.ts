@@ -6,13 +6,13 @@ import { blockedHosts, isDockerHub, type MirrorSpec, type RegistrySpec, type Spe
 import type { RenderedFile, RenderResult } from './types.js';
 
 /** First line of every hosts.toml regway writes; how a later run knows it may delete the file. */
-export const HOSTS_MARKER = '# Managed by regway (regway config apply): edit the declarative file, not this one.';
+const HOSTS_MARKER = '# Managed by regway (regway config apply): edit the declarative file, not this one.';
 
 /** Keys regway writes per [host]; any other key found in an existing table for the same URL is carried over. */
 const OWN_HOST_KEYS = new Set(['capabilities', 'skip_verify', 'ca']);
 
 /** The current hosts.toml text of each directory under certs.d, by directory name. */
-export type CertsDirSnapshot = ReadonlyMap<string, string | undefined>;
+type CertsDirSnapshot = ReadonlyMap<string, string | undefined>;
 
 const q = (s: string): string => JSON.stringify(s);
 
@@ -28,7 +28,7 @@ function tomlValue(v: unknown): string | undefined {
   return undefined;
 }
 
-export function defaultServer(r: RegistrySpec): string {
+function defaultServer(r: RegistrySpec): string {
   if (r.server) return r.server.replace(/\/+$/, '');
   return isDockerHub(r.host) ? 'https://registry-1.docker.io' : `https://${r.host}`;
 }
@@ -81,7 +81,7 @@ function needsServerTable(r: RegistrySpec): boolean {
 }
 
 /** The text of one registry's hosts.toml. */
-export function hostsTomlText(r: RegistrySpec, current: string | undefined, warnings: string[], file: string): string {
+function hostsTomlText(r: RegistrySpec, current: string | undefined, warnings: string[], file: string): string {
   const existing = existingHosts(current);
   const server = defaultServer(r);
   const head = [HOSTS_MARKER, `server = ${q(server)}`];

@@ -8,17 +8,17 @@ import { groupSections, setTopLevelKey, splitSections, type Section } from './to
 import { RenderError, type RenderResult } from './types.js';
 
 /** Comment line directly above each [[registry]] regway writes; how a later run recognises its own tables. */
-export const REGISTRY_MARKER = '# regway:managed - `regway config apply` rewrites this table; edit the declarative file instead';
+const REGISTRY_MARKER = '# regway:managed - `regway config apply` rewrites this table; edit the declarative file instead';
 const MIGRATED = '# migrated from the v1 [registries.*] tables by regway';
 const DROPIN_HEAD = '# Managed by regway (regway config apply): edit the declarative file, not this one.\n';
 
-export interface MirrorTable { location: string; insecure?: boolean; 'pull-from-mirror'?: string }
-export interface RegistryTable { prefix: string; location: string; insecure?: boolean; blocked?: boolean; mirror?: MirrorTable[] }
+interface MirrorTable { location: string; insecure?: boolean; 'pull-from-mirror'?: string }
+interface RegistryTable { prefix: string; location: string; insecure?: boolean; blocked?: boolean; mirror?: MirrorTable[] }
 
 const hostOf = (url: string): string => new URL(url).host;
 
 /** The [[registry]] tables the spec asks for, in spec order. */
-export function managedTables(spec: Spec, warnings: string[]): RegistryTable[] {
+function managedTables(spec: Spec, warnings: string[]): RegistryTable[] {
   const tables: RegistryTable[] = [];
   const insecure = insecureHosts(spec);
   const blocked = blockedHosts(spec);
@@ -51,7 +51,7 @@ export function managedTables(spec: Spec, warnings: string[]): RegistryTable[] {
 
 const q = (s: string): string => JSON.stringify(s);
 
-export function tableText(t: RegistryTable, comment = REGISTRY_MARKER): string {
+function tableText(t: RegistryTable, comment = REGISTRY_MARKER): string {
   const lines = [comment, '[[registry]]', `prefix = ${q(t.prefix)}`, `location = ${q(t.location)}`];
   if (t.insecure) lines.push('insecure = true');
   if (t.blocked) lines.push('blocked = true');
@@ -63,12 +63,12 @@ export function tableText(t: RegistryTable, comment = REGISTRY_MARKER): string {
   return lines.join('\n');
 }
 
-export function searchLine(hosts: string[]): string {
+function searchLine(hosts: string[]): string {
   return `unqualified-search-registries = [${hosts.map(q).join(', ')}]`;
 }
 
 /** What a v1 file says, in v2 terms. */
-export interface V1Settings { search?: string[]; insecure: string[]; blocked: string[] }
+interface V1Settings { search?: string[]; insecure: string[]; blocked: string[] }
 
 export function readV1(doc: Record<string, unknown>): V1Settings | undefined {
   const v1 = doc['registries'];

@@ -21,7 +21,7 @@ function normaliseName(raw: string): string {
 interface ScanState { depth: number; multi: '"""' | "'''" | undefined }
 
 /** Updates `st` with one line, ignoring brackets inside strings and comments. */
-export function scanLine(line: string, st: ScanState): void {
+function scanLine(line: string, st: ScanState): void {
   let i = 0;
   while (i < line.length) {
     if (st.multi) {
