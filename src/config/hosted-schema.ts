@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { duration, size } from './primitives.js';
 
-// Config for hosted repositories, client auth, TLS and limits (issue 4). Kept apart from schema.ts
-// so the pull-through schema stays readable; schema.ts only mounts these sections.
+// Config for hosted repositories, client auth, TLS and limits: everything about serving clients rather than
+// pulling from upstreams. Kept apart from schema.ts so the pull-through schema stays readable; schema.ts only mounts
+// these sections.
 
 /**
  * A repository glob: `*` one path segment, `**` any number; `{user}` is the authenticated user. A

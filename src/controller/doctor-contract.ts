@@ -1,5 +1,5 @@
 // The doctor's contract as the controller uses it. The types come from the doctor itself
-// (src/diagnose, issue 7); the controller never calls it directly but receives a `DiagnoseFn`,
+// (src/diagnose/doctor), so the two cannot drift; the controller never calls it directly but receives a `DiagnoseFn`,
 // which keeps reconcile pure and lets tests inject one. In production the CLI passes runDoctor.
 export type { Finding, DoctorOptions, DoctorReport } from '../diagnose/doctor/index.js';
 import type { DoctorOptions, DoctorReport } from '../diagnose/doctor/index.js';
