@@ -8,7 +8,16 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const folders = process.argv.slice(2).map((f) => join(root, f));
-const cfg = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(String(d.messageText)); } })!;
+const cfg = ts.getParsedCommandLineOfConfigFile(
+  join(root, 'tsconfig.json'),
+  {},
+  {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (d) => {
+      throw new Error(String(d.messageText));
+    },
+  },
+)!;
 const host: ts.LanguageServiceHost = {
   getCompilationSettings: () => cfg.options,
   getScriptFileNames: () => cfg.fileNames,
@@ -42,10 +51,15 @@ function isOnlyNaming(sf: ts.SourceFile, pos: number): boolean {
 function importsFrom(r: ts.ReferenceEntry, module: string): boolean {
   const rsf = program.getSourceFile(r.fileName);
   if (!rsf || r.fileName === module) return false;
-  return rsf.statements.some((st) => ts.isImportDeclaration(st) && ts.isStringLiteral(st.moduleSpecifier)
-    && resolve(dirname(r.fileName), st.moduleSpecifier.text).replace(/\.js$/, '.ts') === module
-    && st.importClause?.namedBindings && ts.isNamedImports(st.importClause.namedBindings)
-    && st.importClause.namedBindings.elements.some((e) => e.name.text === rsf.text.slice(r.textSpan.start, r.textSpan.start + r.textSpan.length)));
+  return rsf.statements.some(
+    (st) =>
+      ts.isImportDeclaration(st) &&
+      ts.isStringLiteral(st.moduleSpecifier) &&
+      resolve(dirname(r.fileName), st.moduleSpecifier.text).replace(/\.js$/, '.ts') === module &&
+      st.importClause?.namedBindings &&
+      ts.isNamedImports(st.importClause.namedBindings) &&
+      st.importClause.namedBindings.elements.some((e) => e.name.text === rsf.text.slice(r.textSpan.start, r.textSpan.start + r.textSpan.length)),
+  );
 }
 
 // Library surfaces documented for programs (docs/diagnose.md): what they export, and what they re-export, is meant for
@@ -72,13 +86,16 @@ for (const sf of program.getSourceFiles()) {
     if (!decl || decl.getSourceFile() !== sf || published.has(decl)) continue;
     // A re-export (`export { x } from`): its references are the original's, so only those through this module count.
     const reExport = ts.isExportSpecifier(decl);
-    const name = reExport ? decl.name : (decl as ts.NamedDeclaration).name ?? decl;
+    const name = reExport ? decl.name : ((decl as ts.NamedDeclaration).name ?? decl);
     const refs = (ls.findReferences(f, name.getStart()) ?? []).flatMap((r) => r.references).filter((r) => !reExport || importsFrom(r, f));
     let outside = 0;
     let inside = 0;
     for (const r of refs) {
       if (r.isDefinition) continue;
-      if (r.fileName === f) { inside++; continue; }
+      if (r.fileName === f) {
+        inside++;
+        continue;
+      }
       const rsf = program.getSourceFile(r.fileName);
       if (rsf && !isOnlyNaming(rsf, r.textSpan.start)) outside++;
     }

@@ -14,8 +14,9 @@ function find(dir) {
   const out = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) { if (e.name !== 'node_modules') out.push(...find(p)); }
-    else if (e.name.endsWith('.test.ts')) out.push(relative(root, p));
+    if (e.isDirectory()) {
+      if (e.name !== 'node_modules') out.push(...find(p));
+    } else if (e.name.endsWith('.test.ts')) out.push(relative(root, p));
   }
   return out;
 }
@@ -24,7 +25,10 @@ const files = extra.length > 0 ? extra : [...find(join(root, 'src')), ...(unitOn
 // tsx runs tests without type checking: check the whole tree (tests, bench, helpers too) first.
 if (extra.length === 0) {
   const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], { stdio: 'inherit', cwd: root });
-  if (tsc.status !== 0) { process.stderr.write('type check failed (tsc --noEmit): fix the errors above\n'); process.exit(tsc.status ?? 1); }
+  if (tsc.status !== 0) {
+    process.stderr.write('type check failed (tsc --noEmit): fix the errors above\n');
+    process.exit(tsc.status ?? 1);
+  }
 }
 const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files];
 const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });

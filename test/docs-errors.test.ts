@@ -13,8 +13,16 @@ const REGEN = 'regenerate it: node --import tsx scripts/errors-doc.ts';
 test('docs/errors.md lists every code of the catalogue, and no other', () => {
   const listed = [...page.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]!);
   const codes = Object.keys(ERROR_CATALOGUE);
-  assert.deepEqual(codes.filter((c) => !listed.includes(c)), [], `codes missing from docs/errors.md; ${REGEN}`);
-  assert.deepEqual(listed.filter((c) => !codes.includes(c)), [], `docs/errors.md lists codes that do not exist; ${REGEN}`);
+  assert.deepEqual(
+    codes.filter((c) => !listed.includes(c)),
+    [],
+    `codes missing from docs/errors.md; ${REGEN}`,
+  );
+  assert.deepEqual(
+    listed.filter((c) => !codes.includes(c)),
+    [],
+    `docs/errors.md lists codes that do not exist; ${REGEN}`,
+  );
   assert.equal(new Set(listed).size, listed.length, 'a code is listed twice');
 });
 

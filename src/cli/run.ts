@@ -10,8 +10,14 @@ export async function runCli(program: Command): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (e) {
-    if (e instanceof ConfigError) { process.stderr.write(`regway: ${e.message}\n`); process.exit(EXIT.config); }
-    if (isRegistryError(e)) { process.stderr.write(`regway: ${e.code}: ${e.message}\n`); process.exit(ERROR_CATALOGUE[e.code].exit); }
+    if (e instanceof ConfigError) {
+      process.stderr.write(`regway: ${e.message}\n`);
+      process.exit(EXIT.config);
+    }
+    if (isRegistryError(e)) {
+      process.stderr.write(`regway: ${e.code}: ${e.message}\n`);
+      process.exit(ERROR_CATALOGUE[e.code].exit);
+    }
     process.stderr.write(`regway: ${(e as Error).message}\n`);
     process.exit(EXIT.failure);
   }

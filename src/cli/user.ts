@@ -3,10 +3,19 @@ import { promises as fsp } from 'node:fs';
 import { writeFileAtomic } from '../config/atomic-write.js';
 import { formatHtpasswd, hashPassword, isValidUserName, parseHtpasswd } from '../auth/htpasswd.js';
 
-interface Opts { htpasswd: string; passwordStdin?: boolean; cost?: string }
+interface Opts {
+  htpasswd: string;
+  passwordStdin?: boolean;
+  cost?: string;
+}
 
 async function readFileOrEmpty(path: string): Promise<string> {
-  try { return await fsp.readFile(path, 'utf8'); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'ENOENT') return ''; throw e; }
+  try {
+    return await fsp.readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw e;
+  }
 }
 
 /** Replaces the file atomically, 0600: it holds password hashes. */
@@ -19,7 +28,9 @@ async function readPassword(o: Opts): Promise<string> {
   if (!o.passwordStdin && process.stdin.isTTY) throw new Error('give the password on stdin: echo -n "$PW" | regway user add NAME --htpasswd FILE --password-stdin (or set REGWAY_PASSWORD)');
   const chunks: Buffer[] = [];
   for await (const c of process.stdin as AsyncIterable<Buffer>) chunks.push(c);
-  const pw = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const pw = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   if (pw.length < 8) throw new Error('password too short: use at least 8 characters');
   if (pw.length > 72) throw new Error('password too long: bcrypt uses only the first 72 bytes');
   return pw;
@@ -38,21 +49,25 @@ async function setPassword(name: string, o: Opts, mustExist: boolean): Promise<v
 }
 
 export function registerUser(program: Command): void {
-  const user = program.command('user')
+  const user = program
+    .command('user')
     .description('Manage the users of an htpasswd file (bcrypt) that `regway serve --htpasswd` reads; changes apply without a restart')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   echo -n 's3cret-pass' | regway user add alice --htpasswd /etc/regway/htpasswd --password-stdin
   REGWAY_PASSWORD='n3w-pass!' regway user passwd alice --htpasswd /etc/regway/htpasswd
   regway user list --htpasswd /etc/regway/htpasswd
-  regway user del alice --htpasswd /etc/regway/htpasswd`);
+  regway user del alice --htpasswd /etc/regway/htpasswd`,
+    );
   const withFile = (c: Command) => c.requiredOption('--htpasswd <file>', 'htpasswd file (created by `add` if missing, mode 0600)');
   withFile(user.command('add <name>').description('Add a user; the password comes from stdin or REGWAY_PASSWORD'))
     .option('--password-stdin', 'read the password from stdin')
     .option('--cost <n>', 'bcrypt cost (default 10)')
     .addHelpText('after', '\nExample:\n  echo -n "s3cret-pass" | regway user add alice --htpasswd ./htpasswd --password-stdin')
     .action((name: string, o: Opts) => setPassword(name, o, false));
-  withFile(user.command('passwd <name>').description('Change a user\'s password'))
+  withFile(user.command('passwd <name>').description("Change a user's password"))
     .option('--password-stdin', 'read the password from stdin')
     .option('--cost <n>', 'bcrypt cost (default 10)')
     .addHelpText('after', '\nExample:\n  echo -n "n3w-pass!" | regway user passwd alice --htpasswd ./htpasswd --password-stdin')

@@ -6,8 +6,13 @@ import { join } from 'node:path';
 import { removeStaleTempsSync, writeFileAtomic, writeFileAtomicSync } from './atomic-write.js';
 
 const dirs: string[] = [];
-const fresh = () => { dirs.push(mkdtempSync(join(tmpdir(), 'regway-atomic-'))); return dirs.at(-1)!; };
-after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+const fresh = () => {
+  dirs.push(mkdtempSync(join(tmpdir(), 'regway-atomic-')));
+  return dirs.at(-1)!;
+};
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 /** Data the write step rejects after the temp file exists: the failure lands mid-write, as a full disk would. */
 const badData = { length: 3 } as unknown as Uint8Array;
 

@@ -31,7 +31,7 @@ function tempPath(path: string, tmpDir: string | undefined): string {
 
 /** With `exactMode` the temp file starts private and gets its mode once written. */
 function createMode(opts: AtomicWriteOptions): number {
-  return opts.exactMode ? 0o600 : opts.mode ?? 0o600;
+  return opts.exactMode ? 0o600 : (opts.mode ?? 0o600);
 }
 
 function bytesOf(data: string | Uint8Array): Uint8Array {
@@ -52,10 +52,16 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
       if (opts.exactMode) fchmodSync(fd, mode);
       if (opts.uid !== undefined && opts.gid !== undefined) fchownSync(fd, opts.uid, opts.gid);
       fsyncSync(fd);
-    } finally { closeSync(fd); }
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, path);
   } catch (e) {
-    try { unlinkSync(tmp); } catch { /* already renamed or gone */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already renamed or gone */
+    }
     throw e;
   }
   fsyncDirSync(dir);
@@ -74,19 +80,29 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
       if (opts.exactMode) await fh.chmod(mode);
       if (opts.uid !== undefined && opts.gid !== undefined) await fh.chown(opts.uid, opts.gid);
       await fh.sync();
-    } finally { await fh.close(); }
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
     throw e;
   }
   const d = await open(dir, 'r');
-  try { await d.sync(); } finally { await d.close(); }
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
 }
 
 export function fsyncDirSync(dir: string): void {
   const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Removes temp files a killed writer left beside `path` (between its write and its rename): never the target's content. */
@@ -94,6 +110,17 @@ export function removeStaleTempsSync(path: string): void {
   const dir = dirname(path);
   const re = new RegExp(`^\\.${basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.regway-\\d+-[0-9a-f]+\\.tmp$`);
   let names: string[] = [];
-  try { names = readdirSync(dir); } catch { return; }
-  for (const n of names) if (re.test(n)) { try { unlinkSync(join(dir, n)); } catch { /* raced */ } }
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names)
+    if (re.test(n)) {
+      try {
+        unlinkSync(join(dir, n));
+      } catch {
+        /* raced */
+      }
+    }
 }

@@ -263,8 +263,11 @@ function sentence(s: string): string {
 function describe(f: PullFailure, d: Diagnosis | undefined, cfg: ReconcileConfig): { reason: string; message: string; signature: string } {
   const info = CAUSES[f.cause];
   const fix = renderFix(f.cause, {
-    image: f.image, namespace: f.namespace, serviceAccount: f.serviceAccount,
-    ...(f.registry ? { registry: f.registry } : {}), ...(cfg.pullSecret ? { secret: cfg.pullSecret } : {}),
+    image: f.image,
+    namespace: f.namespace,
+    serviceAccount: f.serviceAccount,
+    ...(f.registry ? { registry: f.registry } : {}),
+    ...(cfg.pullSecret ? { secret: cfg.pullSecret } : {}),
   });
   const parts = [`regway: ${info.title} (cause: ${f.cause}) pulling "${f.image}"${f.registry ? ` from ${f.registry}` : ''}.`];
   const same = !d || d.image === f.image;

@@ -44,10 +44,17 @@ interface WriteOptions {
 }
 
 class ApplyError extends Error {
-  constructor(message: string) { super(message); this.name = 'ApplyError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'ApplyError';
+  }
 }
 
-interface Owner { mode: number; uid?: number; gid?: number }
+interface Owner {
+  mode: number;
+  uid?: number;
+  gid?: number;
+}
 
 /** Writes `data` to `path` so that readers only ever see the old or the new bytes, with exactly the mode and owner given. */
 function writeFile(path: string, data: string | Buffer, owner: Owner, dirMode = 0o755): void {
@@ -55,7 +62,12 @@ function writeFile(path: string, data: string | Buffer, owner: Owner, dirMode = 
 }
 
 function removeFile(path: string): void {
-  try { unlinkSync(path); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; return; }
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    return;
+  }
   fsyncDirSync(dirname(path));
 }
 
@@ -84,13 +96,21 @@ function backup(root: string, paths: string[], command: BackupManifest['command'
   for (const path of paths) {
     const real = underRoot(root, path);
     let st;
-    try { st = statSync(real); } catch { entries.push({ path, existed: false }); continue; }
+    try {
+      st = statSync(real);
+    } catch {
+      entries.push({ path, existed: false });
+      continue;
+    }
     const copy = `files${path}`;
     // Backups hold credentials (config.json, auth.json): private whatever the original mode was.
     writeFile(join(dir, copy), readFileSync(real), { mode: 0o600 }, 0o700);
     entries.push({ path, existed: true, copy, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
   }
-  const createdDirs = missingDirs(root, entries.filter((e) => !e.existed).map((e) => e.path));
+  const createdDirs = missingDirs(
+    root,
+    entries.filter((e) => !e.existed).map((e) => e.path),
+  );
   const manifest: BackupManifest = { version: 1, command, createdAt: now.toISOString(), entries, ...(createdDirs.length ? { createdDirs } : {}) };
   writeManifest(dir, manifest);
   return { dir, manifest };
@@ -109,13 +129,22 @@ function missingDirs(root: string, paths: string[]): string[] {
 function removeEmptyDirs(root: string, dirs: string[]): string[] {
   const removed: string[] = [];
   for (const d of dirs) {
-    try { rmdirSync(underRoot(root, d)); removed.push(d); } catch { /* not empty, or already gone */ }
+    try {
+      rmdirSync(underRoot(root, d));
+      removed.push(d);
+    } catch {
+      /* not empty, or already gone */
+    }
   }
   return removed;
 }
 
 function readCurrent(real: string): string | undefined {
-  try { return readFileSync(real, 'utf8'); } catch { return undefined; }
+  try {
+    return readFileSync(real, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /** Writes a plan's changes with a backup set first. Refuses when a file changed since the plan was made. */
@@ -127,7 +156,12 @@ export function applyChanges(changes: FileChange[], opts: WriteOptions): { backu
       throw new ApplyError(`${underRoot(root, c.path)} changed while regway was planning; nothing was written. Run the command again.`);
     }
   }
-  const set = backup(root, changes.map((c) => c.path), 'apply', opts);
+  const set = backup(
+    root,
+    changes.map((c) => c.path),
+    'apply',
+    opts,
+  );
   const written: string[] = [];
   changes.forEach((c, i) => {
     const real = underRoot(root, c.path);
@@ -146,19 +180,36 @@ export function applyChanges(changes: FileChange[], opts: WriteOptions): { backu
 }
 
 function readManifest(dir: string): BackupManifest | undefined {
-  try { return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as BackupManifest; } catch { return undefined; }
+  try {
+    return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as BackupManifest;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Backup sets made by `apply`, newest first. */
 export function listBackupSets(root: string, backupDir = DEFAULT_BACKUP_DIR): Array<{ dir: string; manifest: BackupManifest }> {
   const base = underRoot(root, backupDir);
   let names: string[] = [];
-  try { names = readdirSync(base); } catch { return []; }
-  return names.sort().reverse().map((n) => ({ dir: join(base, n), manifest: readManifest(join(base, n)) }))
+  try {
+    names = readdirSync(base);
+  } catch {
+    return [];
+  }
+  return names
+    .sort()
+    .reverse()
+    .map((n) => ({ dir: join(base, n), manifest: readManifest(join(base, n)) }))
     .filter((s): s is { dir: string; manifest: BackupManifest } => s.manifest?.command === 'apply');
 }
 
-export interface RollbackResult { set: string; restored: string[]; removed: string[]; removedDirs: string[]; safetySet: string }
+export interface RollbackResult {
+  set: string;
+  restored: string[];
+  removed: string[];
+  removedDirs: string[];
+  safetySet: string;
+}
 
 /**
  * Restores the newest apply set not yet rolled back. The state being replaced is itself saved first (a `rollback`
@@ -169,12 +220,23 @@ export function rollback(opts: WriteOptions): RollbackResult {
   const backupDir = opts.backupDir ?? DEFAULT_BACKUP_DIR;
   const set = listBackupSets(root, backupDir).find((s) => !s.manifest.rolledBackAt);
   if (!set) throw new ApplyError(`no backup set to roll back to under ${underRoot(root, backupDir)}; \`regway config apply\` makes one each time it changes files`);
-  const safety = backup(root, set.manifest.entries.map((e) => e.path), 'rollback', opts);
+  const safety = backup(
+    root,
+    set.manifest.entries.map((e) => e.path),
+    'rollback',
+    opts,
+  );
   const restored: string[] = [];
   const removed: string[] = [];
   for (const e of [...set.manifest.entries].reverse()) {
     const real = underRoot(root, e.path);
-    if (!e.existed) { if (existsSync(real)) { removeFile(real); removed.push(e.path); } continue; }
+    if (!e.existed) {
+      if (existsSync(real)) {
+        removeFile(real);
+        removed.push(e.path);
+      }
+      continue;
+    }
     writeFile(real, readFileSync(join(set.dir, e.copy!)), { mode: e.mode!, uid: e.uid, gid: e.gid });
     restored.push(e.path);
   }

@@ -20,7 +20,9 @@ interface CommonOptions {
 
 function loadSpecFile(file: string): Spec {
   let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) {
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new SpecError(`cannot read ${file} (${code ?? (e as Error).message}); create one with \`regway config init\` or \`regway config import\`, or pass --file`);
   }
@@ -34,7 +36,13 @@ export async function planCommand(o: CommonOptions): Promise<{ spec: Spec; plan:
   return { spec, plan: buildPlan(renderAll(spec, credentials, snap), snap) };
 }
 
-interface ApplyOutcome { plan: Plan; backupSet: string | undefined; written: string[]; steps: ReloadStep[]; reloaded: string[] }
+interface ApplyOutcome {
+  plan: Plan;
+  backupSet: string | undefined;
+  written: string[];
+  steps: ReloadStep[];
+  reloaded: string[];
+}
 
 export async function applyCommand(o: CommonOptions & { reload: boolean; kubeconfig?: string }): Promise<ApplyOutcome> {
   const { spec, plan } = await planCommand(o);

@@ -8,7 +8,9 @@ import { FINDINGS } from '../../src/diagnose/doctor/index.js';
 
 test('every finding code is asserted by a scenario test', () => {
   const dir = new URL('.', import.meta.url).pathname;
-  const scenarios = readdirSync(dir).filter((f) => /^doctor-.*\.test\.ts$/.test(f)).map((f) => readFileSync(join(dir, f), 'utf8'));
+  const scenarios = readdirSync(dir)
+    .filter((f) => /^doctor-.*\.test\.ts$/.test(f))
+    .map((f) => readFileSync(join(dir, f), 'utf8'));
   // The runner's crash guard is proven in src/diagnose/doctor/runner.test.ts with a check that throws.
   scenarios.push(readFileSync(join(dir, '../../src/diagnose/doctor/runner.test.ts'), 'utf8'));
   const text = scenarios.join('\n');

@@ -24,7 +24,11 @@ before(async () => {
   dist = await startDistribution();
   await pushImage(dist.url, 'team/big', '3.1', { layers: 1, layerSize: 1_200_000 });
 });
-after(async () => { await Promise.all(proxies.map((p) => p.stop())); await dist.stop(); removeTempDir(tmp); });
+after(async () => {
+  await Promise.all(proxies.map((p) => p.stop()));
+  await dist.stop();
+  removeTempDir(tmp);
+});
 
 async function nginx(body: string): Promise<Nginx> {
   const n = await startNginx(() => body);

@@ -3,20 +3,32 @@
 // turned into one sentence for a person. Clients print "502 Bad Gateway"; the body says why, and the
 // doctor and trace must say it too. Pure.
 
-export interface RegistryErrorBody { code: string; message: string; detail?: unknown }
+export interface RegistryErrorBody {
+  code: string;
+  message: string;
+  detail?: unknown;
+}
 
 /** The errors of an OCI error body; [] when the body is not one (an HTML page, empty, truncated). */
 export function parseErrorBody(body: Buffer | string | undefined): RegistryErrorBody[] {
   if (!body || body.length === 0) return [];
   let doc: unknown;
-  try { doc = JSON.parse(typeof body === 'string' ? body : body.toString('utf8')); } catch { return []; }
+  try {
+    doc = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+  } catch {
+    return [];
+  }
   const errors = (doc as { errors?: unknown })?.errors;
   if (!Array.isArray(errors)) return [];
-  return errors.filter((e): e is { code: unknown; message?: unknown; detail?: unknown } => typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string')
+  return errors
+    .filter((e): e is { code: unknown; message?: unknown; detail?: unknown } => typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string')
     .map((e) => ({ code: e.code as string, message: typeof e.message === 'string' ? e.message : '', ...(e.detail !== undefined ? { detail: e.detail } : {}) }));
 }
 
-interface Attempt { upstream: string; outcome: string }
+interface Attempt {
+  upstream: string;
+  outcome: string;
+}
 
 function attemptsOf(detail: unknown): Attempt[] {
   const a = (detail as { attempts?: unknown })?.attempts;

@@ -33,13 +33,21 @@ export function parseTarget(input: string, via?: string): Target {
   if (!rest.includes('/') && (looksLikeHost(rest) || (m && isValidHost(rest)))) {
     registry = rest.toLowerCase();
   } else {
-    try { image = parseImageRef(rest); } catch (e) { throw new TargetError(`"${input}" is not an image reference: ${(e as Error).message}`); }
+    try {
+      image = parseImageRef(rest);
+    } catch (e) {
+      throw new TargetError(`"${input}" is not an image reference: ${(e as Error).message}`);
+    }
     registry = image.registry;
   }
   if (!isValidHost(registry)) throw new TargetError(`"${registry}" is not a registry host`);
   let endpoint = new URL(`${scheme}://${apiHost(registry)}/`);
   if (via) {
-    try { endpoint = new URL(via.replace(/\/*$/, '/')); } catch { throw new TargetError(`--via ${via} is not a URL`); }
+    try {
+      endpoint = new URL(via.replace(/\/*$/, '/'));
+    } catch {
+      throw new TargetError(`--via ${via} is not a URL`);
+    }
   }
   return { input, registry, endpoint, explicitScheme: !!m || !!via, ...(image ? { image } : {}), via: !!via };
 }

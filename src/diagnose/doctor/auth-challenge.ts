@@ -28,5 +28,12 @@ export async function checkChallenge(ctx: DoctorContext): Promise<Finding[]> {
     return [finding('AUTH_BASIC', 'auth-challenge', `Basic realm "${basic.params.realm ?? ''}"`, { data: { scheme: 'basic', realm: basic.params.realm } })];
   }
   ctx.authScheme = 'unknown';
-  return [finding('AUTH_CHALLENGE_MISSING', 'auth-challenge', raw ? `WWW-Authenticate "${raw}" names no usable scheme (Bearer with realm, or Basic)` : 'GET /v2/ answered 401 with no WWW-Authenticate header', { data: { header: raw } })];
+  return [
+    finding(
+      'AUTH_CHALLENGE_MISSING',
+      'auth-challenge',
+      raw ? `WWW-Authenticate "${raw}" names no usable scheme (Bearer with realm, or Basic)` : 'GET /v2/ answered 401 with no WWW-Authenticate header',
+      { data: { header: raw } },
+    ),
+  ];
 }

@@ -13,7 +13,15 @@ const STAGE = 'blob';
 const SLOW_BYTES_PER_SEC = 1024 * 1024;
 const MIN_JUDGED_BYTES = 256 * 1024;
 
-interface SampleResult { status: number; bytes: number; ttfbMs: number; totalMs: number; timedOut: boolean; error?: string; refusal?: string }
+interface SampleResult {
+  status: number;
+  bytes: number;
+  ttfbMs: number;
+  totalMs: number;
+  timedOut: boolean;
+  error?: string;
+  refusal?: string;
+}
 
 /** Reads up to `limit` bytes of a response body, stopping at `deadline` (performance.now() time). */
 async function readSample(body: AsyncIterable<unknown> & { destroy(): void }, limit: number, deadline: number): Promise<{ bytes: number; timedOut: boolean }> {
@@ -21,13 +29,27 @@ async function readSample(body: AsyncIterable<unknown> & { destroy(): void }, li
   const it = body[Symbol.asyncIterator]();
   for (;;) {
     const left = deadline - performance.now();
-    if (left <= 0) { body.destroy(); return { bytes, timedOut: true }; }
+    if (left <= 0) {
+      body.destroy();
+      return { bytes, timedOut: true };
+    }
     let timer: NodeJS.Timeout | undefined;
-    const next = await Promise.race([it.next(), new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), left); })]).finally(() => clearTimeout(timer));
-    if (next === 'timeout') { body.destroy(); return { bytes, timedOut: true }; }
+    const next = await Promise.race([
+      it.next(),
+      new Promise<'timeout'>((r) => {
+        timer = setTimeout(() => r('timeout'), left);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (next === 'timeout') {
+      body.destroy();
+      return { bytes, timedOut: true };
+    }
     if (next.done) return { bytes, timedOut: false };
     bytes += (next.value as Buffer).length;
-    if (bytes >= limit) { body.destroy(); return { bytes, timedOut: false }; }
+    if (bytes >= limit) {
+      body.destroy();
+      return { bytes, timedOut: false };
+    }
   }
 }
 
@@ -60,7 +82,16 @@ export async function checkBlob(ctx: DoctorContext): Promise<Finding[]> {
   const rate = r.bytes / Math.max((r.totalMs - r.ttfbMs) / 1000, 1e-3);
   const total = ctx.image!.totalBytes;
   const eta = rate > 0 ? r.ttfbMs / 1000 + total / rate : Infinity;
-  const data = { digest: layer.digest, layerSize: layer.size, sampleBytes: r.bytes, status: r.status, ttfbMs: Math.round(r.ttfbMs), bytesPerSecond: Math.round(rate), imageBytes: total, etaSeconds: Number.isFinite(eta) ? Math.round(eta) : null };
+  const data = {
+    digest: layer.digest,
+    layerSize: layer.size,
+    sampleBytes: r.bytes,
+    status: r.status,
+    ttfbMs: Math.round(r.ttfbMs),
+    bytesPerSecond: Math.round(rate),
+    imageBytes: total,
+    etaSeconds: Number.isFinite(eta) ? Math.round(eta) : null,
+  };
   const speed = `${fmtBytes(rate)}/s`;
   if (r.error && !r.timedOut) return [finding('BLOB_FAILED', STAGE, `${layer.digest}: ${r.error}`, { durationMs: r.totalMs, data })];
   if (r.status !== 200 && r.status !== 206 && !r.timedOut) {
@@ -69,7 +100,14 @@ export async function checkBlob(ctx: DoctorContext): Promise<Finding[]> {
     return [finding('BLOB_FAILED', STAGE, `GET blob ${layer.digest} answered ${r.status}${why}`, { durationMs: r.totalMs, data })];
   }
   if (r.timedOut) {
-    return [finding('BLOB_TIMEOUT', STAGE, `only ${fmtBytes(r.bytes)} of a ${fmtBytes(limit)} sample arrived in ${(r.totalMs / 1000).toFixed(1)} s (${speed}); at this rate the image's ${fmtBytes(total)} take ${Number.isFinite(eta) ? `${Math.round(eta)} s` : 'forever'}`, { durationMs: r.totalMs, data })];
+    return [
+      finding(
+        'BLOB_TIMEOUT',
+        STAGE,
+        `only ${fmtBytes(r.bytes)} of a ${fmtBytes(limit)} sample arrived in ${(r.totalMs / 1000).toFixed(1)} s (${speed}); at this rate the image's ${fmtBytes(total)} take ${Number.isFinite(eta) ? `${Math.round(eta)} s` : 'forever'}`,
+        { durationMs: r.totalMs, data },
+      ),
+    ];
   }
   const what = `${fmtBytes(r.bytes)} of ${layer.digest.slice(0, 19)} in ${(r.totalMs / 1000).toFixed(2)} s (first byte after ${r.ttfbMs.toFixed(0)} ms): ${speed}; the image's ${fmtBytes(total)} would take ~${Math.max(1, Math.round(eta))} s`;
   // A small sample that came in a few chunks says little about speed; only a real stretch of body is judged.

@@ -16,7 +16,11 @@ interface CredentialSourceInfo {
   helper?: string;
 }
 
-export interface FoundCredentials { username: string; password: string; source: CredentialSourceInfo }
+export interface FoundCredentials {
+  username: string;
+  password: string;
+  source: CredentialSourceInfo;
+}
 
 interface ChosenImage {
   digest: string;
@@ -88,8 +92,6 @@ export function trustedCas(ctx: DoctorContext): (string | Buffer)[] | undefined 
 /** "user alice from /x/config.json key "h:5000"" — how findings name the credentials in use. */
 export function describeSource(c: FoundCredentials): string {
   const s = c.source;
-  const where = s.kind === 'flag' ? 'given on the command line'
-    : s.kind === 'helper' ? `from docker-credential-${s.helper}${s.file ? ` (named in ${s.file})` : ''}`
-      : `from ${s.file} key "${s.key}"`;
+  const where = s.kind === 'flag' ? 'given on the command line' : s.kind === 'helper' ? `from docker-credential-${s.helper}${s.file ? ` (named in ${s.file})` : ''}` : `from ${s.file} key "${s.key}"`;
   return `user "${c.username}" ${where}`;
 }

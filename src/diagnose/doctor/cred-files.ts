@@ -2,11 +2,22 @@
 // Docker (docker/cli configfile): credHelpers[host], then credsStore, then auths (exact key, then keys reduced to
 // their host). containers-auth.json(5): auths keyed host or host/namespace, most specific first.
 
-interface AuthEntry { auth?: string; username?: string; password?: string; identitytoken?: string }
-interface AuthDoc { auths?: Record<string, AuthEntry>; credsStore?: string; credHelpers?: Record<string, string> }
+interface AuthEntry {
+  auth?: string;
+  username?: string;
+  password?: string;
+  identitytoken?: string;
+}
+interface AuthDoc {
+  auths?: Record<string, AuthEntry>;
+  credsStore?: string;
+  credHelpers?: Record<string, string>;
+}
 
 const HUB_KEYS = ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
-function isHub(h: string): boolean { return h === 'docker.io' || h === 'index.docker.io' || h === 'registry-1.docker.io'; }
+function isHub(h: string): boolean {
+  return h === 'docker.io' || h === 'index.docker.io' || h === 'registry-1.docker.io';
+}
 
 /** Keys a registry may be filed under; Docker Hub's canonical one is https://index.docker.io/v1/. */
 function keysFor(registry: string): string[] {
@@ -16,7 +27,10 @@ function keysFor(registry: string): string[] {
 
 /** docker/cli ConvertToHostname: strip the scheme and everything after the first '/'. */
 function keyHost(key: string): string {
-  return key.replace(/^https?:\/\//i, '').split('/')[0]!.toLowerCase();
+  return key
+    .replace(/^https?:\/\//i, '')
+    .split('/')[0]!
+    .toLowerCase();
 }
 
 /** The server URL a credential helper is asked about. */
@@ -28,7 +42,9 @@ export function parseAuthDoc(text: string): AuthDoc | undefined {
   try {
     const v = JSON.parse(text.replace(/^\uFEFF/, '')) as unknown;
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as AuthDoc) : undefined;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 type Decoded = { username: string; password: string } | 'malformed' | 'token' | undefined;
@@ -62,7 +78,11 @@ export function containersKey(doc: AuthDoc, registry: string, repository?: strin
   for (let n = parts.length; n >= 0; n--) {
     const suffix = parts.slice(0, n).join('/');
     for (const k of Object.keys(auths)) {
-      const bare = k.replace(/^https?:\/\//i, '').replace(/\/v[12]\/?$/, '').replace(/\/+$/, '').toLowerCase();
+      const bare = k
+        .replace(/^https?:\/\//i, '')
+        .replace(/\/v[12]\/?$/, '')
+        .replace(/\/+$/, '')
+        .toLowerCase();
       const [h, ...rest] = bare.split('/');
       if (hosts.includes(h!) && rest.join('/') === suffix) return k;
     }
@@ -81,5 +101,7 @@ export function dockerHelper(doc: AuthDoc, registry: string): { helper: string; 
 
 /** Keys whose `auth` does not decode: docker refuses the whole file because of any one of them. */
 export function malformedKeys(doc: AuthDoc): string[] {
-  return Object.entries(doc.auths ?? {}).filter(([, e]) => decodeEntry(e) === 'malformed').map(([k]) => k);
+  return Object.entries(doc.auths ?? {})
+    .filter(([, e]) => decodeEntry(e) === 'malformed')
+    .map(([k]) => k);
 }

@@ -12,7 +12,14 @@ const STAGE = 'credentials';
 
 function dockerConfigPath(ctx: DoctorContext): string {
   const given = ctx.opts.dockerConfig;
-  if (given) { try { if (statSync(given).isDirectory()) return join(given, 'config.json'); } catch { /* a file path */ } return given; }
+  if (given) {
+    try {
+      if (statSync(given).isDirectory()) return join(given, 'config.json');
+    } catch {
+      /* a file path */
+    }
+    return given;
+  }
   return join(ctx.env.DOCKER_CONFIG ?? join(ctx.home, '.docker'), 'config.json');
 }
 
@@ -25,7 +32,11 @@ function authFilePaths(ctx: DoctorContext): string[] {
 }
 
 function readText(path: string): string | undefined {
-  try { return readFileSync(path, 'utf8'); } catch { return undefined; }
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 type HelperAnswer = { creds: { username: string; password: string } } | { notFound: true } | { missing: true } | { failed: string };
@@ -35,22 +46,33 @@ function runHelper(name: string, server: string, env: NodeJS.ProcessEnv, timeout
   return new Promise((resolve) => {
     const child = execFile(`docker-credential-${name}`, ['get'], { env, timeout: timeoutMs, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') { resolve({ missing: true }); return; }
-        if (/credentials not found/i.test(`${stdout}${stderr}`)) { resolve({ notFound: true }); return; }
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          resolve({ missing: true });
+          return;
+        }
+        if (/credentials not found/i.test(`${stdout}${stderr}`)) {
+          resolve({ notFound: true });
+          return;
+        }
         resolve({ failed: `${err.message.split('\n')[0]} ${String(stderr).trim().slice(0, 200)}`.trim() });
         return;
       }
       try {
         const doc = JSON.parse(stdout) as { Username?: string; Secret?: string };
         resolve(doc.Secret ? { creds: { username: doc.Username ?? '', password: doc.Secret } } : { notFound: true });
-      } catch { resolve({ failed: 'printed no JSON' }); }
+      } catch {
+        resolve({ failed: 'printed no JSON' });
+      }
     });
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(server);
   });
 }
 
-interface Lookup { creds?: FoundCredentials; findings: Finding[] }
+interface Lookup {
+  creds?: FoundCredentials;
+  findings: Finding[];
+}
 
 async function fromDockerConfig(ctx: DoctorContext, file: string, registry: string): Promise<Lookup> {
   const text = readText(file);
@@ -59,11 +81,19 @@ async function fromDockerConfig(ctx: DoctorContext, file: string, registry: stri
   if (!doc) return { findings: [finding('CRED_FILE_INVALID', STAGE, `${file} is not a JSON object: the docker CLI ignores it ("Error loading config file")`, { data: { file } })] };
   const out: Finding[] = [];
   const bad = malformedKeys(doc);
-  if (bad.length) out.push(finding('CRED_MALFORMED', STAGE, `${file}: auths ${bad.map((k) => `"${k}"`).join(', ')} do not decode to user:password; the docker CLI rejects the whole file ("invalid auth configuration file")`, { data: { file, keys: bad } }));
+  if (bad.length)
+    out.push(
+      finding(
+        'CRED_MALFORMED',
+        STAGE,
+        `${file}: auths ${bad.map((k) => `"${k}"`).join(', ')} do not decode to user:password; the docker CLI rejects the whole file ("invalid auth configuration file")`,
+        { data: { file, keys: bad } },
+      ),
+    );
   const key = dockerKey(doc, registry);
   const helper = dockerHelper(doc, registry);
   const entry = key !== undefined ? decodeEntry(doc.auths?.[key]) : undefined;
-  if (helper) return { findings: [...out, ...await viaHelper(ctx, file, key, entry, helper)].filter(Boolean), ...await helperCreds(ctx, file, helper.helper, registry) };
+  if (helper) return { findings: [...out, ...(await viaHelper(ctx, file, key, entry, helper))].filter(Boolean), ...(await helperCreds(ctx, file, helper.helper, registry)) };
   if (entry && typeof entry === 'object' && !bad.length) {
     const creds: FoundCredentials = { ...entry, source: { kind: 'docker-config', file, key: key! } };
     return { creds, findings: out };
@@ -74,9 +104,15 @@ async function fromDockerConfig(ctx: DoctorContext, file: string, registry: stri
 const helperCache = new WeakMap<DoctorContext, Map<string, Promise<HelperAnswer>>>();
 function askHelper(ctx: DoctorContext, helper: string, registry: string): Promise<HelperAnswer> {
   let m = helperCache.get(ctx);
-  if (!m) { m = new Map(); helperCache.set(ctx, m); }
+  if (!m) {
+    m = new Map();
+    helperCache.set(ctx, m);
+  }
   let p = m.get(helper);
-  if (!p) { p = runHelper(helper, helperServer(registry), ctx.env, ctx.opts.timeoutMs); m.set(helper, p); }
+  if (!p) {
+    p = runHelper(helper, helperServer(registry), ctx.env, ctx.opts.timeoutMs);
+    m.set(helper, p);
+  }
   return p;
 }
 
@@ -91,11 +127,20 @@ async function viaHelper(ctx: DoctorContext, file: string, key: string | undefin
   const out: Finding[] = [];
   const bin = `docker-credential-${h.helper}`;
   const data = { file, helper: h.helper, via: h.via, key };
-  if ('missing' in a) out.push(finding('CRED_HELPER_MISSING', STAGE, `${file} "${h.via}" names ${h.helper}, but ${bin} is not on PATH: the docker CLI fails with "executable file not found in $PATH"`, { data }));
+  if ('missing' in a)
+    out.push(finding('CRED_HELPER_MISSING', STAGE, `${file} "${h.via}" names ${h.helper}, but ${bin} is not on PATH: the docker CLI fails with "executable file not found in $PATH"`, { data }));
   else if ('failed' in a) out.push(finding('CRED_HELPER_FAILED', STAGE, `${bin} get for ${helperServer(registry)}: ${a.failed}`, { data }));
-  else if ('creds' in a) out.push(finding('CRED_HELPER', STAGE, `${bin} (from "${h.via}" in ${file}) has a login for ${helperServer(registry)}: user "${a.creds.username}"`, { data: { ...data, user: a.creds.username } }));
+  else if ('creds' in a)
+    out.push(finding('CRED_HELPER', STAGE, `${bin} (from "${h.via}" in ${file}) has a login for ${helperServer(registry)}: user "${a.creds.username}"`, { data: { ...data, user: a.creds.username } }));
   if (key !== undefined && entry && !('creds' in a)) {
-    out.push(finding('CRED_SHADOWED', STAGE, `${file} auths["${key}"] holds a login, but "${h.via}": "${h.helper}" makes docker ask ${bin} instead${'notFound' in a ? ', which has none: docker pulls anonymously' : ''}`, { data }));
+    out.push(
+      finding(
+        'CRED_SHADOWED',
+        STAGE,
+        `${file} auths["${key}"] holds a login, but "${h.via}": "${h.helper}" makes docker ask ${bin} instead${'notFound' in a ? ', which has none: docker pulls anonymously' : ''}`,
+        { data },
+      ),
+    );
   }
   return out;
 }
@@ -106,11 +151,17 @@ function fromAuthFiles(ctx: DoctorContext, registry: string): Lookup {
     const text = readText(file);
     if (text === undefined) continue;
     const doc = parseAuthDoc(text);
-    if (!doc) { out.push(finding('CRED_FILE_INVALID', STAGE, `${file} is not a JSON object: podman cannot read logins from it`, { data: { file } })); continue; }
+    if (!doc) {
+      out.push(finding('CRED_FILE_INVALID', STAGE, `${file} is not a JSON object: podman cannot read logins from it`, { data: { file } }));
+      continue;
+    }
     const key = containersKey(doc, registry, ctx.target.image?.name);
     if (key === undefined) continue;
     const entry = decodeEntry(doc.auths?.[key]);
-    if (entry === 'malformed') { out.push(finding('CRED_MALFORMED', STAGE, `${file} auths["${key}"] does not decode to user:password; podman skips it ("missing semicolon")`, { data: { file, keys: [key] } })); continue; }
+    if (entry === 'malformed') {
+      out.push(finding('CRED_MALFORMED', STAGE, `${file} auths["${key}"] does not decode to user:password; podman skips it ("missing semicolon")`, { data: { file, keys: [key] } }));
+      continue;
+    }
     if (entry && typeof entry === 'object') return { creds: { ...entry, source: { kind: 'auth-json', file, key } }, findings: out };
   }
   return { findings: out };
@@ -142,6 +193,7 @@ export async function checkCredentials(ctx: DoctorContext): Promise<Finding[]> {
     out.push(finding('CRED_CONFLICT', STAGE, `${what} (${d.source.file ?? d.source.helper} vs ${p.source.file})`, { data: { docker: d.username, podman: p.username } }));
   }
   ctx.creds = d ?? p;
-  if (!ctx.creds && !out.some((f) => f.severity === 'error' || f.code === 'CRED_SHADOWED')) out.push(finding('CRED_NONE', STAGE, `no login for ${registry} in ${dockerConfigPath(ctx)} or ${authFilePaths(ctx).join(', ')}`));
+  if (!ctx.creds && !out.some((f) => f.severity === 'error' || f.code === 'CRED_SHADOWED'))
+    out.push(finding('CRED_NONE', STAGE, `no login for ${registry} in ${dockerConfigPath(ctx)} or ${authFilePaths(ctx).join(', ')}`));
   return out;
 }

@@ -4,7 +4,12 @@
 import type { DoctorContext } from './context.js';
 import { rawRequest } from './http.js';
 
-interface GatewayUpstream { upstream: string; state?: string; lastError?: string; failingSince?: string }
+interface GatewayUpstream {
+  upstream: string;
+  state?: string;
+  lastError?: string;
+  failingSince?: string;
+}
 
 /** The gateway's upstreams of `registry` that are not up, or [] when the status cannot be read. */
 export async function failingUpstreams(ctx: DoctorContext): Promise<GatewayUpstream[]> {
@@ -12,15 +17,20 @@ export async function failingUpstreams(ctx: DoctorContext): Promise<GatewayUpstr
     const r = await rawRequest(ctx, new URL('-/status', ctx.target.endpoint), { cap: 512 * 1024 });
     if (r.status !== 200) return [];
     const doc = JSON.parse(r.body.toString('utf8')) as { upstreams?: Array<GatewayUpstream & { registry?: string; up?: boolean }> };
-    return (doc.upstreams ?? []).filter((u) => u.registry === ctx.target.registry && (u.state ? u.state !== 'up' : u.up === false))
+    return (doc.upstreams ?? [])
+      .filter((u) => u.registry === ctx.target.registry && (u.state ? u.state !== 'up' : u.up === false))
       .map((u) => ({ upstream: u.upstream, ...(u.state ? { state: u.state } : {}), ...(u.lastError ? { lastError: u.lastError } : {}), ...(u.failingSince ? { failingSince: u.failingSince } : {}) }));
-  } catch { return []; }
+  } catch {
+    return [];
+  }
 }
 
 /** "http://u (down since 2026-12-03T10:00:00.000Z: connect ECONNREFUSED …)". Pure. */
 export function describeUpstreams(list: readonly GatewayUpstream[]): string {
-  return list.map((u) => {
-    const since = u.failingSince ? ` since ${u.failingSince}` : '';
-    return `${u.upstream} (${u.state ?? 'down'}${since}${u.lastError ? `: ${u.lastError}` : ''})`;
-  }).join(', ');
+  return list
+    .map((u) => {
+      const since = u.failingSince ? ` since ${u.failingSince}` : '';
+      return `${u.upstream} (${u.state ?? 'down'}${since}${u.lastError ? `: ${u.lastError}` : ''})`;
+    })
+    .join(', ');
 }

@@ -16,7 +16,9 @@ function plainGet(host: string, port: number, path: string, timeoutMs: number): 
     const req = request({ host, port, path, method: 'GET', agent: false, timeout: timeoutMs, headers: { 'user-agent': DOCTOR_AGENT } }, (res) => {
       let body = '';
       res.setEncoding('latin1');
-      res.on('data', (c: string) => { if (body.length < 4096) body += c; });
+      res.on('data', (c: string) => {
+        if (body.length < 4096) body += c;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ...(res.headers.server ? { server: String(res.headers.server) } : {}) }));
       res.on('error', reject);
     });
@@ -46,9 +48,11 @@ function httpOnlySeverity(host: string, insecure: boolean): 'info' | 'warn' | 'e
 
 /** The exact declarative-file entry that makes every runtime use plain HTTP for this registry. */
 function httpOnlyFix(registry: string, hostPort: string): string {
-  return `Serve TLS, or for a lab declare it plain HTTP in regway config's file: \`- host: ${registry}\` with \`server: http://${hostPort}\` and \`insecure: true\`; `
-    + `\`regway config apply\` then writes containerd's hosts.toml (server and [host."http://${hostPort}"]), registries.conf \`insecure = true\` and dockerd's "insecure-registries". `
-    + 'Check a lab on purpose with `regway doctor --insecure` (then this is information, exit 0).';
+  return (
+    `Serve TLS, or for a lab declare it plain HTTP in regway config's file: \`- host: ${registry}\` with \`server: http://${hostPort}\` and \`insecure: true\`; ` +
+    `\`regway config apply\` then writes containerd's hosts.toml (server and [host."http://${hostPort}"]), registries.conf \`insecure = true\` and dockerd's "insecure-registries". ` +
+    'Check a lab on purpose with `regway doctor --insecure` (then this is information, exit 0).'
+  );
 }
 
 export async function checkScheme(ctx: DoctorContext): Promise<Finding[]> {
@@ -62,10 +66,20 @@ export async function checkScheme(ctx: DoctorContext): Promise<Finding[]> {
       const r = await plainGet(host, port, '/v2/', ctx.opts.timeoutMs);
       ctx.scheme = 'http';
       const sev = httpOnlySeverity(hostOf(ctx.target.endpoint), !!ctx.opts.insecure);
-      const why = sev === 'info' ? 'accepted: --insecure says it is plain HTTP on purpose'
-        : sev === 'warn' ? 'on loopback dockerd and containerd use http by themselves; podman, skopeo and CRI-O need insecure = true (or --tls-verify=false)'
-          : 'every client needs to be told (insecure-registries, insecure = true, an http:// host in hosts.toml)';
-      return [finding('SCHEME_HTTP_ONLY', 'http-scheme', `${where} answered plain HTTP (${r.status}) after the TLS handshake failed (${ctx.tlsFailedRaw}): ${why}; the remaining checks use http://`, { severity: sev, fix: httpOnlyFix(ctx.target.registry, where), durationMs: performance.now() - t0, data: { status: r.status, tlsError: ctx.tlsFailedRaw } })];
+      const why =
+        sev === 'info'
+          ? 'accepted: --insecure says it is plain HTTP on purpose'
+          : sev === 'warn'
+            ? 'on loopback dockerd and containerd use http by themselves; podman, skopeo and CRI-O need insecure = true (or --tls-verify=false)'
+            : 'every client needs to be told (insecure-registries, insecure = true, an http:// host in hosts.toml)';
+      return [
+        finding('SCHEME_HTTP_ONLY', 'http-scheme', `${where} answered plain HTTP (${r.status}) after the TLS handshake failed (${ctx.tlsFailedRaw}): ${why}; the remaining checks use http://`, {
+          severity: sev,
+          fix: httpOnlyFix(ctx.target.registry, where),
+          durationMs: performance.now() - t0,
+          data: { status: r.status, tlsError: ctx.tlsFailedRaw },
+        }),
+      ];
     } catch {
       ctx.stop = true;
       return [finding('TLS_HANDSHAKE_FAILED', 'tls', `${where}: ${ctx.tlsFailedRaw}; plain HTTP gets no answer either`, { durationMs: performance.now() - t0, data: { error: ctx.tlsFailedRaw } })];
@@ -84,6 +98,15 @@ export async function checkScheme(ctx: DoctorContext): Promise<Finding[]> {
   if (!tlsSuspected) return [];
   ctx.scheme = 'https';
   const tls = await checkTls(ctx);
-  if (ctx.tlsFailedRaw) { ctx.scheme = 'http'; return []; }
-  return [finding('SCHEME_HTTPS_ONLY', 'http-scheme', `${where} was addressed with http:// but expects TLS${status ? ` (plain request answered ${status})` : ''}; the remaining checks use https://`, { durationMs: performance.now() - t0, data: { status } }), ...tls];
+  if (ctx.tlsFailedRaw) {
+    ctx.scheme = 'http';
+    return [];
+  }
+  return [
+    finding('SCHEME_HTTPS_ONLY', 'http-scheme', `${where} was addressed with http:// but expects TLS${status ? ` (plain request answered ${status})` : ''}; the remaining checks use https://`, {
+      durationMs: performance.now() - t0,
+      data: { status },
+    }),
+    ...tls,
+  ];
 }

@@ -4,7 +4,12 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { toolUserAgent } from '../../obs/tools.js';
 import { baseUrl, trustedCas, type DoctorContext } from './context.js';
 
-export interface RawResponse { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; ms: number }
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  ms: number;
+}
 
 /** The doctor's requests say who they are, so a gateway never counts them as pulls (docs/observability.md). */
 export const DOCTOR_AGENT = toolUserAgent('doctor');
@@ -14,7 +19,10 @@ const agents = new WeakMap<DoctorContext, Map<string, Agent>>();
 function agentFor(ctx: DoctorContext): Agent {
   const key = `${ctx.scheme}:${ctx.tlsVerified}`;
   let m = agents.get(ctx);
-  if (!m) { m = new Map(); agents.set(ctx, m); }
+  if (!m) {
+    m = new Map();
+    agents.set(ctx, m);
+  }
   let a = m.get(key);
   if (!a) {
     const ca = trustedCas(ctx);
@@ -54,8 +62,13 @@ export async function rawRequest(ctx: DoctorContext, url: URL, opts: { method?: 
   let n = 0;
   for await (const c of r.body) {
     const b = c as Buffer;
-    if (n + b.length > cap) { chunks.push(b.subarray(0, cap - n)); r.body.destroy(); break; }
-    chunks.push(b); n += b.length;
+    if (n + b.length > cap) {
+      chunks.push(b.subarray(0, cap - n));
+      r.body.destroy();
+      break;
+    }
+    chunks.push(b);
+    n += b.length;
   }
   return { status: r.statusCode, headers: r.headers, body: Buffer.concat(chunks), ms: performance.now() - t0 };
 }
@@ -63,7 +76,10 @@ export async function rawRequest(ctx: DoctorContext, url: URL, opts: { method?: 
 /** For token realms on other hosts: verified TLS with the same CAs (tokens must not go to an impostor). */
 function foreignAgent(ctx: DoctorContext): Agent {
   let m = agents.get(ctx);
-  if (!m) { m = new Map(); agents.set(ctx, m); }
+  if (!m) {
+    m = new Map();
+    agents.set(ctx, m);
+  }
   let a = m.get('foreign');
   if (!a) {
     const ca = trustedCas(ctx);

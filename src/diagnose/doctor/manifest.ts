@@ -18,10 +18,13 @@ export function imageClient(ctx: DoctorContext): ImageClient {
   let c = clients.get(ctx);
   if (!c) {
     c = new ImageClient({
-      endpoint: baseUrl(ctx).href, registry: ctx.target.registry,
-      insecure: !!ctx.opts.insecure || !ctx.tlsVerified, ...(ctx.opts.caFile ? { caFile: ctx.opts.caFile } : {}),
+      endpoint: baseUrl(ctx).href,
+      registry: ctx.target.registry,
+      insecure: !!ctx.opts.insecure || !ctx.tlsVerified,
+      ...(ctx.opts.caFile ? { caFile: ctx.opts.caFile } : {}),
       ...(ctx.creds ? { username: ctx.creds.username, password: ctx.creds.password } : {}),
-      timeoutMs: ctx.opts.timeoutMs, tool: 'doctor',
+      timeoutMs: ctx.opts.timeoutMs,
+      tool: 'doctor',
     });
     clients.set(ctx, c);
   }
@@ -29,17 +32,25 @@ export function imageClient(ctx: DoctorContext): ImageClient {
 }
 
 export async function closeImageClient(ctx: DoctorContext): Promise<void> {
-  await clients.get(ctx)?.close().catch(() => undefined);
+  await clients
+    .get(ctx)
+    ?.close()
+    .catch(() => undefined);
   clients.delete(ctx);
 }
 
 function describeType(mt: string): string {
   switch (mt) {
-    case MT.ociIndex: return 'OCI index';
-    case MT.dockerList: return 'Docker manifest list';
-    case MT.ociManifest: return 'OCI manifest';
-    case MT.dockerManifest: return 'Docker v2 manifest';
-    default: return mt;
+    case MT.ociIndex:
+      return 'OCI index';
+    case MT.dockerList:
+      return 'Docker manifest list';
+    case MT.ociManifest:
+      return 'OCI manifest';
+    case MT.dockerManifest:
+      return 'Docker v2 manifest';
+    default:
+      return mt;
   }
 }
 
@@ -64,7 +75,11 @@ function failedFinding(where: string, e: ManifestError, registry: string, ms: nu
   const fix = upstreams.length
     ? `The gateway answers but cannot reach its upstream(s) for ${registry} (${upstreams.join(', ')}): bring them back or fix the address, or point \`registries.${registry}.upstreams\` in the gateway's config at one that works and run \`regway reload\`. Images the gateway already cached keep being served.`
     : undefined;
-  return finding('MANIFEST_FAILED', STAGE, `${where}: answered ${e.status}${why ? `: ${why}` : ''}`, { durationMs: ms, data: { ...data, ...(errors.length ? { errors } : {}) }, ...(fix ? { fix } : {}) });
+  return finding('MANIFEST_FAILED', STAGE, `${where}: answered ${e.status}${why ? `: ${why}` : ''}`, {
+    durationMs: ms,
+    data: { ...data, ...(errors.length ? { errors } : {}) },
+    ...(fix ? { fix } : {}),
+  });
 }
 
 export async function checkManifest(ctx: DoctorContext): Promise<Finding[]> {
@@ -95,7 +110,11 @@ export async function checkManifest(ctx: DoctorContext): Promise<Finding[]> {
   } catch (e) {
     const ms = performance.now() - t0;
     if (e instanceof ManifestError) {
-      const data = { status: e.status, url: new URL(`v2/${ref.name}/manifests/${imageReference(ref)}`, baseUrl(ctx)).href, ...(ctx.creds ? { user: ctx.creds.username, file: ctx.creds.source.file, key: ctx.creds.source.key } : {}) };
+      const data = {
+        status: e.status,
+        url: new URL(`v2/${ref.name}/manifests/${imageReference(ref)}`, baseUrl(ctx)).href,
+        ...(ctx.creds ? { user: ctx.creds.username, file: ctx.creds.source.file, key: ctx.creds.source.key } : {}),
+      };
       const said = explainErrors(e.response.errors ?? [], ctx.target.registry);
       const quote = said ? `; the registry says ${said}` : '';
       if (e.status === 404) return [finding('MANIFEST_UNKNOWN', STAGE, `${where}: 404 (no such repository or tag)${quote}`, { durationMs: ms, data })];

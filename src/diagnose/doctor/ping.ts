@@ -31,5 +31,10 @@ export async function checkPing(ctx: DoctorContext): Promise<Finding[]> {
   ctx.stop = true;
   const snippet = r.body.toString('utf8').replace(/\s+/g, ' ').slice(0, 120);
   if (r.status >= 500) return [finding('PING_SERVER_ERROR', 'ping', `GET ${url.href} answered ${r.status}${server ? ` from ${server}` : ''}: ${snippet}`, { durationMs: r.ms, data })];
-  return [finding('PING_NOT_REGISTRY', 'ping', `GET ${url.href} answered ${r.status}${server ? ` from ${server}` : ''}${api ? '' : ' without Docker-Distribution-API-Version'}: ${snippet}`, { durationMs: r.ms, data })];
+  return [
+    finding('PING_NOT_REGISTRY', 'ping', `GET ${url.href} answered ${r.status}${server ? ` from ${server}` : ''}${api ? '' : ' without Docker-Distribution-API-Version'}: ${snippet}`, {
+      durationMs: r.ms,
+      data,
+    }),
+  ];
 }

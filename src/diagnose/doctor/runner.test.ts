@@ -10,10 +10,18 @@ import { exitCodeFor, worstOf } from './types.js';
 test('a check that throws becomes CHECK_CRASHED and the next checks still run', async () => {
   const ctx = createContext(parseTarget('reg.example.com/team/app:1'), {});
   const out = await runChecks(ctx, [
-    { stage: 'boom', run: async () => { throw new Error('kaputt'); } },
+    {
+      stage: 'boom',
+      run: async () => {
+        throw new Error('kaputt');
+      },
+    },
     { stage: 'after', run: async () => [finding('DNS_OK', 'after', 'still ran')] },
   ]);
-  assert.deepEqual(out.map((f) => f.code), ['CHECK_CRASHED', 'DNS_OK']);
+  assert.deepEqual(
+    out.map((f) => f.code),
+    ['CHECK_CRASHED', 'DNS_OK'],
+  );
   assert.match(out[0]!.detail, /kaputt/);
   assert.equal(worstOf(out), 'error');
 });
@@ -21,10 +29,19 @@ test('a check that throws becomes CHECK_CRASHED and the next checks still run', 
 test('a check that sets stop ends the run; every finding gets a duration', async () => {
   const ctx = createContext(parseTarget('reg.example.com'), {});
   const out = await runChecks(ctx, [
-    { stage: 'a', run: async (c) => { c.stop = true; return [finding('TCP_REFUSED', 'a', 'x')]; } },
+    {
+      stage: 'a',
+      run: async (c) => {
+        c.stop = true;
+        return [finding('TCP_REFUSED', 'a', 'x')];
+      },
+    },
     { stage: 'b', run: async () => [finding('DNS_OK', 'b', 'never')] },
   ]);
-  assert.deepEqual(out.map((f) => f.code), ['TCP_REFUSED']);
+  assert.deepEqual(
+    out.map((f) => f.code),
+    ['TCP_REFUSED'],
+  );
   assert.equal(typeof out[0]!.durationMs, 'number');
 });
 
@@ -49,5 +66,8 @@ test('catalogue: every finding has a title and meaning, and every warn/error a f
     assert.ok(f.title && f.meaning, code);
     if (f.severity === 'warn' || f.severity === 'error') assert.ok(f.fix, `${code} needs a fix`);
   }
-  assert.deepEqual(['ok', 'info', 'warn', 'error'].map((s) => exitCodeFor(s as 'ok')), [0, 0, 1, 2]);
+  assert.deepEqual(
+    ['ok', 'info', 'warn', 'error'].map((s) => exitCodeFor(s as 'ok')),
+    [0, 0, 1, 2],
+  );
 });

@@ -17,7 +17,10 @@ import { checkToken } from './token.js';
 import { worstOf, type DoctorOptions, type DoctorReport, type Finding } from './types.js';
 import { checkUpload } from './upload.js';
 
-interface Check { stage: string; run(ctx: DoctorContext): Promise<Finding[]> }
+interface Check {
+  stage: string;
+  run(ctx: DoctorContext): Promise<Finding[]>;
+}
 
 const CHECKS: readonly Check[] = [
   { stage: 'dns', run: checkDns },
@@ -41,13 +44,18 @@ export async function runChecks(ctx: DoctorContext, checks: readonly Check[], on
       if (ctx.stop) break;
       const t0 = performance.now();
       let fs: Finding[];
-      try { fs = await c.run(ctx); } catch (e) {
+      try {
+        fs = await c.run(ctx);
+      } catch (e) {
         fs = [finding('CHECK_CRASHED', c.stage, `${c.stage}: ${(e as Error).stack?.split('\n').slice(0, 3).join(' | ') ?? String(e)}`)];
       }
       const ms = performance.now() - t0;
       // The stage's time goes on its first finding when the check did not time a narrower step itself.
       if (fs[0] && fs[0].durationMs === undefined) fs[0] = { ...fs[0], durationMs: Math.round(ms * 10) / 10 };
-      for (const f of fs) { out.push(f); onFinding?.(f); }
+      for (const f of fs) {
+        out.push(f);
+        onFinding?.(f);
+      }
     }
   } finally {
     await closeImageClient(ctx);

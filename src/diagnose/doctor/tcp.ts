@@ -11,8 +11,14 @@ export function tcpConnect(host: string, port: number, timeoutMs: number): Promi
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const s = connect({ host, port });
-    s.setTimeout(timeoutMs, () => { s.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })); });
-    s.once('connect', () => { const local = `${s.localAddress}:${s.localPort}`; s.destroy(); resolve({ ms: performance.now() - t0, local }); });
+    s.setTimeout(timeoutMs, () => {
+      s.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+    });
+    s.once('connect', () => {
+      const local = `${s.localAddress}:${s.localPort}`;
+      s.destroy();
+      resolve({ ms: performance.now() - t0, local });
+    });
     s.once('error', reject);
   });
 }

@@ -65,11 +65,16 @@ function tlsProbe(ctx: DoctorContext, now = Date.now()): Promise<TlsFacts> {
       const idErr = cert && Object.keys(cert).length ? checkServerIdentity(host, cert) : new Error('no certificate');
       const validTo = cert.valid_to ?? '';
       const facts: TlsFacts = {
-        protocol: s.getProtocol(), alpn: s.alpnProtocol, authorized: s.authorized,
+        protocol: s.getProtocol(),
+        alpn: s.alpnProtocol,
+        authorized: s.authorized,
         ...(s.authorizationError ? { authorizationError: String(s.authorizationError) } : {}),
         ...(idErr ? { hostError: idErr.message } : {}),
-        subject: cn(cert.subject as unknown as Record<string, unknown>), issuer: cn(cert.issuer as unknown as Record<string, unknown>),
-        san: cert.subjectaltname ?? '', validFrom: cert.valid_from ?? '', validTo,
+        subject: cn(cert.subject as unknown as Record<string, unknown>),
+        issuer: cn(cert.issuer as unknown as Record<string, unknown>),
+        san: cert.subjectaltname ?? '',
+        validFrom: cert.valid_from ?? '',
+        validTo,
         daysLeft: Math.floor((Date.parse(validTo) - now) / DAY),
         chain: chainOf(cert),
         selfSigned: cert.issuerCertificate === cert || cert.fingerprint256 === cert.issuerCertificate?.fingerprint256,
@@ -88,7 +93,8 @@ function tlsFindings(f: TlsFacts, host: string, insecure: boolean, ms: number): 
   const err = f.authorizationError;
   const expiredNow = f.daysLeft < 0 || Date.parse(f.validFrom) > Date.now();
   if (err === 'DEPTH_ZERO_SELF_SIGNED_CERT' || (err && f.selfSigned)) problems.push(finding('TLS_SELF_SIGNED', 'tls', `the certificate for "${f.subject}" is self-signed (${err})`, { data }));
-  else if (err && /ISSUER|LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNTRUSTED/.test(err)) problems.push(finding('TLS_UNKNOWN_CA', 'tls', `chain ${f.chain.join(' <- ')} ends at a CA this node does not trust (${err})`, { data }));
+  else if (err && /ISSUER|LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNTRUSTED/.test(err))
+    problems.push(finding('TLS_UNKNOWN_CA', 'tls', `chain ${f.chain.join(' <- ')} ends at a CA this node does not trust (${err})`, { data }));
   else if (err && !/EXPIRED|NOT_YET_VALID/.test(err)) problems.push(finding('TLS_UNKNOWN_CA', 'tls', `certificate does not verify: ${err}`, { data }));
   if (expiredNow) problems.push(finding('TLS_EXPIRED', 'tls', `valid ${f.validFrom} to ${f.validTo} (${f.daysLeft < 0 ? `expired ${-f.daysLeft} days ago` : 'not yet valid'})`, { data }));
   if (f.hostError) problems.push(finding('TLS_HOSTNAME_MISMATCH', 'tls', `${host} is not in the certificate (${f.san || `subject ${f.subject}`}): ${f.hostError}`, { data }));

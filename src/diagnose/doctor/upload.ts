@@ -25,13 +25,22 @@ function send(ctx: DoctorContext, url: URL, method: string, headers: Record<stri
   const ca = trustedCas(ctx);
   const host = hostOf(url);
   const opts = {
-    method, headers: { 'user-agent': DOCTOR_AGENT, ...headers }, agent: false as const, timeout: ctx.opts.timeoutMs,
+    method,
+    headers: { 'user-agent': DOCTOR_AGENT, ...headers },
+    agent: false as const,
+    timeout: ctx.opts.timeoutMs,
     ...(https ? { rejectUnauthorized: ctx.tlsVerified && !ctx.opts.insecure, ...(ca ? { ca } : {}), ...(isIP(host) ? {} : { servername: host }) } : {}),
   };
   return new Promise((resolve, reject) => {
     const req = (https ? httpsRequest : httpRequest)(url, opts);
-    req.on('continue', () => { resolve('continue'); req.destroy(); });
-    req.on('response', (res) => { res.resume(); resolve(res); });
+    req.on('continue', () => {
+      resolve('continue');
+      req.destroy();
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res);
+    });
     req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
     req.on('error', (e) => reject(e));
     onReq(req);
@@ -61,7 +70,11 @@ async function startEmpty(ctx: DoctorContext, url: URL, auth: string | undefined
 }
 
 async function cancel(ctx: DoctorContext, url: URL, auth: string | undefined): Promise<void> {
-  try { await send(ctx, url, 'DELETE', auth ? { authorization: auth } : {}, (req) => req.end()); } catch { /* the session expires on its own */ }
+  try {
+    await send(ctx, url, 'DELETE', auth ? { authorization: auth } : {}, (req) => req.end());
+  } catch {
+    /* the session expires on its own */
+  }
 }
 
 async function pushAuth(ctx: DoctorContext): Promise<string | undefined> {
@@ -80,7 +93,8 @@ async function findLimit(ctx: DoctorContext, url: URL, auth: string | undefined)
   for (let i = 0; i < 24 && hi - lo > Math.max(1024, lo / 64); i++) {
     const mid = Math.floor((lo + hi) / 2);
     const a = await announce(ctx, url, mid, auth);
-    if (a.kind === 'response' && a.status === 413) hi = mid; else lo = mid;
+    if (a.kind === 'response' && a.status === 413) hi = mid;
+    else lo = mid;
   }
   return lo;
 }
@@ -91,7 +105,10 @@ async function afterContinue(ctx: DoctorContext, url: URL, auth: string | undefi
   const ms = performance.now() - t0;
   const told = `POST ${url.pathname} announcing ${fmtBytes(ANNOUNCE)} was told to continue (we hung up before sending)`;
   if (status === 202) return finding('UPLOAD_OK', STAGE, `${told}, and an empty POST opened an upload session (cancelled)`, { durationMs: ms });
-  const why = status === 401 || status === 403 ? `no push permission with these credentials (an empty POST answered ${status}; the "100 Continue" came before any permission check)` : `an empty POST answered ${status}`;
+  const why =
+    status === 401 || status === 403
+      ? `no push permission with these credentials (an empty POST answered ${status}; the "100 Continue" came before any permission check)`
+      : `an empty POST answered ${status}`;
   return finding('UPLOAD_SKIPPED', STAGE, `${told}, but ${why}; no proxy body limit was seen in front of it`, { durationMs: ms, data: { status, continued: true } });
 }
 
@@ -103,14 +120,24 @@ export async function checkUpload(ctx: DoctorContext): Promise<Finding[]> {
   try {
     const auth = await pushAuth(ctx);
     const a = await announce(ctx, url, ANNOUNCE, auth);
-    if (a.kind === 'response' && a.status === 202) return [finding('UPLOAD_OK', STAGE, `POST ${url.pathname} announcing ${fmtBytes(ANNOUNCE)} was opened and cancelled`, { durationMs: performance.now() - t0 })];
+    if (a.kind === 'response' && a.status === 202)
+      return [finding('UPLOAD_OK', STAGE, `POST ${url.pathname} announcing ${fmtBytes(ANNOUNCE)} was opened and cancelled`, { durationMs: performance.now() - t0 })];
     if (a.kind === 'continue') return [await afterContinue(ctx, url, auth, t0)];
     const ms = performance.now() - t0;
     if (a.status === 413) {
       const limit = await findLimit(ctx, url, auth);
       const nginx = /nginx/i.test(a.server ?? '');
-      const fix = nginx ? `nginx (Server: ${a.server}) limits bodies with client_max_body_size: set \`client_max_body_size 0;\` in the server or location /v2/ block (ingress-nginx: annotation nginx.ingress.kubernetes.io/proxy-body-size: "0") and reload.` : undefined;
-      return [finding('UPLOAD_BODY_LIMIT', STAGE, `POST ${url.pathname} announcing ${fmtBytes(ANNOUNCE)} got 413${a.server ? ` from ${a.server}` : ''}; bodies up to about ${fmtBytes(limit)} pass, so pushing any larger layer fails`, { durationMs: performance.now() - t0, data: { server: a.server, limitBytes: limit }, ...(fix ? { fix } : {}) })];
+      const fix = nginx
+        ? `nginx (Server: ${a.server}) limits bodies with client_max_body_size: set \`client_max_body_size 0;\` in the server or location /v2/ block (ingress-nginx: annotation nginx.ingress.kubernetes.io/proxy-body-size: "0") and reload.`
+        : undefined;
+      return [
+        finding(
+          'UPLOAD_BODY_LIMIT',
+          STAGE,
+          `POST ${url.pathname} announcing ${fmtBytes(ANNOUNCE)} got 413${a.server ? ` from ${a.server}` : ''}; bodies up to about ${fmtBytes(limit)} pass, so pushing any larger layer fails`,
+          { durationMs: performance.now() - t0, data: { server: a.server, limitBytes: limit }, ...(fix ? { fix } : {}) },
+        ),
+      ];
     }
     const why = a.status === 401 || a.status === 403 ? 'no push permission with these credentials' : `the registry answered ${a.status}`;
     return [finding('UPLOAD_SKIPPED', STAGE, `POST ${url.pathname}: ${why}; no proxy body limit was seen in front of it`, { durationMs: ms, data: { status: a.status } })];

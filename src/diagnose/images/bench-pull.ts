@@ -28,7 +28,14 @@ interface BenchOptions {
   progress?: (endpoint: string) => Progress;
 }
 
-interface RoundResult { round: number; position: number; pulls: number; bytes: number; durationMs: number; bytesPerSecond: number }
+interface RoundResult {
+  round: number;
+  position: number;
+  pulls: number;
+  bytes: number;
+  durationMs: number;
+  bytesPerSecond: number;
+}
 
 interface EndpointResult {
   endpoint: string;
@@ -52,9 +59,20 @@ interface EndpointResult {
   warmup: { pulls: number; failures: number; cache: Record<string, number> };
 }
 
-export interface BenchResult { image: string; clients: number; rounds: number; warmup: number; order: string[][]; endpoints: EndpointResult[] }
+export interface BenchResult {
+  image: string;
+  clients: number;
+  rounds: number;
+  warmup: number;
+  order: string[][];
+  endpoints: EndpointResult[];
+}
 
-interface Tally { bytes: number; ttfb: number[]; cache: Record<string, number> }
+interface Tally {
+  bytes: number;
+  ttfb: number[];
+  cache: Record<string, number>;
+}
 
 async function timed<T>(t: Tally, f: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
@@ -66,15 +84,22 @@ async function timed<T>(t: Tally, f: () => Promise<T>): Promise<T> {
 /** One full pull; throws on any failure, including a digest mismatch. */
 async function pullOnce(c: ImageClient, ref: ImageRef, o: BenchOptions, t: Tally, progress: Progress): Promise<void> {
   const r = await timed(t, () => c.resolve(ref));
-  const p = await timed(t, () => c.forPlatform(ref, r, r.platforms.length ? o.platform ?? 'linux/amd64' : undefined));
+  const p = await timed(t, () => c.forPlatform(ref, r, r.platforms.length ? (o.platform ?? 'linux/amd64') : undefined));
   if (!p) throw new Error(`no ${o.platform ?? 'linux/amd64'} manifest`);
   await pool(blobsOf(p.info), o.parallelBlobs ?? 3, async (b) => {
     const res = await timed(t, () => c.blob(ref.name, b.digest));
-    if (res.status !== 200) { await drain(res); throw new Error(`blob ${b.digest}: ${res.status}`); }
+    if (res.status !== 200) {
+      await drain(res);
+      throw new Error(`blob ${b.digest}: ${res.status}`);
+    }
     const cache = firstHeader(res.headers, 'x-regway-cache');
     if (cache) t.cache[cache] = (t.cache[cache] ?? 0) + 1;
     const h = createHash('sha256');
-    for await (const chunk of res.body) { h.update(chunk as Buffer); t.bytes += (chunk as Buffer).length; progress.add((chunk as Buffer).length); }
+    for await (const chunk of res.body) {
+      h.update(chunk as Buffer);
+      t.bytes += (chunk as Buffer).length;
+      progress.add((chunk as Buffer).length);
+    }
     if (`sha256:${h.digest('hex')}` !== b.digest) throw new Error(`blob ${b.digest}: content does not match its digest`);
   });
   progress.add(0, 1);
@@ -89,18 +114,36 @@ class EndpointRun {
   readonly rounds: RoundResult[] = [];
   readonly warm = { pulls: 0, failures: 0, cache: {} as Record<string, number> };
 
-  constructor(readonly endpoint: string, private readonly ref: ImageRef, private readonly o: BenchOptions) {
-    this.clients = Array.from({ length: o.clients ?? 4 }, () => new ImageClient({
-      endpoint, registry: ref.registry, insecure: !!o.insecure, ...(o.caFile ? { caFile: o.caFile } : {}),
-      ...(o.username !== undefined ? { username: o.username, password: o.password ?? '' } : {}), timeoutMs: o.timeoutMs ?? 120_000, tool: 'bench',
-    }));
+  constructor(
+    readonly endpoint: string,
+    private readonly ref: ImageRef,
+    private readonly o: BenchOptions,
+  ) {
+    this.clients = Array.from(
+      { length: o.clients ?? 4 },
+      () =>
+        new ImageClient({
+          endpoint,
+          registry: ref.registry,
+          insecure: !!o.insecure,
+          ...(o.caFile ? { caFile: o.caFile } : {}),
+          ...(o.username !== undefined ? { username: o.username, password: o.password ?? '' } : {}),
+          timeoutMs: o.timeoutMs ?? 120_000,
+          tool: 'bench',
+        }),
+    );
   }
 
   /** Pulls that warm the JIT and the connections; counted nowhere but `warm`. */
   async warmup(n: number): Promise<void> {
     for (let i = 0; i < n; i++) {
       const t: Tally = { bytes: 0, ttfb: [], cache: this.warm.cache };
-      try { await pullOnce(this.clients[0]!, this.ref, this.o, t, NO_PROGRESS); this.warm.pulls++; } catch { this.warm.failures++; }
+      try {
+        await pullOnce(this.clients[0]!, this.ref, this.o, t, NO_PROGRESS);
+        this.warm.pulls++;
+      } catch {
+        this.warm.failures++;
+      }
     }
   }
 
@@ -111,10 +154,17 @@ class EndpointRun {
     const before = this.tally.bytes;
     const ok = this.pulls.length;
     const t0 = performance.now();
-    await Promise.all(this.clients.map(async (c) => {
-      const p0 = performance.now();
-      try { await pullOnce(c, this.ref, this.o, this.tally, progress); this.pulls.push(performance.now() - p0); } catch (e) { this.errors.push(errorText(e)); }
-    }));
+    await Promise.all(
+      this.clients.map(async (c) => {
+        const p0 = performance.now();
+        try {
+          await pullOnce(c, this.ref, this.o, this.tally, progress);
+          this.pulls.push(performance.now() - p0);
+        } catch (e) {
+          this.errors.push(errorText(e));
+        }
+      }),
+    );
     const durationMs = performance.now() - t0;
     progress.done();
     const bytes = this.tally.bytes - before;
@@ -124,14 +174,25 @@ class EndpointRun {
   result(): EndpointResult {
     const durationMs = this.rounds.reduce((n, r) => n + r.durationMs, 0);
     return {
-      endpoint: this.endpoint, pulls: this.pulls.length, failures: this.errors.length, errors: [...new Set(this.errors)].slice(0, 5), bytes: this.tally.bytes,
-      durationMs, bytesPerSecond: Math.round(this.tally.bytes / Math.max(durationMs / 1000, 1e-3)),
-      rounds: this.rounds, spread: spreadOf(this.rounds.map((r) => r.bytesPerSecond)),
-      pullMs: summarize(this.pulls), ttfbMs: summarize(this.tally.ttfb), cache: this.tally.cache, warmup: this.warm,
+      endpoint: this.endpoint,
+      pulls: this.pulls.length,
+      failures: this.errors.length,
+      errors: [...new Set(this.errors)].slice(0, 5),
+      bytes: this.tally.bytes,
+      durationMs,
+      bytesPerSecond: Math.round(this.tally.bytes / Math.max(durationMs / 1000, 1e-3)),
+      rounds: this.rounds,
+      spread: spreadOf(this.rounds.map((r) => r.bytesPerSecond)),
+      pullMs: summarize(this.pulls),
+      ttfbMs: summarize(this.tally.ttfb),
+      cache: this.tally.cache,
+      warmup: this.warm,
     };
   }
 
-  async close(): Promise<void> { await Promise.all(this.clients.map((c) => c.close().catch(() => undefined))); }
+  async close(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.close().catch(() => undefined)));
+  }
 }
 
 /**
@@ -154,6 +215,8 @@ export async function benchPull(image: string, o: BenchOptions): Promise<BenchRe
       order.push(seq.map((r) => r.endpoint));
       for (const [position, r] of seq.entries()) await r.round(round, position);
     }
-  } finally { await Promise.all(runs.map((r) => r.close())); }
+  } finally {
+    await Promise.all(runs.map((r) => r.close()));
+  }
   return { image, clients, rounds, warmup, order, endpoints: runs.map((r) => r.result()) };
 }

@@ -36,7 +36,12 @@ export interface FetchedManifest {
   errors?: RegistryErrorBody[];
 }
 
-interface PlatformImage { platform: string; digest: string; info: ManifestInfo; bytes: number }
+interface PlatformImage {
+  platform: string;
+  digest: string;
+  info: ManifestInfo;
+  bytes: number;
+}
 
 interface ResolvedImage {
   top: FetchedManifest;
@@ -82,7 +87,9 @@ export class ImageClient {
     this.client = new UpstreamClient(config, { credentials: async () => creds, userAgent: toolUserAgent(opts.tool), anyRealmHost: true });
   }
 
-  async close(): Promise<void> { await this.client.close(); }
+  async close(): Promise<void> {
+    await this.client.close();
+  }
 
   async manifest(name: string, reference: string, method: 'GET' | 'HEAD' = 'GET'): Promise<FetchedManifest> {
     const res = await this.client.send({ method, name, path: `manifests/${reference}`, headers: { accept: ACCEPT }, ...(this.query ? { query: this.query } : {}) });
@@ -126,13 +133,20 @@ export class ImageClient {
   /** Reads a small JSON blob (an image config). */
   async json(name: string, digest: string): Promise<unknown> {
     const res = await this.blob(name, digest);
-    if (res.status !== 200) { await drain(res); throw new Error(`blob ${digest} answered ${res.status}`); }
+    if (res.status !== 200) {
+      await drain(res);
+      throw new Error(`blob ${digest} answered ${res.status}`);
+    }
     return JSON.parse((await readCappedBytes(res.body, MAX_MANIFEST)).toString('utf8')) as unknown;
   }
 }
 
 export class ManifestError extends Error {
-  constructor(readonly status: number, readonly response: FetchedManifest, registry = '') {
+  constructor(
+    readonly status: number,
+    readonly response: FetchedManifest,
+    registry = '',
+  ) {
     const why = explainErrors(response.errors ?? [], registry);
     super(`manifest request answered ${status}${why ? `: ${why}` : ''}`);
     this.name = 'ManifestError';

@@ -4,7 +4,10 @@ import { parseAllDocuments } from 'yaml';
 
 /** One reference a line; blank lines and `#` comments are skipped. */
 export function parseImageLines(text: string): string[] {
-  return text.split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter(Boolean);
+  return text
+    .split('\n')
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter(Boolean);
 }
 
 const CONTAINER_KEYS = ['containers', 'initContainers', 'ephemeralContainers'];
@@ -13,11 +16,17 @@ const CONTAINER_KEYS = ['containers', 'initContainers', 'ephemeralContainers'];
 export function imagesFromKubernetes(yamlText: string): string[] {
   const out = new Set<string>();
   const walk = (v: unknown): void => {
-    if (Array.isArray(v)) { v.forEach(walk); return; }
+    if (Array.isArray(v)) {
+      v.forEach(walk);
+      return;
+    }
     if (!v || typeof v !== 'object') return;
     for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
       if (CONTAINER_KEYS.includes(k) && Array.isArray(child)) {
-        for (const c of child) { const img = (c as { image?: unknown })?.image; if (typeof img === 'string' && img) out.add(img); }
+        for (const c of child) {
+          const img = (c as { image?: unknown })?.image;
+          if (typeof img === 'string' && img) out.add(img);
+        }
       }
       walk(child);
     }

@@ -16,7 +16,10 @@ test('tags: latest warns, a branch name is unversioned, versions, dates, shas an
 });
 
 test('platforms, many layers, one huge layer, schema 1', () => {
-  const many = plat('linux/amd64', Array.from({ length: 45 }, (_, i) => layer(String(i % 10), 1000)));
+  const many = plat(
+    'linux/amd64',
+    Array.from({ length: 45 }, (_, i) => layer(String(i % 10), 1000)),
+  );
   assert.deepEqual(codes(imageFindings({ reference: '1.0', platforms: [many] }, ['linux/amd64'])), ['MANY_LAYERS', 'NO_ARM64']);
   const huge = plat('linux/arm64/v8', [layer('a', 10 * 1024 ** 2), layer('b', 900 * 1024 ** 2)]);
   assert.deepEqual(codes(imageFindings({ reference: '1.0', platforms: [huge] }, ['linux/arm64/v8'])), ['HUGE_LAYER', 'NO_AMD64']);

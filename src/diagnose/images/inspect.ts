@@ -7,14 +7,66 @@ import { ImageClient, ManifestError } from './image-client.js';
 import { errorText } from '../common/http.js';
 import type { Severity } from '../common/severity.js';
 
-interface InspectOptions { via?: string; plainHttp?: boolean; insecure?: boolean; caFile?: string; username?: string; password?: string; timeoutMs?: number; platform?: string }
-interface LayerInfo { digest: string; size: number; mediaType: string }
-interface ConfigSummary { created?: string; entrypoint?: string[]; cmd?: string[]; user?: string; workdir?: string; os?: string; architecture?: string }
-export interface PlatformReport { platform: string; digest: string; layers: LayerInfo[]; totalBytes: number; config: ConfigSummary }
-interface ImageFinding { code: string; severity: Severity; detail: string }
-export interface ImageReport { ref: string; registry: string; name: string; reference: string; digest?: string; mediaType?: string; platforms: PlatformReport[]; findings: ImageFinding[]; error?: string }
-interface SharedLayer { digest: string; size: number; images: string[] }
-export interface SharingReport { platform: string; images: number; totalBytes: number; uniqueBytes: number; savedBytes: number; shared: SharedLayer[] }
+interface InspectOptions {
+  via?: string;
+  plainHttp?: boolean;
+  insecure?: boolean;
+  caFile?: string;
+  username?: string;
+  password?: string;
+  timeoutMs?: number;
+  platform?: string;
+}
+interface LayerInfo {
+  digest: string;
+  size: number;
+  mediaType: string;
+}
+interface ConfigSummary {
+  created?: string;
+  entrypoint?: string[];
+  cmd?: string[];
+  user?: string;
+  workdir?: string;
+  os?: string;
+  architecture?: string;
+}
+export interface PlatformReport {
+  platform: string;
+  digest: string;
+  layers: LayerInfo[];
+  totalBytes: number;
+  config: ConfigSummary;
+}
+interface ImageFinding {
+  code: string;
+  severity: Severity;
+  detail: string;
+}
+export interface ImageReport {
+  ref: string;
+  registry: string;
+  name: string;
+  reference: string;
+  digest?: string;
+  mediaType?: string;
+  platforms: PlatformReport[];
+  findings: ImageFinding[];
+  error?: string;
+}
+interface SharedLayer {
+  digest: string;
+  size: number;
+  images: string[];
+}
+export interface SharingReport {
+  platform: string;
+  images: number;
+  totalBytes: number;
+  uniqueBytes: number;
+  savedBytes: number;
+  shared: SharedLayer[];
+}
 
 const MANY_LAYERS = 40;
 const HUGE_LAYER_BYTES = 1024 ** 3;
@@ -34,7 +86,8 @@ export function imageFindings(r: Pick<ImageReport, 'reference' | 'mediaType' | '
   }
   if (platformsListed.length) {
     for (const p of ['linux/amd64', 'linux/arm64']) {
-      if (!platformsListed.some((x) => x === p || x.startsWith(`${p}/`))) out.push({ code: p === 'linux/amd64' ? 'NO_AMD64' : 'NO_ARM64', severity: 'warn', detail: `no ${p} image (has ${platformsListed.join(', ')}); nodes of that architecture cannot run it` });
+      if (!platformsListed.some((x) => x === p || x.startsWith(`${p}/`)))
+        out.push({ code: p === 'linux/amd64' ? 'NO_AMD64' : 'NO_ARM64', severity: 'warn', detail: `no ${p} image (has ${platformsListed.join(', ')}); nodes of that architecture cannot run it` });
     }
   } else {
     const p = r.platforms[0];
@@ -42,10 +95,19 @@ export function imageFindings(r: Pick<ImageReport, 'reference' | 'mediaType' | '
     out.push({ code: plat === 'linux/arm64' ? 'NO_AMD64' : 'NO_ARM64', severity: 'warn', detail: `single-platform image (${plat}), no index: build with --platform linux/amd64,linux/arm64` });
   }
   for (const p of r.platforms) {
-    if (p.layers.length > MANY_LAYERS) out.push({ code: 'MANY_LAYERS', severity: 'warn', detail: `${p.platform}: ${p.layers.length} layers; each costs a request and an overlay mount (the kernel limit is near 128); squash RUN steps or use a multi-stage build` });
+    if (p.layers.length > MANY_LAYERS)
+      out.push({
+        code: 'MANY_LAYERS',
+        severity: 'warn',
+        detail: `${p.platform}: ${p.layers.length} layers; each costs a request and an overlay mount (the kernel limit is near 128); squash RUN steps or use a multi-stage build`,
+      });
     const big = [...p.layers].sort((a, b) => b.size - a.size)[0];
     if (big && (big.size >= HUGE_LAYER_BYTES || (p.totalBytes > 200 * 1024 ** 2 && big.size > 0.8 * p.totalBytes))) {
-      out.push({ code: 'HUGE_LAYER', severity: 'warn', detail: `${p.platform}: one layer holds ${(big.size / 1024 ** 2).toFixed(0)} MiB of ${(p.totalBytes / 1024 ** 2).toFixed(0)} MiB; it downloads and unpacks in one piece, and any change re-sends all of it: split data from code` });
+      out.push({
+        code: 'HUGE_LAYER',
+        severity: 'warn',
+        detail: `${p.platform}: one layer holds ${(big.size / 1024 ** 2).toFixed(0)} MiB of ${(p.totalBytes / 1024 ** 2).toFixed(0)} MiB; it downloads and unpacks in one piece, and any change re-sends all of it: split data from code`,
+      });
     }
   }
   return out;
@@ -75,16 +137,36 @@ export function sharing(reports: ImageReport[], platform: string): SharingReport
 function summarizeConfig(doc: unknown): ConfigSummary {
   const d = (doc ?? {}) as { created?: string; os?: string; architecture?: string; config?: { Entrypoint?: string[]; Cmd?: string[]; User?: string; WorkingDir?: string } };
   const c = d.config ?? {};
-  return { ...(d.created ? { created: d.created } : {}), ...(c.Entrypoint ? { entrypoint: c.Entrypoint } : {}), ...(c.Cmd ? { cmd: c.Cmd } : {}), user: c.User || 'root (unset)', ...(c.WorkingDir ? { workdir: c.WorkingDir } : {}), ...(d.os ? { os: d.os } : {}), ...(d.architecture ? { architecture: d.architecture } : {}) };
+  return {
+    ...(d.created ? { created: d.created } : {}),
+    ...(c.Entrypoint ? { entrypoint: c.Entrypoint } : {}),
+    ...(c.Cmd ? { cmd: c.Cmd } : {}),
+    user: c.User || 'root (unset)',
+    ...(c.WorkingDir ? { workdir: c.WorkingDir } : {}),
+    ...(d.os ? { os: d.os } : {}),
+    ...(d.architecture ? { architecture: d.architecture } : {}),
+  };
 }
 
 async function inspectOne(ref: string, o: InspectOptions): Promise<ImageReport> {
   let parsed;
-  try { parsed = parseImageRef(ref); } catch (e) { return { ref, registry: '', name: '', reference: '', platforms: [], findings: [], error: (e as Error).message }; }
+  try {
+    parsed = parseImageRef(ref);
+  } catch (e) {
+    return { ref, registry: '', name: '', reference: '', platforms: [], findings: [], error: (e as Error).message };
+  }
   const reference = parsed.digest ?? parsed.tag ?? 'latest';
   const base: ImageReport = { ref, registry: parsed.registry, name: parsed.name, reference, platforms: [], findings: [] };
   const endpoint = o.via ?? `${o.plainHttp ? 'http' : 'https'}://${parsed.registry === 'docker.io' ? 'registry-1.docker.io' : parsed.registry}`;
-  const c = new ImageClient({ endpoint, registry: parsed.registry, insecure: !!o.insecure, ...(o.caFile ? { caFile: o.caFile } : {}), ...(o.username !== undefined ? { username: o.username, password: o.password ?? '' } : {}), timeoutMs: o.timeoutMs ?? 30_000, tool: 'inspect' });
+  const c = new ImageClient({
+    endpoint,
+    registry: parsed.registry,
+    insecure: !!o.insecure,
+    ...(o.caFile ? { caFile: o.caFile } : {}),
+    ...(o.username !== undefined ? { username: o.username, password: o.password ?? '' } : {}),
+    timeoutMs: o.timeoutMs ?? 30_000,
+    tool: 'inspect',
+  });
   try {
     const r = await c.resolve(parsed);
     Object.assign(base, { digest: r.top.digest, mediaType: r.top.mediaType });
@@ -109,5 +191,13 @@ async function inspectOne(ref: string, o: InspectOptions): Promise<ImageReport> 
 
 export async function inspectImages(refs: string[], o: InspectOptions = {}): Promise<{ images: ImageReport[]; sharing?: SharingReport }> {
   const images = await Promise.all(refs.map((r) => inspectOne(r, o)));
-  return refs.length > 1 ? { images, sharing: sharing(images.filter((i) => !i.error), o.platform ?? 'linux/amd64') } : { images };
+  return refs.length > 1
+    ? {
+        images,
+        sharing: sharing(
+          images.filter((i) => !i.error),
+          o.platform ?? 'linux/amd64',
+        ),
+      }
+    : { images };
 }

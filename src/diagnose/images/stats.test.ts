@@ -15,7 +15,8 @@ test('pool never runs more than the limit at once and keeps order', async () => 
   let running = 0;
   let peak = 0;
   const out = await pool([1, 2, 3, 4, 5, 6, 7], 3, async (x) => {
-    running++; peak = Math.max(peak, running);
+    running++;
+    peak = Math.max(peak, running);
     await new Promise((r) => setTimeout(r, 5 * (8 - x)));
     running--;
     return x * 10;
@@ -26,7 +27,15 @@ test('pool never runs more than the limit at once and keeps order', async () => 
 
 test('rounds alternate the endpoint order; spread is the ± around the mean', async () => {
   const { roundOrder, spreadOf } = await import('./stats.js');
-  assert.deepEqual([0, 1, 2, 3].map((r) => roundOrder(['a', 'b'], r)), [['a', 'b'], ['b', 'a'], ['a', 'b'], ['b', 'a']]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((r) => roundOrder(['a', 'b'], r)),
+    [
+      ['a', 'b'],
+      ['b', 'a'],
+      ['a', 'b'],
+      ['b', 'a'],
+    ],
+  );
   assert.deepEqual(roundOrder(['a', 'b', 'c'], 1), ['b', 'c', 'a']);
   assert.deepEqual(spreadOf([90, 110]), { min: 90, max: 110, mean: 100, relativePercent: 10 });
   assert.deepEqual(spreadOf([]), { min: 0, max: 0, mean: 0, relativePercent: 0 });

@@ -1,6 +1,14 @@
 // Latency statistics for bench: nearest-rank percentiles over the samples. Pure.
 
-export interface Summary { count: number; min: number; mean: number; p50: number; p90: number; p99: number; max: number }
+export interface Summary {
+  count: number;
+  min: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (!sorted.length) return 0;
@@ -12,8 +20,13 @@ export function summarize(samples: readonly number[]): Summary {
   const s = [...samples].sort((a, b) => a - b);
   const r = (v: number): number => Math.round(v * 10) / 10;
   return {
-    count: s.length, min: r(s[0] ?? 0), mean: r(s.length ? s.reduce((a, b) => a + b, 0) / s.length : 0),
-    p50: r(percentile(s, 50)), p90: r(percentile(s, 90)), p99: r(percentile(s, 99)), max: r(s[s.length - 1] ?? 0),
+    count: s.length,
+    min: r(s[0] ?? 0),
+    mean: r(s.length ? s.reduce((a, b) => a + b, 0) / s.length : 0),
+    p50: r(percentile(s, 50)),
+    p90: r(percentile(s, 90)),
+    p99: r(percentile(s, 99)),
+    max: r(s[s.length - 1] ?? 0),
   };
 }
 
@@ -22,7 +35,10 @@ export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: 
   const out: R[] = new Array(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < items.length) { const i = next++; out[i] = await fn(items[i]!, i); }
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return out;
@@ -35,7 +51,12 @@ export function roundOrder<T>(items: readonly T[], round: number): T[] {
   return [...items.slice(k), ...items.slice(0, k)];
 }
 
-export interface Spread { min: number; max: number; mean: number; /** (max - min) / 2 as a percent of the mean: the ± around it. */ relativePercent: number }
+export interface Spread {
+  min: number;
+  max: number;
+  mean: number;
+  /** (max - min) / 2 as a percent of the mean: the ± around it. */ relativePercent: number;
+}
 
 /** How far per-round results lie apart: a comparison inside this spread is noise. */
 export function spreadOf(values: readonly number[]): Spread {

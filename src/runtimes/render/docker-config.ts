@@ -16,7 +16,7 @@ function shadowWarnings(before: Record<string, unknown>, hosts: string[], path: 
   const out: string[] = [];
   const helpers = asObject(before['credHelpers']);
   for (const h of hosts) {
-    const helper = helpers[h] ?? (isDockerHub(h) ? helpers['docker.io'] ?? helpers['index.docker.io'] : undefined);
+    const helper = helpers[h] ?? (isDockerHub(h) ? (helpers['docker.io'] ?? helpers['index.docker.io']) : undefined);
     if (typeof helper === 'string') {
       out.push(`${path}: credHelpers sends ${h} to docker-credential-${helper}, which wins over the auth regway writes; remove that entry or store the credential with \`docker login ${h}\``);
     } else if (typeof before['credsStore'] === 'string' && before['credsStore']) {
