@@ -22,13 +22,16 @@ function find(dir) {
 }
 
 const files = extra.length > 0 ? extra : [...find(join(root, 'src')), ...(unitOnly ? [] : find(join(root, 'test')))].sort();
-// tsx runs tests without type checking: check the whole tree (tests, bench, helpers too) first.
+// tsx runs tests without type checking: check the whole tree (tests, bench, helpers too) first, and the formatting.
 if (extra.length === 0) {
   const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], { stdio: 'inherit', cwd: root });
   if (tsc.status !== 0) {
     process.stderr.write('type check failed (tsc --noEmit): fix the errors above\n');
     process.exit(tsc.status ?? 1);
   }
+  // Formatting too, for the paths scripts/format.mjs lists: cheaper to fix before the slow suites than after.
+  const fmt = spawnSync(process.execPath, [join(root, 'scripts', 'format.mjs'), '--check'], { stdio: 'inherit', cwd: root });
+  if (fmt.status !== 0) process.exit(fmt.status ?? 1);
 }
 const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files];
 const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
