@@ -1,4 +1,4 @@
-// Failover benchmark (issue 3): time from a primary upstream's failure to the first successful
+// Failover benchmark (what a pull costs while an upstream dies): time from a primary upstream's failure to the first successful
 // pull, and the latency added while one of two upstreams is down, against the same gateway with
 // both up. Real distribution registries; nginx in front of the primary so it can be killed.
 // Run: node --import tsx bench/failover.ts   (also part of npm run bench)

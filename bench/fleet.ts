@@ -1,4 +1,4 @@
-// Fleet benchmark (issue 8): cold-pull throughput of 1, 2 and 3 regway instances on one S3 bucket
+// Fleet benchmark (does adding instances add throughput without multiplying upstream traffic?): cold-pull throughput of 1, 2 and 3 regway instances on one S3 bucket
 // (a real Ceph RGW) with Redis coordination, behind nginx round robin, and the upstream
 // amplification (bytes the upstream served / image bytes) for each.
 // Run: node --import tsx bench/fleet.ts   (FLEET_BENCH_MB, FLEET_BENCH_CLIENTS to resize)

@@ -1,4 +1,4 @@
-// HTTP/2 versus HTTP/1.1 to an upstream (issue 3): the same cold pull of an image with many small
+// HTTP/2 versus HTTP/1.1 to an upstream (whether `http2: true` is worth turning on): the same cold pull of an image with many small
 // layers through regway, once with `http2: true` on the upstream and once without. The upstream is
 // a real distribution behind nginx terminating TLS with HTTP/2 (ALPN), as CDNs and ingresses do.
 // Run: node --import tsx bench/upstream-h2.ts

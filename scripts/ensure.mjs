@@ -14,7 +14,13 @@ const mode = process.argv[2] ?? 'build';
 const log = (m) => process.stderr.write(`[ensure] ${m}\n`);
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
 
-function mtime(p) { try { return statSync(p).mtimeMs; } catch { return 0; } }
+function mtime(p) {
+  try {
+    return statSync(p).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
 function newestUnder(dir) {
   let newest = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -71,7 +77,9 @@ function have(bin) {
 }
 
 function ensureDebian(pkgs) {
-  const missing = Object.entries(pkgs).filter(([, bin]) => !have(bin)).map(([pkg]) => pkg);
+  const missing = Object.entries(pkgs)
+    .filter(([, bin]) => !have(bin))
+    .map(([pkg]) => pkg);
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
     log(`missing Debian packages: ${missing.join(' ')}. Install them with: sudo apt-get install -y ${missing.join(' ')}`);

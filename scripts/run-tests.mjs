@@ -14,17 +14,24 @@ function find(dir) {
   const out = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) { if (e.name !== 'node_modules') out.push(...find(p)); }
-    else if (e.name.endsWith('.test.ts')) out.push(relative(root, p));
+    if (e.isDirectory()) {
+      if (e.name !== 'node_modules') out.push(...find(p));
+    } else if (e.name.endsWith('.test.ts')) out.push(relative(root, p));
   }
   return out;
 }
 
 const files = extra.length > 0 ? extra : [...find(join(root, 'src')), ...(unitOnly ? [] : find(join(root, 'test')))].sort();
-// tsx runs tests without type checking: check the whole tree (tests, bench, helpers too) first.
+// tsx runs tests without type checking: check the whole tree (tests, bench, helpers too) first, and the formatting.
 if (extra.length === 0) {
   const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], { stdio: 'inherit', cwd: root });
-  if (tsc.status !== 0) { process.stderr.write('type check failed (tsc --noEmit): fix the errors above\n'); process.exit(tsc.status ?? 1); }
+  if (tsc.status !== 0) {
+    process.stderr.write('type check failed (tsc --noEmit): fix the errors above\n');
+    process.exit(tsc.status ?? 1);
+  }
+  // Formatting too, for the paths scripts/format.mjs lists: cheaper to fix before the slow suites than after.
+  const fmt = spawnSync(process.execPath, [join(root, 'scripts', 'format.mjs'), '--check'], { stdio: 'inherit', cwd: root });
+  if (fmt.status !== 0) process.exit(fmt.status ?? 1);
 }
 const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files];
 const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });

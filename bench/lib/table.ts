@@ -41,7 +41,7 @@ export interface BenchResults {
   rss: { regway: RssSummary; distribution?: RssSummary };
 }
 
-/** The issue's targets, measured in one run on the 2-core machine. */
+/** What the gateway must reach to be worth putting in front of a registry, measured in one run on the 2-core machine. */
 export const TARGETS = {
   maxAmplification: 1.0,
   minManifestRatio: 10,
@@ -161,7 +161,7 @@ function rssRow(r: BenchResults): Row {
   };
 }
 
-/** Every row of the report, in the order the issue lists the measurements. */
+/** Every row of the report: cold pulls first (what a cache is for), then warm hits, then memory. */
 export function buildRows(r: BenchResults): Row[] {
   return [...coldRows(r), manifestRow('by tag', r.manifestByTag), manifestRow('by digest', r.manifestByDigest), blobRow(r), blobCpuRow(r), rssRow(r)];
 }

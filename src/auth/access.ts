@@ -1,5 +1,5 @@
 import type { AccessRuleConfig } from '../config/hosted-schema.js';
-import { repoPattern, type RepoPattern } from '../oci/patterns.js';
+import { repoPattern } from '../oci/patterns.js';
 import { canonicalRegistry, looksLikeHost } from '../oci/reference.js';
 import { isHosted, type RepoKey } from '../oci/repo.js';
 import type { Action } from '../oci/api-path.js';
@@ -8,7 +8,7 @@ export type { Action };
 const REPO_ACTIONS: readonly Action[] = ['pull', 'push', 'delete'];
 
 /** Who is asking: a user name, or nobody (anonymous). */
-export interface Subject { user?: string }
+interface Subject { user?: string }
 
 /** Matches routed repositories; built from one pattern of a rule. */
 interface RepoMatcher {
@@ -31,9 +31,9 @@ interface Rule {
 export const DEFAULT_RULES: AccessRuleConfig[] = [{ repositories: ['**'], users: ['*'], groups: [], anonymous: false, actions: ['*', 'observe'] }];
 
 /** Who may pull every pull-through repository without a rule naming it (`auth.pullThrough`). */
-export type PullThroughAccess = 'rules' | 'anonymous' | 'authenticated';
+type PullThroughAccess = 'rules' | 'anonymous' | 'authenticated';
 
-export interface PolicyOptions {
+interface PolicyOptions {
   /** Registry of names written without a host (`library/alpine` means `docker.io/library/alpine`). */
   defaultRegistry: string;
   pullThrough?: PullThroughAccess;
@@ -166,7 +166,7 @@ export function parseScope(scope: string): AccessEntry | undefined {
 }
 
 /** Maps a scope's repository name to the repository it routes to; undefined for an invalid name. */
-export type ScopeResolver = (name: string) => RepoKey | undefined;
+type ScopeResolver = (name: string) => RepoKey | undefined;
 
 /**
  * What to put in a token: the intersection of what was asked and what the policy allows. Names

@@ -20,7 +20,7 @@ parentPort.on('message', (m) => {
  * thread, a burst of logins with random user names stalled every other request (/healthz took
  * seconds). Workers start on first use and do not keep the process alive.
  */
-export class BcryptPool {
+class BcryptPool {
   private readonly workers: { w: Worker; busy: number }[] = [];
   private readonly pending = new Map<number, (ok: boolean) => void>();
   private next = 1;

@@ -10,7 +10,7 @@ export interface CredentialSource {
 }
 
 /** The keys a host may be filed under, as Docker does (Docker Hub under https://index.docker.io/v1/). */
-export function authKeys(host: string): string[] {
+function authKeys(host: string): string[] {
   const h = host.toLowerCase();
   if (h === 'docker.io' || h === 'index.docker.io' || h === 'registry-1.docker.io') {
     return ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
@@ -19,7 +19,7 @@ export function authKeys(host: string): string[] {
 }
 
 /** Docker's ConvertToHostname: strips the scheme and everything after the first `/`. */
-export function keyHost(key: string): string {
+function keyHost(key: string): string {
   return key.replace(/^https?:\/\//, '').split('/')[0]!.toLowerCase();
 }
 
@@ -109,7 +109,7 @@ export type HelperRunner = (helper: string, serverUrl: string) => Promise<Creden
  * Runs `docker-credential-<helper> get` with the server URL on stdin (the credential-helper
  * protocol); a "not found" answer means no credentials. The secret never reaches a log.
  */
-export function runHelper(helper: string, serverUrl: string): Promise<Credentials | undefined> {
+function runHelper(helper: string, serverUrl: string): Promise<Credentials | undefined> {
   return new Promise((resolve, reject) => {
     const child = execFile(`docker-credential-${helper}`, ['get'], { timeout: 15_000, maxBuffer: 1 << 20 }, (err, stdout) => {
       if (err) {

@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../config/atomic-write.js';
 import { libtrustKeyId, selfSignedCert } from './x509.js';
 
 export interface SigningKey {
@@ -25,7 +26,7 @@ export async function loadOrCreateSigningKey(keyPath: string, certPath: string, 
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     await fsp.mkdir(dirname(keyPath), { recursive: true, mode: 0o700 });
-    await writePrivate(keyPath, keyPem);
+    await writeFileAtomic(keyPath, keyPem, { mode: 0o600 });
     certPem = undefined; // a new key needs a new certificate
     log?.info({ key: keyPath }, 'generated a token-signing key');
   }
@@ -37,7 +38,7 @@ export async function loadOrCreateSigningKey(keyPath: string, certPath: string, 
   if (!certPem || !sameKey(certPem, publicKey)) {
     certPem = selfSignedCert({ commonName: 'regway token signer', organization: 'regway', days: 3650, privateKey, publicKey });
     await fsp.mkdir(dirname(certPath), { recursive: true });
-    await fsp.writeFile(certPath, certPem, { mode: 0o644 });
+    await writeFileAtomic(certPath, certPem, { mode: 0o644 });
     log?.info({ cert: certPath }, 'wrote the token-signing certificate (give it to registries that trust regway tokens)');
   }
   return { privateKey, publicKey, certPem, kid: libtrustKeyId(publicKey), keyPath, certPath };
@@ -45,11 +46,4 @@ export async function loadOrCreateSigningKey(keyPath: string, certPath: string, 
 
 function sameKey(certPem: string, publicKey: KeyObject): boolean {
   try { return new X509Certificate(certPem).publicKey.equals(publicKey); } catch { return false; }
-}
-
-async function writePrivate(path: string, pem: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fh = await fsp.open(tmp, 'w', 0o600);
-  try { await fh.writeFile(pem); await fh.sync(); } finally { await fh.close(); }
-  await fsp.rename(tmp, path);
 }

@@ -3,7 +3,7 @@ import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import type { SigningKey } from './signing-key.js';
 import type { AccessEntry } from './access.js';
 
-export interface TokenSettings {
+interface TokenSettings {
   issuer: string;
   /** The `aud` of access tokens: the registry service name clients pass as `service`. */
   service: string;
@@ -11,7 +11,7 @@ export interface TokenSettings {
   refreshTtlMs: number;
 }
 
-export interface AccessClaims {
+interface AccessClaims {
   /** User name; empty for an anonymous token. */
   sub: string;
   access: AccessEntry[];

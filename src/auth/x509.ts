@@ -63,7 +63,7 @@ function extension(id: string, critical: boolean, value: Buffer): Buffer {
   return critical ? seq(oid(id), bool(true), octets(value)) : seq(oid(id), octets(value));
 }
 
-export interface CertOptions {
+interface CertOptions {
   commonName: string;
   organization?: string;
   /** DNS names and IP addresses for subjectAltName (TLS clients match only these). */

@@ -2,8 +2,8 @@ import type { BlobFetch } from './blob-fetch.js';
 
 /**
  * Registry of downloads in progress, keyed by digest: the one place that decides "join the fetch
- * that is running" versus "start one". In-process now; the scale-out issue puts a Redis lease
- * implementation behind the same interface.
+ * that is running" versus "start one". An interface, so that several instances sharing one store can
+ * put a lease in Redis behind it and still fetch each blob once between them.
  */
 export interface InflightFetches {
   get(digest: string): BlobFetch | undefined;

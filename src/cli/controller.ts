@@ -2,22 +2,40 @@ import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { parseDuration } from '../config/units.js';
 import { createLogger } from '../obs/logger.js';
-import { runDoctor } from '../diagnose/index.js';
+import { runDoctor } from '../diagnose/doctor/index.js';
 import { Controller } from '../controller/controller.js';
 import { kubeApiFromConfig, loadKubeConfig } from '../controller/kube-client.js';
 import { ControllerMetrics, serveMetrics } from '../controller/metrics.js';
 
-function collect(v: string, prev: string[]): string[] { return [...prev, v]; }
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
 
 interface Opts {
-  kubeconfig?: string; context?: string; namespace: string[]; interval: string; gateway?: string; gatewayRegistry: string[];
-  pullSecret?: string; insecureRegistry: string[]; caFile?: string; doctorTimeout: string; leaderElect: boolean;
-  leaseNamespace?: string; leaseName: string; leaseDuration: string; renewDeadline: string; retryPeriod: string;
-  identity?: string; metricsListen: string; logLevel: string;
+  kubeconfig?: string;
+  context?: string;
+  namespace: string[];
+  interval: string;
+  gateway?: string;
+  gatewayRegistry: string[];
+  pullSecret?: string;
+  insecureRegistry: string[];
+  caFile?: string;
+  doctorTimeout: string;
+  leaderElect: boolean;
+  leaseNamespace?: string;
+  leaseName: string;
+  leaseDuration: string;
+  renewDeadline: string;
+  retryPeriod: string;
+  identity?: string;
+  metricsListen: string;
+  logLevel: string;
 }
 
 export function registerController(program: Command): void {
-  program.command('controller')
+  program
+    .command('controller')
     .description('Kubernetes controller: explains image-pull failures (ErrImagePull, ImagePullBackOff, InvalidImageName) as Events on the Pod')
     .option('--kubeconfig <file>', 'kubeconfig file (default: in-cluster service account, else ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context to use')
@@ -35,10 +53,12 @@ export function registerController(program: Command): void {
     .option('--lease-duration <duration>', 'how long a standby waits after the last renewal before taking the Lease over', '15s')
     .option('--renew-deadline <duration>', 'the leader stops acting if it could not renew for this long (< --lease-duration)', '10s')
     .option('--retry-period <duration>', 'how often the leader renews and standbys try (< --renew-deadline)', '2s')
-    .option('--identity <id>', 'this replica\'s identity in the Lease (default: $POD_NAME, else hostname_pid)')
+    .option('--identity <id>', "this replica's identity in the Lease (default: $POD_NAME, else hostname_pid)")
     .option('--metrics-listen <host:port>', '/metrics, /healthz and /readyz', '0.0.0.0:9464')
     .option('--log-level <level>', 'log level', 'info')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   regway controller                                          # in a Pod: in-cluster config, all namespaces
   regway controller --kubeconfig ~/.kube/config -n team-a -n team-b --interval 2m
@@ -49,11 +69,14 @@ Examples:
 Each failing Pod gets a Warning Event (reason PullUnauthorized, PullManifestUnknown, PullPlatformMismatch,
 PullTLSError, PullTimeout, PullRateLimited, PullConnectionRefused, PullDNSError, PullNameInvalid) naming the
 cause, the doctor's finding and the fix:  kubectl describe pod NAME  or  kubectl get events --field-selector reason=PullUnauthorized
-RBAC it needs: deploy/kustomize/base/controller-rbac.yaml. SIGTERM stops watching, finishes doctor runs and releases the Lease.`)
+RBAC it needs: deploy/kustomize/base/controller-rbac.yaml. SIGTERM stops watching, finishes doctor runs and releases the Lease.`,
+    )
     .action(async (o: Opts) => {
       const lease = { leaseDurationMs: parseDuration(o.leaseDuration), renewDeadlineMs: parseDuration(o.renewDeadline), retryPeriodMs: parseDuration(o.retryPeriod) };
       if (!(lease.retryPeriodMs < lease.renewDeadlineMs && lease.renewDeadlineMs < lease.leaseDurationMs)) {
-        throw new Error(`--retry-period ${o.retryPeriod} < --renew-deadline ${o.renewDeadline} < --lease-duration ${o.leaseDuration} must hold: a leader must stop acting before a standby may take over`);
+        throw new Error(
+          `--retry-period ${o.retryPeriod} < --renew-deadline ${o.renewDeadline} < --lease-duration ${o.leaseDuration} must hold: a leader must stop acting before a standby may take over`,
+        );
       }
       const log = createLogger(o.logLevel);
       const kc = loadKubeConfig({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), ...(o.context ? { context: o.context } : {}) });
@@ -61,7 +84,10 @@ RBAC it needs: deploy/kustomize/base/controller-rbac.yaml. SIGTERM stops watchin
       const identity = o.identity ?? process.env.POD_NAME ?? `${hostname()}_${process.pid}`;
       const doctorTimeout = parseDuration(o.doctorTimeout);
       const ctl = new Controller({
-        api: kubeApiFromConfig(kc), log, metrics, identity,
+        api: kubeApiFromConfig(kc),
+        log,
+        metrics,
+        identity,
         // A small blob sample: the controller asks "can this be pulled", not "how fast".
         diagnose: (image, opts) => runDoctor(image, { sampleBytes: 64 * 1024, ...opts }),
         doctor: { timeoutMs: doctorTimeout, ...(o.caFile ? { caFile: o.caFile } : {}) },
@@ -70,13 +96,20 @@ RBAC it needs: deploy/kustomize/base/controller-rbac.yaml. SIGTERM stops watchin
         insecureRegistries: o.insecureRegistry,
         ...(o.gateway ? { gatewayUrl: o.gateway, gatewayRegistries: o.gatewayRegistry } : {}),
         ...(o.pullSecret ? { pullSecret: o.pullSecret } : {}),
-        leaderElection: o.leaderElect ? {
-          namespace: o.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'default', name: o.leaseName, ...lease,
-        } : false,
+        leaderElection: o.leaderElect
+          ? {
+              namespace: o.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'default',
+              name: o.leaseName,
+              ...lease,
+            }
+          : false,
       });
       const server = await serveMetrics(metrics, o.metricsListen, () => ctl.ready());
       ctl.start();
-      log.info({ identity, namespaces: o.namespace.length ? o.namespace : 'all', interval: o.interval, metrics: `${o.metricsListen.replace(/:\d+$/, '')}:${server.port}`, pullSecret: o.pullSecret ?? null }, 'regway controller started');
+      log.info(
+        { identity, namespaces: o.namespace.length ? o.namespace : 'all', interval: o.interval, metrics: `${o.metricsListen.replace(/:\d+$/, '')}:${server.port}`, pullSecret: o.pullSecret ?? null },
+        'regway controller started',
+      );
       let stopping = false;
       const stop = async (signal: string): Promise<void> => {
         if (stopping) return;

@@ -1,19 +1,34 @@
 // `regway doctor`: parse flags, run the checks, print. The exit status is the worst finding (0 ok/info, 1 warn, 2 error).
 import type { Command } from 'commander';
 import { parseDuration, parseSize } from '../config/units.js';
-import { exitCodeFor, runDoctor, type DoctorOptions } from '../diagnose/index.js';
-import { formatFinding, formatSummary } from '../diagnose/format.js';
+import { exitCodeFor, runDoctor, type DoctorOptions } from '../diagnose/doctor/index.js';
+import { formatFinding, formatSummary } from '../diagnose/doctor/format.js';
 
-interface Opts { insecure?: boolean; caFile?: string; username?: string; passwordStdin?: boolean; dockerConfig?: string; authfile?: string; platform: string; timeout: string; sample: string; via?: string; json?: boolean }
+interface Opts {
+  insecure?: boolean;
+  caFile?: string;
+  username?: string;
+  passwordStdin?: boolean;
+  dockerConfig?: string;
+  authfile?: string;
+  platform: string;
+  timeout: string;
+  sample: string;
+  via?: string;
+  json?: boolean;
+}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 export function registerDoctor(program: Command): void {
-  program.command('doctor')
+  program
+    .command('doctor')
     .description('check every step of a pull from this node and say what is wrong and how to fix it')
     .argument('<target>', 'registry (host[:port], https://host) or image (host/name:tag)')
     .option('--insecure', 'accept plain HTTP and unverified TLS, as insecure-registries does (labs only)')
@@ -27,7 +42,9 @@ export function registerDoctor(program: Command): void {
     .option('--sample <size>', 'bytes of the largest layer to download for the throughput check', '4MiB')
     .option('--via <url>', 'check through a regway gateway (requests carry ?ns=<registry>)')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Stages: dns, tcp, tls, http-scheme, ping, auth-challenge, credentials, token, manifest, blob, upload.
 Exit status: 0 nothing worse than info, 1 a warning, 2 an error.
 Each finding says what it means and, for warnings and errors, the fix. A plain-HTTP registry is an
@@ -39,12 +56,17 @@ Examples:
   regway doctor registry.lab:5000 --ca-file ca.crt  # TLS and login only (no image given)
   regway doctor docker.io/library/alpine:3.20 --via http://regway.internal:5000 --json
   regway doctor 10.0.0.5:5000/lab/app:1 --insecure    # CI gate on a plain-HTTP lab registry
-  echo "$PW" | regway doctor -u robot --password-stdin reg.example.com/team/app:2`)
+  echo "$PW" | regway doctor -u robot --password-stdin reg.example.com/team/app:2`,
+    )
     .action(async (target: string, o: Opts) => {
       const opts: DoctorOptions = {
-        platform: o.platform, timeoutMs: parseDuration(o.timeout), sampleBytes: parseSize(o.sample),
-        ...(o.insecure ? { insecure: true } : {}), ...(o.caFile ? { caFile: o.caFile } : {}),
-        ...(o.dockerConfig ? { dockerConfig: o.dockerConfig } : {}), ...(o.authfile ? { authFile: o.authfile } : {}),
+        platform: o.platform,
+        timeoutMs: parseDuration(o.timeout),
+        sampleBytes: parseSize(o.sample),
+        ...(o.insecure ? { insecure: true } : {}),
+        ...(o.caFile ? { caFile: o.caFile } : {}),
+        ...(o.dockerConfig ? { dockerConfig: o.dockerConfig } : {}),
+        ...(o.authfile ? { authFile: o.authfile } : {}),
         ...(o.via ? { via: o.via } : {}),
       };
       if (o.username) {

@@ -7,15 +7,19 @@ import { BlobIndex } from '../cache/blob-index.js';
 import { BlobStore } from '../store/blob-store.js';
 
 export function registerGc(program: Command): void {
-  program.command('gc')
+  program
+    .command('gc')
     .description('Evict least-recently-used blobs until the cache fits its size limit (run while the gateway is stopped)')
     .option('-c, --config <file>', 'YAML config file')
     .option('-s, --storage <dir>', 'cache storage folder')
     .option('--max-size <size>', 'size limit to enforce, e.g. 20GiB (default: storage.maxSize)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   regway gc --storage /var/lib/regway --max-size 50GiB
-  regway gc --config /etc/regway/regway.yaml`)
+  regway gc --config /etc/regway/regway.yaml`,
+    )
     .action(async (opts: { config?: string; storage?: string; maxSize?: string }) => {
       const config = loadConfig(opts.config, { storage: opts.storage });
       const max = opts.maxSize ? parseSize(opts.maxSize) : config.storage.maxSize;

@@ -31,9 +31,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   controller: async () => (await import('./controller.js')).registerController,
 };
 
-const program = new Command('regway')
-  .description('Container-registry gateway: pull-through OCI cache, client configuration, diagnostics')
-  .version(REGWAY_VERSION);
+const program = new Command('regway').description('Container-registry gateway: pull-through OCI cache, client configuration, diagnostics').version(REGWAY_VERSION);
 const wanted = process.argv[2];
 const names = wanted && wanted in COMMANDS ? [wanted] : Object.keys(COMMANDS);
 for (const name of names) (await COMMANDS[name]!())(program);

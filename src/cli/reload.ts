@@ -5,17 +5,21 @@ import { resolve } from 'node:path';
 import { gatewayPid } from './pid-file.js';
 
 export function registerReload(program: Command): void {
-  program.command('reload')
+  program
+    .command('reload')
     .description('make a running gateway re-read its config file (SIGHUP to the pid in its --pid-file)')
     .requiredOption('--pid-file <file>', 'the pid file the gateway was started with (regway serve --pid-file FILE)', process.env.REGWAY_PID_FILE)
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 The gateway validates the file and swaps its registries at once; an invalid file is refused and the
 running configuration stays ("configuration reload refused" in its log). listen and storage changes
 need a restart. REGWAY_PID_FILE sets the default for --pid-file.
 
 Example:
   regway serve --config /etc/regway/regway.yaml --pid-file /run/regway.pid &
-  regway reload --pid-file /run/regway.pid     # the log says: "configuration reloaded: new pulls use the new upstreams"`)
+  regway reload --pid-file /run/regway.pid     # the log says: "configuration reloaded: new pulls use the new upstreams"`,
+    )
     .action((o: { pidFile: string }) => {
       const file = resolve(o.pidFile);
       const pid = gatewayPid(file);

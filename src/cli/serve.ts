@@ -15,7 +15,7 @@ import { removePidFile, writePidFile } from './pid-file.js';
  * rate. V8 reads this flag at every full GC, so setting it at run time works; an explicit
  * `node --heap-growing-percent=N` wins.
  */
-export function boundHeapGrowth(percent = 50): void {
+function boundHeapGrowth(percent = 50): void {
   if (process.execArgv.some((a) => /^--heap[-_]growing[-_]percent/.test(a))) return;
   setFlagsFromString(`--heap-growing-percent=${percent}`);
 }
@@ -33,10 +33,13 @@ function watchFile(path: string, fn: () => void): void {
   }).unref();
 }
 
-function collect(v: string, prev: string[]): string[] { return [...prev, v]; }
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
 
 export function registerServe(program: Command): void {
-  program.command('serve')
+  program
+    .command('serve')
     .description('Serve the OCI registry gateway (pull-through cache in front of upstream registries)')
     .option('-c, --config <file>', 'YAML config file (default: the embedded defaults)')
     .option('-l, --listen <host:port>', 'address to listen on (default 127.0.0.1:5000)')
@@ -48,7 +51,9 @@ export function registerServe(program: Command): void {
     .option('--default-registries', 'serve the embedded public registries too, next to the ones you name')
     .option('--no-default-registries', 'never serve the embedded public registries, even when you name none')
     .option('--pid-file <file>', 'write the process id here (removed at exit); `regway reload --pid-file FILE` signals exactly this gateway')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Registries: the embedded public ones (docker.io, ghcr.io, quay.io, ...) are served only when neither
 --config nor --upstream names a registry; whatever you name is the whole list. --default-registries
 adds the public ones back, --no-default-registries never serves them (README: "Which registries are served").
@@ -64,52 +69,76 @@ Examples:
                                                  # a private registry, and nodes keep pulling through the cache without credentials
 
 Then pull through it, e.g. podman pull 127.0.0.1:5000/library/alpine:3.20 --tls-verify=false,
-or point containerd's hosts.toml / dockerd's registry-mirrors at it (see README).`)
-    .action(async (opts: { config?: string; listen?: string; storage?: string; upstream: string[]; hosted: string[]; htpasswd?: string; pullThrough?: 'rules' | 'anonymous' | 'authenticated'; defaultRegistries?: boolean; pidFile?: string }) => {
-      boundHeapGrowth();
-      const overrides = { listen: opts.listen, storage: opts.storage, upstreams: opts.upstream, hosted: opts.hosted, htpasswd: opts.htpasswd, pullThrough: opts.pullThrough, defaultRegistries: opts.defaultRegistries };
-      const config = loadConfig(opts.config, overrides);
-      const log = createLogger(config.log.level);
-      const gw = await createGateway(config, log);
-      const idx = config.listen.lastIndexOf(':');
-      const host = config.listen.slice(0, idx).replace(/^\[|\]$/g, '');
-      const port = Number(config.listen.slice(idx + 1));
-      await gw.app.listen({ host, port });
-      // After listen: a pid file only ever names a gateway that is serving.
-      const pidFile = opts.pidFile ? resolve(opts.pidFile) : undefined;
-      if (pidFile) writePidFile(pidFile);
-      log.info({ listen: config.listen, storage: config.storage.path, registries: Object.keys(config.registries), pid: process.pid, ...(pidFile ? { pidFile } : {}) }, 'regway gateway serving');
-      // One reload at a time: a second signal during one waits for it, then reads the file again.
-      let reloading: Promise<void> = Promise.resolve();
-      const reload = (why: string) => {
-        reloading = reloading.then(async () => {
-          try {
-            await gw.reload(loadConfig(opts.config, overrides));
-          } catch (e) {
-            // An invalid config never replaces a working one.
-            log.error({ trigger: why, err: (e as Error).message }, 'configuration reload refused; keeping the running configuration');
+or point containerd's hosts.toml / dockerd's registry-mirrors at it (see README).`,
+    )
+    .action(
+      async (opts: {
+        config?: string;
+        listen?: string;
+        storage?: string;
+        upstream: string[];
+        hosted: string[];
+        htpasswd?: string;
+        pullThrough?: 'rules' | 'anonymous' | 'authenticated';
+        defaultRegistries?: boolean;
+        pidFile?: string;
+      }) => {
+        boundHeapGrowth();
+        const overrides = {
+          listen: opts.listen,
+          storage: opts.storage,
+          upstreams: opts.upstream,
+          hosted: opts.hosted,
+          htpasswd: opts.htpasswd,
+          pullThrough: opts.pullThrough,
+          defaultRegistries: opts.defaultRegistries,
+        };
+        const config = loadConfig(opts.config, overrides);
+        const log = createLogger(config.log.level);
+        const gw = await createGateway(config, log);
+        const idx = config.listen.lastIndexOf(':');
+        const host = config.listen.slice(0, idx).replace(/^\[|\]$/g, '');
+        const port = Number(config.listen.slice(idx + 1));
+        await gw.app.listen({ host, port });
+        // After listen: a pid file only ever names a gateway that is serving.
+        const pidFile = opts.pidFile ? resolve(opts.pidFile) : undefined;
+        if (pidFile) writePidFile(pidFile);
+        log.info({ listen: config.listen, storage: config.storage.path, registries: Object.keys(config.registries), pid: process.pid, ...(pidFile ? { pidFile } : {}) }, 'regway gateway serving');
+        // One reload at a time: a second signal during one waits for it, then reads the file again.
+        let reloading: Promise<void> = Promise.resolve();
+        const reload = (why: string) => {
+          reloading = reloading.then(async () => {
+            try {
+              await gw.reload(loadConfig(opts.config, overrides));
+            } catch (e) {
+              // An invalid config never replaces a working one.
+              log.error({ trigger: why, err: (e as Error).message }, 'configuration reload refused; keeping the running configuration');
+            }
+          });
+        };
+        process.on('SIGHUP', () => reload('SIGHUP'));
+        if (config.watchConfig && opts.config) watchFile(opts.config, () => reload('file change'));
+        let stopping = false;
+        const stop = async (signal: string) => {
+          // A signal sent to the process and to its group arrives twice; with a one-shot handler the
+          // second one killed the process in the middle of its graceful shutdown. Shutdown is bounded
+          // (in-flight downloads get 30 s); SIGKILL is there for anyone who cannot wait.
+          if (stopping) {
+            log.info({ signal }, 'already shutting down');
+            return;
           }
-        });
-      };
-      process.on('SIGHUP', () => reload('SIGHUP'));
-      if (config.watchConfig && opts.config) watchFile(opts.config, () => reload('file change'));
-      let stopping = false;
-      const stop = async (signal: string) => {
-        // A signal sent to the process and to its group arrives twice; with a one-shot handler the
-        // second one killed the process in the middle of its graceful shutdown. Shutdown is bounded
-        // (in-flight downloads get 30 s); SIGKILL is there for anyone who cannot wait.
-        if (stopping) { log.info({ signal }, 'already shutting down'); return; }
-        stopping = true;
-        log.info({ signal }, 'shutting down: finishing in-flight requests');
-        const t0 = performance.now();
-        await gw.close();
-        if (pidFile) removePidFile(pidFile);
-        // The line that says it is over: the port is free and nothing is left running.
-        log.info({ signal, ms: Math.round(performance.now() - t0) }, 'stopped');
-        log.flush?.();
-        process.exit(0);
-      };
-      process.on('SIGINT', () => void stop('SIGINT'));
-      process.on('SIGTERM', () => void stop('SIGTERM'));
-    });
+          stopping = true;
+          log.info({ signal }, 'shutting down: finishing in-flight requests');
+          const t0 = performance.now();
+          await gw.close();
+          if (pidFile) removePidFile(pidFile);
+          // The line that says it is over: the port is free and nothing is left running.
+          log.info({ signal, ms: Math.round(performance.now() - t0) }, 'stopped');
+          log.flush?.();
+          process.exit(0);
+        };
+        process.on('SIGINT', () => void stop('SIGINT'));
+        process.on('SIGTERM', () => void stop('SIGTERM'));
+      },
+    );
 }

@@ -6,16 +6,20 @@ import { selfSignedCert } from '../auth/x509.js';
 
 export function registerTls(program: Command): void {
   const tls = program.command('tls').description('TLS helpers for labs and tests');
-  tls.command('self-signed')
+  tls
+    .command('self-signed')
     .description('Write a self-signed certificate and key (EC P-256) for `tls.cert` / `tls.key`; clients must trust the certificate')
     .option('-o, --out <dir>', 'folder for cert.pem and key.pem', '.')
     .option('-n, --name <host...>', 'DNS names and IPs the certificate is valid for', ['localhost', '127.0.0.1', '::1'])
     .option('--days <n>', 'validity in days', '365')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   regway tls self-signed --out /etc/regway/tls --name registry.lab.example 10.0.0.5 localhost
   regway serve --config regway.yaml    # with tls: { cert: /etc/regway/tls/cert.pem, key: /etc/regway/tls/key.pem }
-Then trust it: curl --cacert cert.pem; skopeo --dest-cert-dir DIR (DIR/ca.crt); docker: /etc/docker/certs.d/HOST:PORT/ca.crt.`)
+Then trust it: curl --cacert cert.pem; skopeo --dest-cert-dir DIR (DIR/ca.crt); docker: /etc/docker/certs.d/HOST:PORT/ca.crt.`,
+    )
     .action(async (o: { out: string; name: string[]; days: string }) => {
       const days = Number(o.days);
       if (!Number.isInteger(days) || days < 1 || days > 3650) throw new Error('--days must be between 1 and 3650');

@@ -7,7 +7,7 @@ import type { Config } from './schema.js';
  * `needsRestart` ones are logged as such and keep their running value. Nothing is reported as
  * applied that is not.
  */
-export interface ConfigChanges {
+interface ConfigChanges {
   applied: string[];
   needsRestart: string[];
 }

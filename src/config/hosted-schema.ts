@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { duration, size } from './primitives.js';
 
-// Config for hosted repositories, client auth, TLS and limits (issue 4). Kept apart from schema.ts
-// so the pull-through schema stays readable; schema.ts only mounts these sections.
+// Config for hosted repositories, client auth, TLS and limits: everything about serving clients rather than
+// pulling from upstreams. Kept apart from schema.ts so the pull-through schema stays readable; schema.ts only mounts
+// these sections.
 
 /**
  * A repository glob: `*` one path segment, `**` any number; `{user}` is the authenticated user. A
@@ -24,12 +25,11 @@ export const hostedSchema = z.object({
   /** Upload sessions one user (or anonymous client address) may have open at once; 0 = no limit. */
   maxUploadSessions: z.number().int().nonnegative().default(50),
 }).strict();
-export type HostedConfig = z.infer<typeof hostedSchema>;
 
 /** Repository actions, and two for the whole registry: `catalog`, and `observe` (status page, /metrics; never implied by '*'). */
 const action = z.enum(['pull', 'push', 'delete', 'catalog', 'observe', '*']);
 
-export const accessRuleSchema = z.object({
+const accessRuleSchema = z.object({
   repositories: z.array(pattern).default(['**']),
   /** User names; "*" = any authenticated user. */
   users: z.array(z.string().min(1)).default([]),
@@ -64,7 +64,6 @@ export const authSchema = z.object({
     cert: z.string().optional(),
   }).strict().default({}),
 }).strict();
-export type AuthConfig = z.infer<typeof authSchema>;
 
 export const tlsSchema = z.object({
   cert: z.string().min(1),
@@ -72,7 +71,6 @@ export const tlsSchema = z.object({
   /** HTTP/2 through ALPN with HTTP/1.1 fallback. */
   http2: z.boolean().default(true),
 }).strict();
-export type TlsConfig = z.infer<typeof tlsSchema>;
 
 export const limitsSchema = z.object({
   /** Time allowed to receive the request headers (slowloris). */

@@ -13,7 +13,7 @@ export class ConfigError extends Error {
 }
 
 /** Flags from the command line; each one overrides the file. */
-export interface ConfigOverrides {
+interface ConfigOverrides {
   listen?: string;
   storage?: string;
   /** `REGISTRY=URL[,URL...]`, URLs in priority order. */
@@ -36,7 +36,7 @@ export interface ConfigOverrides {
  * public ones back; `--no-default-registries` (or `defaultRegistries: false`) never serves them,
  * even with nothing named (a hosted-only registry). An air-gapped site gets only its own upstreams.
  */
-export function wantsDefaultRegistries(o: { fromFile: boolean; fileSays?: boolean; flag?: boolean; upstreamFlags: number }): boolean {
+function wantsDefaultRegistries(o: { fromFile: boolean; fileSays?: boolean; flag?: boolean; upstreamFlags: number }): boolean {
   return o.flag ?? o.fileSays ?? (!o.fromFile && o.upstreamFlags === 0);
 }
 
@@ -45,7 +45,7 @@ function formatIssues(err: ZodError, source: string): ConfigError {
   return new ConfigError(`invalid configuration in ${source}; fix these fields:`, issues);
 }
 
-export function parseUpstreamFlag(flag: string): [string, string[]] {
+function parseUpstreamFlag(flag: string): [string, string[]] {
   const eq = flag.indexOf('=');
   if (eq <= 0) throw new ConfigError(`--upstream "${flag}" must look like REGISTRY=URL[,URL...], e.g. docker.io=https://mirror.example.com,https://registry-1.docker.io`);
   const urls = flag.slice(eq + 1).split(',').map((u) => u.trim()).filter(Boolean);

@@ -5,9 +5,6 @@ import { duration, size, secret } from './primitives.js';
 // The observability sections of the config (audit log, alerts, SLO, trusted proxies). Kept in their
 // own module so schema.ts only gains four property lines; the top-level schema stays readable.
 
-const httpUrl = z.string().refine((u) => { try { const p = new URL(u); return p.protocol === 'http:' || p.protocol === 'https:'; } catch { return false; } },
-  { message: 'must be an http:// or https:// URL' });
-
 /** IP addresses or CIDRs, e.g. 10.0.0.0/8, 127.0.0.1, ::1. */
 export const trustedProxiesSchema = z.array(z.string().refine((s) => {
   const [ip, bits, extra] = s.split('/');

@@ -43,7 +43,7 @@ export const upstreamSchema = z.object({
 }).strict();
 export type UpstreamConfig = z.infer<typeof upstreamSchema>;
 
-export const registrySchema = z.object({
+const registrySchema = z.object({
   upstreams: z.array(upstreamSchema).min(1, 'a registry needs at least one upstream'),
   /** How long a tag->digest mapping is served without asking upstream. */
   tagTtl: duration.optional(),
@@ -52,7 +52,6 @@ export const registrySchema = z.object({
   /** How long the origin's 404 for a tag is remembered (a storm of requests costs one call). */
   negativeTtl: duration.optional(),
 }).strict();
-export type RegistryConfig = z.infer<typeof registrySchema>;
 
 /** S3-compatible object storage (AWS S3, Ceph RGW, MinIO, R2); see docs/scale-out.md. */
 const s3Schema = z.object({
@@ -74,7 +73,6 @@ const s3Schema = z.object({
 }).strict().refine((s) => (s.accessKeyId === undefined) === (s.secretAccessKey === undefined), {
   message: 'give both accessKeyId and secretAccessKey, or neither (then the AWS default credential chain is used)',
 });
-export type S3StorageConfig = z.infer<typeof s3Schema>;
 
 const registryName = z.string().regex(/^[a-z0-9.-]+(?::\d{1,5})?$/i, 'a registry name is a host or host:port, e.g. ghcr.io or registry.example.com:5000');
 

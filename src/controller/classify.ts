@@ -10,19 +10,9 @@
 // found"). Real message shapes for every rule are in classify.test.ts.
 
 /** Why a pull failed, as far as the message tells. */
-export type PullCause =
-  | 'name-invalid'
-  | 'rate-limited'
-  | 'platform-mismatch'
-  | 'dns'
-  | 'timeout'
-  | 'tls'
-  | 'connection-refused'
-  | 'unauthorized'
-  | 'manifest-unknown'
-  | 'unknown';
+export type PullCause = 'name-invalid' | 'rate-limited' | 'platform-mismatch' | 'dns' | 'timeout' | 'tls' | 'connection-refused' | 'unauthorized' | 'manifest-unknown' | 'unknown';
 
-export interface CauseInfo {
+interface CauseInfo {
   /** The Kubernetes Event reason the controller writes (CamelCase, like the kubelet's). */
   reason: string;
   title: string;
@@ -50,7 +40,7 @@ export const CAUSES: Readonly<Record<PullCause, CauseInfo>> = {
   dns: {
     reason: 'PullDNSError',
     title: 'the registry host name does not resolve from the node',
-    fix: 'check the registry host in the image name and the node\'s DNS (resolv.conf); a mirror in containerd hosts.toml avoids the lookup',
+    fix: "check the registry host in the image name and the node's DNS (resolv.conf); a mirror in containerd hosts.toml avoids the lookup",
   },
   timeout: {
     reason: 'PullTimeout',
@@ -70,7 +60,7 @@ export const CAUSES: Readonly<Record<PullCause, CauseInfo>> = {
   unauthorized: {
     reason: 'PullUnauthorized',
     title: 'the registry refused the pull: credentials missing or wrong (or the repository does not exist)',
-    fix: 'create a pull secret and reference it: kubectl -n {namespace} create secret docker-registry {secret} --docker-server={registry} --docker-username=... --docker-password=...; then add it to the Pod\'s imagePullSecrets or to ServiceAccount {serviceAccount}',
+    fix: "create a pull secret and reference it: kubectl -n {namespace} create secret docker-registry {secret} --docker-server={registry} --docker-username=... --docker-password=...; then add it to the Pod's imagePullSecrets or to ServiceAccount {serviceAccount}",
   },
   'manifest-unknown': {
     reason: 'PullManifestUnknown',
@@ -95,7 +85,10 @@ const RULES: readonly Rule[] = [
   ['timeout', /i\/o timeout|deadline exceeded|DeadlineExceeded|connection timed out|Client\.Timeout exceeded|TLS handshake timeout|timeout awaiting response headers/i],
   ['tls', /x509:|tls: |certificate (?:signed by unknown authority|has expired|is not valid|is valid for)|server gave HTTP response to HTTPS client|first record does not look like a TLS handshake/i],
   ['connection-refused', /connection refused|connectex: No connection could be made|no route to host|network is unreachable|connection reset by peer/i],
-  ['unauthorized', /401 Unauthorized|403 Forbidden|unauthorized|authentication required|pull access denied|insufficient_scope|authorization failed|no basic auth credentials|requested access to the resource is denied|failed to authorize/i],
+  [
+    'unauthorized',
+    /401 Unauthorized|403 Forbidden|unauthorized|authentication required|pull access denied|insufficient_scope|authorization failed|no basic auth credentials|requested access to the resource is denied|failed to authorize/i,
+  ],
   ['manifest-unknown', /manifest unknown|MANIFEST_UNKNOWN|NAME_UNKNOWN|manifest for \S+ not found|404 Not Found|: not found\b|not found: manifest/i],
 ];
 

@@ -14,7 +14,7 @@ import { ReconcileState, type Action, type Diagnosis, type ReconcileConfig } fro
 import { attachPullSecret, attachedMessage } from './remediate.js';
 import { Reflector, type ReflectorHandlers } from './watch.js';
 
-export interface ControllerOptions extends ReconcileConfig {
+interface ControllerOptions extends ReconcileConfig {
   api: KubeApi;
   diagnose: DiagnoseFn;
   log: Logger;
@@ -36,12 +36,13 @@ export interface ControllerOptions extends ReconcileConfig {
 const RESOURCE_RE = /\/(pods|events|leases|serviceaccounts|nodes)(?:\/|\?|$)/;
 
 /** Wraps a KubeApi so every failed call is counted by verb, resource and status. */
-export function instrument(api: KubeApi, m: ControllerMetrics | undefined): KubeApi {
+function instrument(api: KubeApi, m: ControllerMetrics | undefined): KubeApi {
   if (!m) return api;
-  const count = <T>(verb: string, path: string, p: Promise<T>): Promise<T> => p.catch((e: unknown) => {
-    m.apiErrors.inc({ verb, resource: RESOURCE_RE.exec(path)?.[1] ?? 'other', code: e instanceof KubeApiError ? String(e.status) : 'network' });
-    throw e;
-  });
+  const count = <T>(verb: string, path: string, p: Promise<T>): Promise<T> =>
+    p.catch((e: unknown) => {
+      m.apiErrors.inc({ verb, resource: RESOURCE_RE.exec(path)?.[1] ?? 'other', code: e instanceof KubeApiError ? String(e.status) : 'network' });
+      throw e;
+    });
   return {
     get: (p) => count('get', p, api.get(p)),
     post: (p, b) => count('create', p, api.post(p, b)),
@@ -92,12 +93,22 @@ export class Controller {
     }
     const le = this.o.leaderElection;
     this.elector = new LeaderElector({
-      api: this.api, namespace: le.namespace, name: le.name, identity: this.o.identity,
+      api: this.api,
+      namespace: le.namespace,
+      name: le.name,
+      identity: this.o.identity,
       ...(le.leaseDurationMs ? { leaseDurationMs: le.leaseDurationMs } : {}),
       ...(le.renewDeadlineMs ? { renewDeadlineMs: le.renewDeadlineMs } : {}),
       ...(le.retryPeriodMs ? { retryPeriodMs: le.retryPeriodMs } : {}),
-      onStartedLeading: (term) => { this.o.log.info({ identity: this.o.identity }, 'became leader'); this.o.metrics?.leader.set(1); this.lead(term); },
-      onStoppedLeading: () => { this.o.log.info({ identity: this.o.identity }, 'stopped leading'); this.o.metrics?.leader.set(0); },
+      onStartedLeading: (term) => {
+        this.o.log.info({ identity: this.o.identity }, 'became leader');
+        this.o.metrics?.leader.set(1);
+        this.lead(term);
+      },
+      onStoppedLeading: () => {
+        this.o.log.info({ identity: this.o.identity }, 'stopped leading');
+        this.o.metrics?.leader.set(0);
+      },
       onError: (e) => this.o.log.warn({ err: String(e) }, 'leader election: API error'),
     });
     this.running = this.elector.run(signal);
@@ -126,19 +137,33 @@ export class Controller {
     for (const r of this.reflectors) void r.run(term);
     this.timer = setInterval(() => this.schedule(), Math.max(1000, Math.min(30_000, this.o.intervalMs / 4)));
     this.timer.unref();
-    term.addEventListener('abort', () => { if (this.timer) clearInterval(this.timer); }, { once: true });
+    term.addEventListener(
+      'abort',
+      () => {
+        if (this.timer) clearInterval(this.timer);
+      },
+      { once: true },
+    );
   }
 
   private reflector<T extends Pod | KubeEvent>(path: string, resource: string, fieldSelector: string | undefined, h: ReflectorHandlers<T>): Reflector<Pod | KubeEvent> {
     const w = this.o.watch ?? {};
-    return new Reflector<T>({
-      api: this.api, path, ...(fieldSelector ? { fieldSelector } : {}),
-      ...(w.backoffInitialMs ? { backoffInitialMs: w.backoffInitialMs } : {}),
-      ...(w.backoffMaxMs ? { backoffMaxMs: w.backoffMaxMs } : {}),
-      ...(w.watchTimeoutSeconds ? { watchTimeoutSeconds: w.watchTimeoutSeconds } : {}),
-      onError: (e, attempt, delay) => this.o.log.warn({ path, attempt, delayMs: delay, err: String(e) }, 'watch: API error, backing off'),
-      onRelist: (why) => { this.o.metrics?.relists.inc({ resource, reason: why }); if (why === 'expired') this.o.log.info({ path }, 'watch: 410 Gone, re-listing'); },
-    }, h) as unknown as Reflector<Pod | KubeEvent>;
+    return new Reflector<T>(
+      {
+        api: this.api,
+        path,
+        ...(fieldSelector ? { fieldSelector } : {}),
+        ...(w.backoffInitialMs ? { backoffInitialMs: w.backoffInitialMs } : {}),
+        ...(w.backoffMaxMs ? { backoffMaxMs: w.backoffMaxMs } : {}),
+        ...(w.watchTimeoutSeconds ? { watchTimeoutSeconds: w.watchTimeoutSeconds } : {}),
+        onError: (e, attempt, delay) => this.o.log.warn({ path, attempt, delayMs: delay, err: String(e) }, 'watch: API error, backing off'),
+        onRelist: (why) => {
+          this.o.metrics?.relists.inc({ resource, reason: why });
+          if (why === 'expired') this.o.log.info({ path }, 'watch: 410 Gone, re-listing');
+        },
+      },
+      h,
+    ) as unknown as Reflector<Pod | KubeEvent>;
   }
 
   private podHandlers(ns: string | undefined): ReflectorHandlers<Pod> {
@@ -153,17 +178,36 @@ export class Controller {
         this.synced++;
         this.schedule();
       },
-      added: (p) => { this.state.observePod(p, Date.now()); this.schedule(); },
-      modified: (p) => { this.state.observePod(p, Date.now()); this.schedule(); },
-      deleted: (p) => { this.state.forgetPod(p); this.schedule(); },
+      added: (p) => {
+        this.state.observePod(p, Date.now());
+        this.schedule();
+      },
+      modified: (p) => {
+        this.state.observePod(p, Date.now());
+        this.schedule();
+      },
+      deleted: (p) => {
+        this.state.forgetPod(p);
+        this.schedule();
+      },
     };
   }
 
   private eventHandlers(): ReflectorHandlers<KubeEvent> {
     return {
-      replace: (items) => { for (const e of items) this.state.observeEvent(e); this.synced++; this.schedule(); },
-      added: (e) => { this.state.observeEvent(e); this.schedule(); },
-      modified: (e) => { this.state.observeEvent(e); this.schedule(); },
+      replace: (items) => {
+        for (const e of items) this.state.observeEvent(e);
+        this.synced++;
+        this.schedule();
+      },
+      added: (e) => {
+        this.state.observeEvent(e);
+        this.schedule();
+      },
+      modified: (e) => {
+        this.state.observeEvent(e);
+        this.schedule();
+      },
       deleted: () => undefined,
     };
   }
@@ -171,7 +215,10 @@ export class Controller {
   /** Debounces bursts of watch events into one reconcile pass. */
   private schedule(): void {
     if (!this.term || this.term.aborted) return;
-    if (this.ticking) { this.again = true; return; }
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
     this.ticking = true;
     setTimeout(() => void this.tick(), this.o.debounceMs ?? 200);
   }
@@ -205,7 +252,11 @@ export class Controller {
       // Over the limit: skipped now, planned again when a running doctor finishes.
       if (this.doctors.size >= (this.o.doctorConcurrency ?? 4)) return;
       this.state.diagnosisStarted(a.registry);
-      const p = this.runDoctor(a).then((d) => { this.state.recordDiagnosis(d); this.doctors.delete(p); this.schedule(); });
+      const p = this.runDoctor(a).then((d) => {
+        this.state.recordDiagnosis(d);
+        this.doctors.delete(p);
+        this.schedule();
+      });
       this.doctors.add(p);
       return;
     }
@@ -231,8 +282,12 @@ export class Controller {
       const result = await attachPullSecret(this.api, a.namespace, a.serviceAccount, a.secret);
       this.o.metrics?.remediations.inc({ result });
       const f = a.failure;
-      await this.recorder.record({ namespace: f.namespace, name: f.pod, uid: f.podUid, fieldPath: `spec.containers{${f.container}}` },
-        result === 'attached' ? 'Normal' : 'Warning', result === 'attached' ? 'PullSecretAttached' : 'PullSecretNotAttached', attachedMessage(a.namespace, a.serviceAccount, a.secret, result));
+      await this.recorder.record(
+        { namespace: f.namespace, name: f.pod, uid: f.podUid, fieldPath: `spec.containers{${f.container}}` },
+        result === 'attached' ? 'Normal' : 'Warning',
+        result === 'attached' ? 'PullSecretAttached' : 'PullSecretNotAttached',
+        attachedMessage(a.namespace, a.serviceAccount, a.secret, result),
+      );
       this.o.log.info({ serviceAccount: `${a.namespace}/${a.serviceAccount}`, secret: a.secret, result }, 'pull-secret remediation');
     } catch (e) {
       this.o.metrics?.remediations.inc({ result: 'error' });
@@ -250,7 +305,9 @@ export class Controller {
       const n = await this.api.get<Node>(`/api/v1/nodes/${encodeURIComponent(nodeName)}`);
       const info = n.status?.nodeInfo;
       if (info?.operatingSystem && info.architecture) platform = `${info.operatingSystem}/${info.architecture}`;
-    } catch { /* no RBAC for nodes, or gone: the doctor uses its default platform */ }
+    } catch {
+      /* no RBAC for nodes, or gone: the doctor uses its default platform */
+    }
     this.nodes.set(nodeName, { ...(platform ? { platform } : {}), at: Date.now() });
     return platform;
   }
@@ -275,7 +332,10 @@ export class Controller {
     if (direct) d.direct = direct;
     if (a.gatewayUrl) {
       const via = await one(a.gatewayUrl);
-      if (via) { d.viaGateway = via; d.gatewayUrl = a.gatewayUrl; }
+      if (via) {
+        d.viaGateway = via;
+        d.gatewayUrl = a.gatewayUrl;
+      }
     }
     d.at = Date.now();
     this.o.log.info({ registry: a.registry, image: a.image, worst: direct?.worst, error: d.error }, 'doctor ran');

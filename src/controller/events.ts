@@ -6,7 +6,7 @@
 import { isKubeStatus, type KubeApi } from './kube-client.js';
 import { rfc3339, type KubeEvent, type ObjectReference } from './k8s-types.js';
 
-export interface EventTarget {
+interface EventTarget {
   namespace: string;
   name: string;
   uid: string;
@@ -14,7 +14,7 @@ export interface EventTarget {
   fieldPath?: string;
 }
 
-export interface RecorderOptions {
+interface RecorderOptions {
   api: KubeApi;
   component?: string;
   instance?: string;
@@ -23,7 +23,11 @@ export interface RecorderOptions {
   cacheSize?: number;
 }
 
-interface Seen { name: string; count: number; firstTimestamp: string }
+interface Seen {
+  name: string;
+  count: number;
+  firstTimestamp: string;
+}
 
 export class EventRecorder {
   private readonly cache = new Map<string, Seen>();
@@ -58,13 +62,20 @@ export class EventRecorder {
     }
     const involved: ObjectReference = { kind: 'Pod', apiVersion: 'v1', namespace: target.namespace, name: target.name, uid: target.uid, ...(target.fieldPath ? { fieldPath: target.fieldPath } : {}) };
     const ev: KubeEvent = {
-      apiVersion: 'v1', kind: 'Event',
+      apiVersion: 'v1',
+      kind: 'Event',
       // client-go names Events <object>.<unix nanoseconds in hex>.
       metadata: { name: `${target.name}.${(BigInt(now) * 1_000_000n + BigInt(Math.floor(Math.random() * 1e6))).toString(16)}`, namespace: target.namespace },
-      involvedObject: involved, reason, message, type, count: 1,
-      firstTimestamp: ts, lastTimestamp: ts,
+      involvedObject: involved,
+      reason,
+      message,
+      type,
+      count: 1,
+      firstTimestamp: ts,
+      lastTimestamp: ts,
       source: { component: this.component },
-      reportingComponent: this.component, reportingInstance: this.o.instance ?? '',
+      reportingComponent: this.component,
+      reportingInstance: this.o.instance ?? '',
     };
     const out = await this.o.api.post<KubeEvent>(base, ev);
     this.touch(key, { name: out.metadata?.name ?? ev.metadata.name!, count: 1, firstTimestamp: ts });

@@ -13,7 +13,7 @@ export interface ObjectMeta {
   annotations?: Record<string, string>;
 }
 
-export interface ContainerState {
+interface ContainerState {
   waiting?: { reason?: string; message?: string };
   running?: { startedAt?: string };
   terminated?: { reason?: string; exitCode?: number };
@@ -116,7 +116,7 @@ export interface ObjectList<T> {
   items: T[];
 }
 
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
 export interface WatchEvent<T> {
   type: WatchEventType;

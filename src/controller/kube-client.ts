@@ -8,7 +8,13 @@ import type { Status } from './k8s-types.js';
 
 /** An API answer other than 2xx, with the server's Status reason (NotFound, Conflict, Expired...). */
 export class KubeApiError extends Error {
-  constructor(readonly status: number, readonly reason: string, message: string, readonly verb: string, readonly path: string) {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+    readonly verb: string,
+    readonly path: string,
+  ) {
     super(message);
     this.name = 'KubeApiError';
   }
@@ -18,7 +24,7 @@ export function isKubeStatus(status: number, e: unknown): boolean {
   return e instanceof KubeApiError && e.status === status;
 }
 
-export type PatchType = 'application/merge-patch+json' | 'application/strategic-merge-patch+json' | 'application/json-patch+json';
+type PatchType = 'application/merge-patch+json' | 'application/strategic-merge-patch+json' | 'application/json-patch+json';
 
 /** The verbs the controller uses. The fake API server in the tests serves exactly these. */
 export interface KubeApi {
@@ -40,7 +46,11 @@ export function loadKubeConfig(opts: { kubeconfig?: string; context?: string } =
   return kc;
 }
 
-interface Prepared { base: string; headers: Record<string, string>; dispatcher: Dispatcher }
+interface Prepared {
+  base: string;
+  headers: Record<string, string>;
+  dispatcher: Dispatcher;
+}
 
 async function errorOf(verb: string, path: string, res: Dispatcher.ResponseData): Promise<KubeApiError> {
   const text = (await res.body.text().catch(() => '')).slice(0, 4096);
@@ -50,7 +60,9 @@ async function errorOf(verb: string, path: string, res: Dispatcher.ResponseData)
     const st = JSON.parse(text) as Status;
     reason = st.reason ?? '';
     message = st.message ?? text;
-  } catch { /* not a Status: keep the text */ }
+  } catch {
+    /* not a Status: keep the text */
+  }
   return new KubeApiError(res.statusCode, reason, `${verb} ${path}: ${res.statusCode} ${reason} ${message}`.trim(), verb, path);
 }
 
@@ -81,19 +93,29 @@ export function kubeApiFromConfig(kc: KubeConfig, opts: { userAgent?: string; re
     for (const [k, v] of Object.entries(o.headers ?? {})) headers[k.toLowerCase()] = String(v);
     if (typeof o.auth === 'string') headers.authorization = `Basic ${Buffer.from(o.auth).toString('base64')}`;
     const connect = {
-      ...(o.ca ? { ca: o.ca as string } : {}), ...(o.cert ? { cert: o.cert as string } : {}), ...(o.key ? { key: o.key as string } : {}),
-      ...(cluster.skipTLSVerify ? { rejectUnauthorized: false } : {}), ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
+      ...(o.ca ? { ca: o.ca as string } : {}),
+      ...(o.cert ? { cert: o.cert as string } : {}),
+      ...(o.key ? { key: o.key as string } : {}),
+      ...(cluster.skipTLSVerify ? { rejectUnauthorized: false } : {}),
+      ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
     };
     const id = JSON.stringify(connect);
     let agent = agents.get(id);
-    if (!agent) { agent = new Agent({ connect, keepAliveTimeout: 30_000 }); agents.set(id, agent); }
+    if (!agent) {
+      agent = new Agent({ connect, keepAliveTimeout: 30_000 });
+      agents.set(id, agent);
+    }
     return { base: cluster.server.replace(/\/+$/, ''), headers, dispatcher: agent };
   }
   async function call<T>(method: Dispatcher.HttpMethod, path: string, body?: unknown, type?: string): Promise<T> {
     const p = await prepare();
     const headers = { ...p.headers, ...(body !== undefined ? { 'content-type': type ?? 'application/json' } : {}) };
     const res = await request(p.base + path, {
-      method, headers, dispatcher: p.dispatcher, headersTimeout: timeout, bodyTimeout: timeout,
+      method,
+      headers,
+      dispatcher: p.dispatcher,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     if (res.statusCode < 200 || res.statusCode >= 300) throw await errorOf(method, path, res);

@@ -13,7 +13,7 @@ import { isKubeStatus, type KubeApi } from './kube-client.js';
 import { microTime, type Lease } from './k8s-types.js';
 import { sleep } from './sleep.js';
 
-export interface LeaderOptions {
+interface LeaderOptions {
   api: KubeApi;
   namespace: string;
   name: string;
@@ -27,7 +27,6 @@ export interface LeaderOptions {
   onError?(err: unknown): void;
   now?: () => number;
 }
-
 
 export class LeaderElector {
   isLeader = false;
@@ -72,8 +71,10 @@ export class LeaderElector {
       if (!isKubeStatus(404, e)) throw e;
       try {
         await this.o.api.post<Lease>(this.path, {
-          apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
-          metadata: { name: this.o.name, namespace: this.o.namespace }, spec: this.spec(now),
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: this.o.name, namespace: this.o.namespace },
+          spec: this.spec(now),
         });
         return true;
       } catch (e2) {
@@ -83,7 +84,10 @@ export class LeaderElector {
     }
     const s = lease.spec ?? {};
     const record = `${s.holderIdentity ?? ''}|${s.renewTime ?? ''}|${s.leaseTransitions ?? ''}`;
-    if (record !== this.observed) { this.observed = record; this.observedAt = now; }
+    if (record !== this.observed) {
+      this.observed = record;
+      this.observedAt = now;
+    }
     const held = !!s.holderIdentity && s.holderIdentity !== this.o.identity;
     if (held && this.observedAt + (s.leaseDurationSeconds ?? 15) * 1000 > now) return false;
     try {
@@ -136,7 +140,8 @@ export class LeaderElector {
       if (lease.spec?.holderIdentity !== this.o.identity) return;
       const now = microTime(this.now());
       await this.o.api.put<Lease>(`${this.path}/${encodeURIComponent(this.o.name)}`, {
-        ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now },
+        ...lease,
+        spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now },
       });
     } catch (e) {
       this.o.onError?.(e);

@@ -15,14 +15,21 @@ function pod(name: string, image: string, waiting: { reason: string; message?: s
   };
 }
 
-const UNAUTH = (img: string) => ({ reason: 'ErrImagePull', message: `Failed to pull image "${img}": rpc error: code = Unknown desc = failed to pull and unpack image "${img}": failed to resolve reference "${img}": pulling from host r.example:5000 failed with status code [manifests v1]: 401 Unauthorized` });
+const UNAUTH = (img: string) => ({
+  reason: 'ErrImagePull',
+  message: `Failed to pull image "${img}": rpc error: code = Unknown desc = failed to pull and unpack image "${img}": failed to resolve reference "${img}": pulling from host r.example:5000 failed with status code [manifests v1]: 401 Unauthorized`,
+});
 
 function report(worst: DoctorReport['worst'], code = 'AUTH_REQUIRED'): DoctorReport {
   return {
-    target: 'r.example:5000/app:v1', registry: 'r.example:5000', worst, durationMs: 12,
-    findings: worst === 'ok'
-      ? [{ code: 'PING_OK', severity: 'ok', stage: 'ping', title: 'registry answers', detail: '' }]
-      : [{ code, severity: worst, stage: 'auth', title: 'credentials required', detail: '401 with Basic realm', fix: 'pass --username/--password' }],
+    target: 'r.example:5000/app:v1',
+    registry: 'r.example:5000',
+    worst,
+    durationMs: 12,
+    findings:
+      worst === 'ok'
+        ? [{ code: 'PING_OK', severity: 'ok', stage: 'ping', title: 'registry answers', detail: '' }]
+        : [{ code, severity: worst, stage: 'auth', title: 'credentials required', detail: '401 with Basic realm', fix: 'pass --username/--password' }],
   };
 }
 
@@ -84,7 +91,9 @@ test('a repeat is reported only when the finding changes or the interval passed'
 test('ImagePullBackOff without detail takes the cause from the kubelet Failed event, in either order', () => {
   const img = '127.0.0.1:5000/app:missing';
   const ev: KubeEvent = {
-    metadata: { name: 'p.17a', namespace: 'team-a' }, reason: 'Failed', type: 'Warning',
+    metadata: { name: 'p.17a', namespace: 'team-a' },
+    reason: 'Failed',
+    type: 'Warning',
     involvedObject: { kind: 'Pod', namespace: 'team-a', name: 'p', uid: 'uid-p', fieldPath: 'spec.containers{app}' },
     message: `Failed to pull image "${img}": rpc error: code = NotFound desc = failed to pull and unpack image "${img}": failed to resolve reference "${img}": ${img}: not found`,
   };
@@ -116,7 +125,13 @@ test('a recovered or deleted Pod is forgotten', () => {
 
 test('InvalidImageName is reported at once, without a doctor run', () => {
   const s = new ReconcileState();
-  s.observePod(pod('p', 'https://r.example/app:1', { reason: 'InvalidImageName', message: 'Failed to apply default image tag "https://r.example/app:1": couldn\'t parse image reference "https://r.example/app:1": invalid reference format' }), 0);
+  s.observePod(
+    pod('p', 'https://r.example/app:1', {
+      reason: 'InvalidImageName',
+      message: 'Failed to apply default image tag "https://r.example/app:1": couldn\'t parse image reference "https://r.example/app:1": invalid reference format',
+    }),
+    0,
+  );
   const a = s.plan(1, cfg);
   assert.deepEqual(kinds(a), ['report']);
   assert.ok(a[0]!.kind === 'report' && a[0]!.reason === 'PullNameInvalid');
@@ -156,10 +171,16 @@ test('another image of the same registry gets only the registry-level findings',
   const s = new ReconcileState();
   s.observePod(pod('a', 'r.example:5000/app:v1', UNAUTH('r.example:5000/app:v1')), 0);
   s.observePod(pod('b', 'r.example:5000/other:v2', { reason: 'ErrImagePull', message: 'Failed to pull image "r.example:5000/other:v2": manifest unknown' }), 1);
-  const direct: DoctorReport = { target: 'r.example:5000/app:v1', registry: 'r.example:5000', worst: 'error', durationMs: 1, findings: [
-    { code: 'TLS_OK', severity: 'ok', stage: 'tls', title: 'TLS', detail: '' },
-    { code: 'MANIFEST_UNKNOWN', severity: 'error', stage: 'manifest', title: 'image not found', detail: 'app:v1 404' },
-  ] };
+  const direct: DoctorReport = {
+    target: 'r.example:5000/app:v1',
+    registry: 'r.example:5000',
+    worst: 'error',
+    durationMs: 1,
+    findings: [
+      { code: 'TLS_OK', severity: 'ok', stage: 'tls', title: 'TLS', detail: '' },
+      { code: 'MANIFEST_UNKNOWN', severity: 'error', stage: 'manifest', title: 'image not found', detail: 'app:v1 404' },
+    ],
+  };
   s.recordDiagnosis({ registry: 'r.example:5000', image: 'r.example:5000/app:v1', at: 2, direct });
   const msgs = Object.fromEntries(s.plan(3, cfg).flatMap((a) => (a.kind === 'report' ? [[a.failure.pod, a.message]] : [])));
   assert.match(msgs.a!, /Doctor: image not found/);

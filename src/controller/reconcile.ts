@@ -26,7 +26,7 @@ export interface ReconcileConfig {
 }
 
 /** One container of one Pod that cannot get its image. */
-export interface PullFailure {
+interface PullFailure {
   /** podUid/container */
   key: string;
   namespace: string;
@@ -223,7 +223,7 @@ export class ReconcileState {
 }
 
 /** The findings worth telling: the errors, or the warnings when there is no error. */
-export function notable(report: DoctorReport | undefined): Finding[] {
+function notable(report: DoctorReport | undefined): Finding[] {
   const all = report?.findings ?? [];
   const errors = all.filter((f) => f.severity === 'error');
   return errors.length ? errors : all.filter((f) => f.severity === 'warn');
@@ -237,7 +237,7 @@ const IMAGE_STAGES = new Set(['manifest', 'blob', 'upload']);
  * only its registry-level findings (DNS, TCP, TLS, auth...) apply. Saying "image not found" about an
  * image the doctor never looked at would send people the wrong way.
  */
-export function applicable(report: DoctorReport | undefined, sameImage: boolean): DoctorReport | undefined {
+function applicable(report: DoctorReport | undefined, sameImage: boolean): DoctorReport | undefined {
   if (!report || sameImage) return report;
   return { ...report, findings: report.findings.filter((f) => !IMAGE_STAGES.has(f.stage)) };
 }
@@ -260,11 +260,14 @@ function sentence(s: string): string {
 }
 
 /** The Event for one failure: reason from the catalogue, a message that names the cause and the fix. */
-export function describe(f: PullFailure, d: Diagnosis | undefined, cfg: ReconcileConfig): { reason: string; message: string; signature: string } {
+function describe(f: PullFailure, d: Diagnosis | undefined, cfg: ReconcileConfig): { reason: string; message: string; signature: string } {
   const info = CAUSES[f.cause];
   const fix = renderFix(f.cause, {
-    image: f.image, namespace: f.namespace, serviceAccount: f.serviceAccount,
-    ...(f.registry ? { registry: f.registry } : {}), ...(cfg.pullSecret ? { secret: cfg.pullSecret } : {}),
+    image: f.image,
+    namespace: f.namespace,
+    serviceAccount: f.serviceAccount,
+    ...(f.registry ? { registry: f.registry } : {}),
+    ...(cfg.pullSecret ? { secret: cfg.pullSecret } : {}),
   });
   const parts = [`regway: ${info.title} (cause: ${f.cause}) pulling "${f.image}"${f.registry ? ` from ${f.registry}` : ''}.`];
   const same = !d || d.image === f.image;

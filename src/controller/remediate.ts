@@ -10,7 +10,7 @@
 import { isKubeStatus, type KubeApi } from './kube-client.js';
 import type { ServiceAccount } from './k8s-types.js';
 
-export type AttachResult = 'attached' | 'already-present' | 'no-service-account';
+type AttachResult = 'attached' | 'already-present' | 'no-service-account';
 
 export async function attachPullSecret(api: KubeApi, namespace: string, serviceAccount: string, secret: string): Promise<AttachResult> {
   const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(serviceAccount)}`;

@@ -22,7 +22,7 @@ export interface ReflectorHandlers<T> {
   deleted(obj: T): void;
 }
 
-export interface ReflectorOptions {
+interface ReflectorOptions {
   api: KubeApi;
   /** Collection path: /api/v1/pods, /api/v1/namespaces/NS/events... */
   path: string;
@@ -36,7 +36,6 @@ export interface ReflectorOptions {
   onError?(err: unknown, attempt: number, delayMs: number): void;
   onRelist?(why: 'start' | 'expired'): void;
 }
-
 
 /** Exponential backoff with "equal jitter": half fixed, half random, capped. */
 export function backoffDelay(attempt: number, initialMs: number, maxMs: number, rnd = Math.random): number {
@@ -52,7 +51,10 @@ export class Reflector<T extends { metadata: ObjectMeta }> {
   lists = 0;
   watches = 0;
 
-  constructor(private readonly opts: ReflectorOptions, private readonly h: ReflectorHandlers<T>) {}
+  constructor(
+    private readonly opts: ReflectorOptions,
+    private readonly h: ReflectorHandlers<T>,
+  ) {}
 
   private selectors(): Record<string, string> {
     return {
@@ -80,17 +82,25 @@ export class Reflector<T extends { metadata: ObjectMeta }> {
   /** One watch request; resolves with the number of events when the server closes the stream. */
   private async watchOnce(signal: AbortSignal): Promise<number> {
     const min = this.opts.watchTimeoutSeconds ?? 300;
-    const stream = await this.opts.api.watch(this.opts.path, {
-      resourceVersion: this.resourceVersion,
-      allowWatchBookmarks: 'true',
-      timeoutSeconds: String(min + Math.floor(Math.random() * min)),
-      ...this.selectors(),
-    }, signal);
+    const stream = await this.opts.api.watch(
+      this.opts.path,
+      {
+        resourceVersion: this.resourceVersion,
+        allowWatchBookmarks: 'true',
+        timeoutSeconds: String(min + Math.floor(Math.random() * min)),
+        ...this.selectors(),
+      },
+      signal,
+    );
     this.watches++;
     let n = 0;
     for await (const line of stream) {
       let ev: WatchEvent<T>;
-      try { ev = JSON.parse(line) as WatchEvent<T>; } catch { continue; }
+      try {
+        ev = JSON.parse(line) as WatchEvent<T>;
+      } catch {
+        continue;
+      }
       n++;
       if (ev.type === 'ERROR') {
         const st = ev.object as Status;
@@ -116,11 +126,17 @@ export class Reflector<T extends { metadata: ObjectMeta }> {
     this.opts.onRelist?.('start');
     while (!signal.aborted) {
       try {
-        if (needList) { await this.list(); needList = false; }
+        if (needList) {
+          await this.list();
+          needList = false;
+        }
         const started = Date.now();
         const n = await this.watchOnce(signal);
         // A server that closes every watch at once would otherwise make us spin.
-        if (n === 0 && Date.now() - started < 1000) { attempt++; await sleep(backoffDelay(attempt, initial, max), signal); } else attempt = 0;
+        if (n === 0 && Date.now() - started < 1000) {
+          attempt++;
+          await sleep(backoffDelay(attempt, initial, max), signal);
+        } else attempt = 0;
       } catch (e) {
         if (signal.aborted) return;
         if (e instanceof Expired || isKubeStatus(410, e)) {

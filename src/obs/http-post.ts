@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 
-export interface PostOptions {
+interface PostOptions {
   retries: number;
   timeoutMs: number;
   /** First backoff; doubles per attempt, capped at 30 s. */

@@ -4,7 +4,7 @@ import { isServerFailure } from './pulls.js';
 import { PlainHistogram, TallyCounter } from './tally.js';
 
 /** What the gauges read at scrape time; every field optional so a partial gateway still scrapes. */
-export interface MetricSources {
+interface MetricSources {
   inflight?: () => { fetches: number; waiting: number };
   cache?: () => { bytes: number; blobs: number; maxBytes: number; evictions: number };
   upstreams?: () => { registry: string; upstream: string; up: boolean; latencyMs?: number | null; rateLimitRemaining?: number; rateLimitLimit?: number }[];

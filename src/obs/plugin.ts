@@ -13,14 +13,14 @@ import { WebhookNotifier } from './alerts/webhooks.js';
 import { Metrics } from './metrics.js';
 import { SloTracker } from './slo.js';
 import { StatusStats, type UpstreamStatus } from './status.js';
-import { readIfExists, writeFileAtomic } from './persist.js';
+import { readIfExists, saveState } from './persist.js';
 import { toolOf } from './tools.js';
 import { STATUS_PAGE } from './ui/page.js';
 import { STORAGE_FAILED, UPSTREAM_REFUSED } from './channels.js';
 import type { UpstreamObservers } from './upstream-observers.js';
 
 /** The config sections observability reads (a structural slice of the full Config). */
-export interface ObsConfig {
+interface ObsConfig {
   storage: { path: string; maxSize: number };
   audit: AuditConfig;
   alerts: AlertsConfig;
@@ -35,7 +35,7 @@ interface UpstreamLike {
 }
 
 /** What observability needs from a gateway; structural, so obs/ imports nothing from gateway/ or cache/. */
-export interface ObservableGateway {
+interface ObservableGateway {
   app: FastifyInstance;
   events: { add(s: EventSink): void };
   index: { readonly size: number; readonly count: number; readonly evictions: number };
@@ -136,7 +136,7 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
   const persist = async () => {
     await Promise.all([
       slo.save(sloPath).catch((err) => log.warn({ err }, 'could not save SLO history')),
-      writeFileAtomic(statusPath, stats.serialize()).catch((err) => log.warn({ err }, 'could not save status page counters')),
+      saveState(statusPath, stats.serialize()).catch((err) => log.warn({ err }, 'could not save status page counters')),
     ]);
   };
   const timer = setInterval(() => { if (slo.dirty || stats.dirty) { stats.dirty = false; void persist(); } }, config.slo.persistInterval);

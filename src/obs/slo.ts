@@ -1,4 +1,4 @@
-import { readIfExists, writeFileAtomic } from './persist.js';
+import { readIfExists, saveState } from './persist.js';
 import type { ObservedEvent } from './pulls.js';
 
 /**
@@ -31,7 +31,7 @@ const binLower = (i: number): number => (i === 0 ? 0 : FACTOR ** (i - 1));
 interface Bucket { pulls: number; failed: number; latSum: number; latCount: number; hist: Uint32Array }
 const newBucket = (): Bucket => ({ pulls: 0, failed: 0, latSum: 0, latCount: 0, hist: new Uint32Array(BINS) });
 
-export interface SloTargets {
+interface SloTargets {
   /** Percent, e.g. 99.95. */
   successPercent: number;
   latencyMs: number;
@@ -169,7 +169,7 @@ export class SloTracker {
   /** Writes the buckets atomically (temp file, fsync, rename), so a crash mid-save keeps the old file. */
   async save(path: string): Promise<void> {
     this.dirty = false;
-    await writeFileAtomic(path, this.serialize());
+    await saveState(path, this.serialize());
   }
 
   async load(path: string): Promise<boolean> {

@@ -10,7 +10,7 @@ const DAY = 24 * HOUR;
  * either way, so not green); `failing`: its last request failed but the circuit is still closed;
  * `down`: the circuit is open (requests skip it).
  */
-export type UpstreamState = 'up' | 'failing' | 'down' | 'unknown';
+type UpstreamState = 'up' | 'failing' | 'down' | 'unknown';
 
 export interface UpstreamStatus {
   registry: string;
@@ -30,7 +30,7 @@ export interface UpstreamStatus {
   errors5m: number;
 }
 
-export interface StatusDoc {
+interface StatusDoc {
   generatedAt: string;
   startedAt: string;
   upstreams: UpstreamStatus[];
@@ -48,7 +48,7 @@ export interface StatusDoc {
 interface UpstreamFacts { latencyMs?: number; lastOk?: number; lastError?: string; failingSince?: number }
 
 /** Health as an upstream client reports it; absent: a client without a circuit breaker. */
-export interface HealthLike { up: boolean; latencyMs?: number; lastError?: string }
+interface HealthLike { up: boolean; latencyMs?: number; lastError?: string }
 
 /** The state shown for an upstream, from its circuit (health) and its recent requests (facts). Pure. */
 export function upstreamState(h: HealthLike | undefined, f: { lastOk?: number; failingSince?: number; lastError?: string } | undefined): UpstreamState {

@@ -10,7 +10,7 @@ import { Counter, type Metric, type Registry } from 'prom-client';
 type Labels<L extends string> = Record<L, string>;
 
 /** One counter series: `n` counted so far, `seen` of it already handed to prom-client. */
-export interface CounterCell { n: number; seen: number; readonly labels: Record<string, string> }
+interface CounterCell { n: number; seen: number; readonly labels: Record<string, string> }
 
 /** Series are looked up by a short key the caller builds from its label values. */
 const MAX_SERIES = 10_000;
@@ -47,7 +47,7 @@ export class TallyCounter<L extends string> {
 }
 
 /** One histogram series: per-bucket counts (the last slot is above every bound), sum and count. */
-export interface HistogramSeries { readonly labels: Record<string, string>; readonly counts: Float64Array; sum: number; count: number }
+interface HistogramSeries { readonly labels: Record<string, string>; readonly counts: Float64Array; sum: number; count: number }
 
 /**
  * A Prometheus histogram kept in typed arrays, registered as a prom-client metric: it renders the

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 
 /** The tools the gateway names in metrics; any other `regway-*` agent is counted as `other`. */
-export const TOOLS = ['doctor', 'trace', 'bench', 'warm', 'inspect'] as const;
+const TOOLS = ['doctor', 'trace', 'bench', 'warm', 'inspect'] as const;
 export type ToolName = (typeof TOOLS)[number];
 
 const PREFIX = 'regway-';

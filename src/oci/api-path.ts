@@ -3,7 +3,7 @@
  * a `/v2/...` request is for (authorization, dispatch, the hosted write side, the audit log) reads
  * the one parse of it, so an access rule can never check one name while a handler serves another.
  */
-export type ApiKind = 'ping' | 'catalog' | 'manifest' | 'blob' | 'tags' | 'referrers' | 'upload';
+type ApiKind = 'ping' | 'catalog' | 'manifest' | 'blob' | 'tags' | 'referrers' | 'upload';
 
 export interface ApiPath {
   kind: ApiKind;

@@ -1,4 +1,4 @@
-import { MT, INDEX_TYPES, bareType } from './mediatypes.js';
+import { INDEX_TYPES, bareType } from './mediatypes.js';
 import { RegistryError } from './errors.js';
 
 export interface Descriptor {
@@ -73,5 +73,3 @@ export function referrerDescriptor(info: ManifestInfo, digest: string, size: num
     ...(info.annotations ? { annotations: info.annotations } : {}),
   };
 }
-
-export const EMPTY_INDEX_TYPE = MT.ociIndex;

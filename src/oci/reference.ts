@@ -14,7 +14,7 @@ export function isValidHost(s: string): boolean {
   return s.length <= 255 && HOST_RE.test(s);
 }
 
-export const MAX_NAME_LENGTH = 255;
+const MAX_NAME_LENGTH = 255;
 
 /** Validates a repository name (`library/alpine`). NAME_INVALID otherwise, before any path is built. */
 export function validateName(name: string): string {
@@ -24,7 +24,7 @@ export function validateName(name: string): string {
   return name;
 }
 
-export function isValidTag(tag: string): boolean {
+function isValidTag(tag: string): boolean {
   return TAG_RE.test(tag);
 }
 

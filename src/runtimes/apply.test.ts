@@ -8,12 +8,22 @@ import type { FileChange } from './plan.js';
 
 function tree(files: Record<string, string>): string {
   const root = mkdtempSync(join(tmpdir(), 'regway-apply-'));
-  for (const [p, t] of Object.entries(files)) { mkdirSync(dirname(join(root, p)), { recursive: true }); writeFileSync(join(root, p), t); }
+  for (const [p, t] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, p)), { recursive: true });
+    writeFileSync(join(root, p), t);
+  }
   return root;
 }
 
-const change = (path: string, before: string | undefined, after: string | null): FileChange =>
-  ({ target: 'docker-daemon', path, action: after === null ? 'delete' : before === undefined ? 'create' : 'update', before, after, mode: 0o644, sensitive: false });
+const change = (path: string, before: string | undefined, after: string | null): FileChange => ({
+  target: 'docker-daemon',
+  path,
+  action: after === null ? 'delete' : before === undefined ? 'create' : 'update',
+  before,
+  after,
+  mode: 0o644,
+  sensitive: false,
+});
 
 test('apply writes, keeps mode and owner, backs up, and rollback restores (removing created files)', () => {
   const root = tree({ '/etc/a.json': 'old-a', '/etc/c.toml': 'old-c' });
@@ -22,14 +32,23 @@ test('apply writes, keeps mode and owner, backs up, and rollback restores (remov
   const r = applyChanges([change('/etc/a.json', 'old-a', 'new-a'), change('/etc/new/b.json', undefined, 'new-b'), change('/etc/c.toml', 'old-c', null)], { root });
   assert.equal(readFileSync(join(root, '/etc/a.json'), 'utf8'), 'new-a');
   const st = statSync(join(root, '/etc/a.json'));
-  assert.equal(st.uid, 1234); assert.equal(st.gid, 2345); assert.equal(st.mode & 0o777, 0o640);
+  assert.equal(st.uid, 1234);
+  assert.equal(st.gid, 2345);
+  assert.equal(st.mode & 0o777, 0o640);
   assert.equal(readFileSync(join(root, '/etc/new/b.json'), 'utf8'), 'new-b');
   assert.equal(existsSync(join(root, '/etc/c.toml')), false);
   const sets = listBackupSets(root);
   assert.equal(sets.length, 1);
   assert.equal(sets[0]!.dir, r.backupSet);
   assert.ok(sets[0]!.manifest.completedAt);
-  assert.deepEqual(sets[0]!.manifest.entries.map((e) => [e.path, e.existed]), [['/etc/a.json', true], ['/etc/new/b.json', false], ['/etc/c.toml', true]]);
+  assert.deepEqual(
+    sets[0]!.manifest.entries.map((e) => [e.path, e.existed]),
+    [
+      ['/etc/a.json', true],
+      ['/etc/new/b.json', false],
+      ['/etc/c.toml', true],
+    ],
+  );
   assert.equal(statSync(join(r.backupSet!, 'manifest.json')).mode & 0o777, 0o600);
 
   const rb = rollback({ root });
@@ -45,14 +64,24 @@ test('apply writes, keeps mode and owner, backs up, and rollback restores (remov
   assert.equal(existsSync(join(root, '/etc')), true);
   assert.throws(() => rollback({ root }), /no backup set to roll back to/);
   // No temp files anywhere.
-  assert.deepEqual(readdirSync(join(root, 'etc')).filter((n) => n.includes('regway')), []);
+  assert.deepEqual(
+    readdirSync(join(root, 'etc')).filter((n) => n.includes('regway')),
+    [],
+  );
 });
 
 test('a failure between two files leaves each file old or new, and rollback repairs the partial apply', () => {
   const root = tree({ '/a': 'old-a', '/b': 'old-b' });
-  assert.throws(() => applyChanges([change('/a', 'old-a', 'new-a'), change('/b', 'old-b', 'new-b')], {
-    root, afterFile: (i) => { if (i === 0) throw new Error('injected crash'); },
-  }), /injected crash/);
+  assert.throws(
+    () =>
+      applyChanges([change('/a', 'old-a', 'new-a'), change('/b', 'old-b', 'new-b')], {
+        root,
+        afterFile: (i) => {
+          if (i === 0) throw new Error('injected crash');
+        },
+      }),
+    /injected crash/,
+  );
   assert.equal(readFileSync(join(root, '/a'), 'utf8'), 'new-a');
   assert.equal(readFileSync(join(root, '/b'), 'utf8'), 'old-b');
   const set = listBackupSets(root)[0]!;

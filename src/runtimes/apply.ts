@@ -2,18 +2,15 @@
 // rename, fsync of the directory), so a crash at any instant leaves each file either old or new. Before the first
 // write, a backup set holding every file about to change (and a list of the files that did not exist) is made
 // durable under <root>/var/backups/regway/<timestamp>/; `rollback` replays it.
-import { randomBytes } from 'node:crypto';
-import {
-  closeSync, fchmodSync, fchownSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, statSync,
-  unlinkSync, writeSync, existsSync,
-} from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fsyncDirSync, removeStaleTempsSync, writeFileAtomicSync } from '../config/atomic-write.js';
 import type { FileChange } from './plan.js';
 import { underRoot } from './targets.js';
 
-export const DEFAULT_BACKUP_DIR = '/var/backups/regway';
+const DEFAULT_BACKUP_DIR = '/var/backups/regway';
 
-export interface BackupEntry {
+interface BackupEntry {
   /** Node path. */
   path: string;
   existed: boolean;
@@ -24,7 +21,7 @@ export interface BackupEntry {
   gid?: number;
 }
 
-export interface BackupManifest {
+interface BackupManifest {
   version: 1;
   command: 'apply' | 'rollback';
   createdAt: string;
@@ -37,7 +34,7 @@ export interface BackupManifest {
   createdDirs?: string[];
 }
 
-export interface WriteOptions {
+interface WriteOptions {
   root: string;
   /** Node path of the directory holding backup sets. */
   backupDir?: string;
@@ -46,50 +43,32 @@ export interface WriteOptions {
   afterFile?: (index: number, path: string) => void;
 }
 
-export class ApplyError extends Error {
-  constructor(message: string) { super(message); this.name = 'ApplyError'; }
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-}
-
-interface Owner { mode: number; uid?: number; gid?: number }
-
-/** Writes `data` to `path` so that readers only ever see the old or the new bytes. */
-export function writeFileAtomic(path: string, data: string | Buffer, owner: Owner, dirMode = 0o755): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: dirMode });
-  const tmp = join(dir, `.${basename(path)}.regway-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    // Mode and owner are set before the rename so the file never appears with the wrong ones, even for an instant.
-    fchmodSync(fd, owner.mode);
-    if (owner.uid !== undefined && owner.gid !== undefined) fchownSync(fd, owner.uid, owner.gid);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd); try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
+class ApplyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ApplyError';
   }
-  closeSync(fd);
-  renameSync(tmp, path);
-  fsyncDir(dir);
+}
+
+interface Owner {
+  mode: number;
+  uid?: number;
+  gid?: number;
+}
+
+/** Writes `data` to `path` so that readers only ever see the old or the new bytes, with exactly the mode and owner given. */
+function writeFile(path: string, data: string | Buffer, owner: Owner, dirMode = 0o755): void {
+  writeFileAtomicSync(path, data, { mode: owner.mode, exactMode: true, uid: owner.uid, gid: owner.gid, dirMode });
 }
 
 function removeFile(path: string): void {
-  try { unlinkSync(path); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; return; }
-  fsyncDir(dirname(path));
-}
-
-/** Temp files left by a run that was killed between write and rename. They are never a target's content. */
-function removeStaleTemps(path: string): void {
-  const dir = dirname(path);
-  const re = new RegExp(`^\\.${basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.regway-\\d+-[0-9a-f]+\\.tmp$`);
-  let names: string[] = [];
-  try { names = readdirSync(dir); } catch { return; }
-  for (const n of names) if (re.test(n)) { try { unlinkSync(join(dir, n)); } catch { /* raced */ } }
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    return;
+  }
+  fsyncDirSync(dirname(path));
 }
 
 function stamp(d: Date): string {
@@ -106,24 +85,32 @@ function newSetDir(root: string, backupDir: string, now: Date): string {
 }
 
 function writeManifest(setDir: string, m: BackupManifest): void {
-  writeFileAtomic(join(setDir, 'manifest.json'), JSON.stringify(m, null, 2) + '\n', { mode: 0o600 }, 0o700);
+  writeFile(join(setDir, 'manifest.json'), JSON.stringify(m, null, 2) + '\n', { mode: 0o600 }, 0o700);
 }
 
 /** Copies the current state of `paths` into a new backup set and makes it durable. Returns the set directory. */
-export function backup(root: string, paths: string[], command: BackupManifest['command'], opts: WriteOptions): { dir: string; manifest: BackupManifest } {
+function backup(root: string, paths: string[], command: BackupManifest['command'], opts: WriteOptions): { dir: string; manifest: BackupManifest } {
   const now = (opts.now ?? (() => new Date()))();
   const dir = newSetDir(root, opts.backupDir ?? DEFAULT_BACKUP_DIR, now);
   const entries: BackupEntry[] = [];
   for (const path of paths) {
     const real = underRoot(root, path);
     let st;
-    try { st = statSync(real); } catch { entries.push({ path, existed: false }); continue; }
+    try {
+      st = statSync(real);
+    } catch {
+      entries.push({ path, existed: false });
+      continue;
+    }
     const copy = `files${path}`;
     // Backups hold credentials (config.json, auth.json): private whatever the original mode was.
-    writeFileAtomic(join(dir, copy), readFileSync(real), { mode: 0o600 }, 0o700);
+    writeFile(join(dir, copy), readFileSync(real), { mode: 0o600 }, 0o700);
     entries.push({ path, existed: true, copy, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
   }
-  const createdDirs = missingDirs(root, entries.filter((e) => !e.existed).map((e) => e.path));
+  const createdDirs = missingDirs(
+    root,
+    entries.filter((e) => !e.existed).map((e) => e.path),
+  );
   const manifest: BackupManifest = { version: 1, command, createdAt: now.toISOString(), entries, ...(createdDirs.length ? { createdDirs } : {}) };
   writeManifest(dir, manifest);
   return { dir, manifest };
@@ -142,13 +129,22 @@ function missingDirs(root: string, paths: string[]): string[] {
 function removeEmptyDirs(root: string, dirs: string[]): string[] {
   const removed: string[] = [];
   for (const d of dirs) {
-    try { rmdirSync(underRoot(root, d)); removed.push(d); } catch { /* not empty, or already gone */ }
+    try {
+      rmdirSync(underRoot(root, d));
+      removed.push(d);
+    } catch {
+      /* not empty, or already gone */
+    }
   }
   return removed;
 }
 
 function readCurrent(real: string): string | undefined {
-  try { return readFileSync(real, 'utf8'); } catch { return undefined; }
+  try {
+    return readFileSync(real, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /** Writes a plan's changes with a backup set first. Refuses when a file changed since the plan was made. */
@@ -160,16 +156,21 @@ export function applyChanges(changes: FileChange[], opts: WriteOptions): { backu
       throw new ApplyError(`${underRoot(root, c.path)} changed while regway was planning; nothing was written. Run the command again.`);
     }
   }
-  const set = backup(root, changes.map((c) => c.path), 'apply', opts);
+  const set = backup(
+    root,
+    changes.map((c) => c.path),
+    'apply',
+    opts,
+  );
   const written: string[] = [];
   changes.forEach((c, i) => {
     const real = underRoot(root, c.path);
-    removeStaleTemps(real);
+    removeStaleTempsSync(real);
     if (c.after === null) removeFile(real);
     else {
       const old = set.manifest.entries[i]!;
       const owner: Owner = old.existed ? { mode: old.mode!, uid: old.uid, gid: old.gid } : { mode: c.mode };
-      writeFileAtomic(real, c.after, owner, c.sensitive ? 0o700 : 0o755);
+      writeFile(real, c.after, owner, c.sensitive ? 0o700 : 0o755);
     }
     written.push(c.path);
     opts.afterFile?.(i, c.path);
@@ -179,19 +180,36 @@ export function applyChanges(changes: FileChange[], opts: WriteOptions): { backu
 }
 
 function readManifest(dir: string): BackupManifest | undefined {
-  try { return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as BackupManifest; } catch { return undefined; }
+  try {
+    return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as BackupManifest;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Backup sets made by `apply`, newest first. */
 export function listBackupSets(root: string, backupDir = DEFAULT_BACKUP_DIR): Array<{ dir: string; manifest: BackupManifest }> {
   const base = underRoot(root, backupDir);
   let names: string[] = [];
-  try { names = readdirSync(base); } catch { return []; }
-  return names.sort().reverse().map((n) => ({ dir: join(base, n), manifest: readManifest(join(base, n)) }))
+  try {
+    names = readdirSync(base);
+  } catch {
+    return [];
+  }
+  return names
+    .sort()
+    .reverse()
+    .map((n) => ({ dir: join(base, n), manifest: readManifest(join(base, n)) }))
     .filter((s): s is { dir: string; manifest: BackupManifest } => s.manifest?.command === 'apply');
 }
 
-export interface RollbackResult { set: string; restored: string[]; removed: string[]; removedDirs: string[]; safetySet: string }
+export interface RollbackResult {
+  set: string;
+  restored: string[];
+  removed: string[];
+  removedDirs: string[];
+  safetySet: string;
+}
 
 /**
  * Restores the newest apply set not yet rolled back. The state being replaced is itself saved first (a `rollback`
@@ -202,13 +220,24 @@ export function rollback(opts: WriteOptions): RollbackResult {
   const backupDir = opts.backupDir ?? DEFAULT_BACKUP_DIR;
   const set = listBackupSets(root, backupDir).find((s) => !s.manifest.rolledBackAt);
   if (!set) throw new ApplyError(`no backup set to roll back to under ${underRoot(root, backupDir)}; \`regway config apply\` makes one each time it changes files`);
-  const safety = backup(root, set.manifest.entries.map((e) => e.path), 'rollback', opts);
+  const safety = backup(
+    root,
+    set.manifest.entries.map((e) => e.path),
+    'rollback',
+    opts,
+  );
   const restored: string[] = [];
   const removed: string[] = [];
   for (const e of [...set.manifest.entries].reverse()) {
     const real = underRoot(root, e.path);
-    if (!e.existed) { if (existsSync(real)) { removeFile(real); removed.push(e.path); } continue; }
-    writeFileAtomic(real, readFileSync(join(set.dir, e.copy!)), { mode: e.mode!, uid: e.uid, gid: e.gid });
+    if (!e.existed) {
+      if (existsSync(real)) {
+        removeFile(real);
+        removed.push(e.path);
+      }
+      continue;
+    }
+    writeFile(real, readFileSync(join(set.dir, e.copy!)), { mode: e.mode!, uid: e.uid, gid: e.gid });
     restored.push(e.path);
   }
   const removedDirs = removeEmptyDirs(root, set.manifest.createdDirs ?? []);

@@ -10,7 +10,7 @@ import { parseSpec, SpecError, validateSpec, type Spec } from './spec.js';
 import { readSnapshot, renderAll } from './targets.js';
 import { verifySnapshot, type Finding } from './verify.js';
 
-export interface CommonOptions {
+interface CommonOptions {
   root: string;
   /** Path of the declarative file (on this machine, not under root). */
   file: string;
@@ -18,9 +18,11 @@ export interface CommonOptions {
   backupDir?: string;
 }
 
-export function loadSpecFile(file: string): Spec {
+function loadSpecFile(file: string): Spec {
   let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) {
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new SpecError(`cannot read ${file} (${code ?? (e as Error).message}); create one with \`regway config init\` or \`regway config import\`, or pass --file`);
   }
@@ -34,7 +36,13 @@ export async function planCommand(o: CommonOptions): Promise<{ spec: Spec; plan:
   return { spec, plan: buildPlan(renderAll(spec, credentials, snap), snap) };
 }
 
-export interface ApplyOutcome { plan: Plan; backupSet: string | undefined; written: string[]; steps: ReloadStep[]; reloaded: string[] }
+interface ApplyOutcome {
+  plan: Plan;
+  backupSet: string | undefined;
+  written: string[];
+  steps: ReloadStep[];
+  reloaded: string[];
+}
 
 export async function applyCommand(o: CommonOptions & { reload: boolean; kubeconfig?: string }): Promise<ApplyOutcome> {
   const { spec, plan } = await planCommand(o);

@@ -3,7 +3,10 @@
 import type { RegistrySpec, SecretRef, Spec, TargetName } from './spec.js';
 import { SpecError } from './spec.js';
 
-export interface Credential { username: string; password: string }
+export interface Credential {
+  username: string;
+  password: string;
+}
 /** Resolved credentials by registry host. */
 export type CredentialMap = ReadonlyMap<string, Credential>;
 
@@ -17,7 +20,7 @@ export interface CredentialSources {
 /** Targets that write credentials; when none is managed, nothing is resolved (and nobody is prompted). */
 const CREDENTIAL_TARGETS: TargetName[] = ['docker-config', 'containers-auth', 'kubernetes'];
 
-export function needsCredentials(spec: Spec): boolean {
+function needsCredentials(spec: Spec): boolean {
   return spec.targets.some((t) => CREDENTIAL_TARGETS.includes(t)) && spec.registries.some((r) => r.credentials);
 }
 
@@ -30,7 +33,9 @@ async function resolveRef(value: string | SecretRef, field: string, what: string
   }
   if ('file' in value) {
     let text: string;
-    try { text = src.readFile(value.file); } catch (e) {
+    try {
+      text = src.readFile(value.file);
+    } catch (e) {
       throw new SpecError(`${field}: cannot read ${value.file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); create it with mode 0600 or use {env: VAR}`);
     }
     // One trailing newline is what `echo secret > file` leaves; it is never part of the secret.

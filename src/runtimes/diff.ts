@@ -23,12 +23,22 @@ function editScript(a: string[], b: string[]): Op[] {
     for (let j = y.length - 1; j >= 0; j--) lcs[i]![j] = x[i] === y[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
   }
   const ops: Op[] = a.slice(0, pre).map((line) => ({ kind: ' ', line }));
-  let i = 0; let j = 0;
+  let i = 0;
+  let j = 0;
   while (i < x.length || j < y.length) {
-    if (i < x.length && j < y.length && x[i] === y[j]) { ops.push({ kind: ' ', line: x[i]! }); i++; j++; }
+    if (i < x.length && j < y.length && x[i] === y[j]) {
+      ops.push({ kind: ' ', line: x[i]! });
+      i++;
+      j++;
+    }
     // Deletions first on a tie, so a replaced line reads as - then +, like diff -u.
-    else if (i < x.length && (j === y.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) { ops.push({ kind: '-', line: x[i]! }); i++; }
-    else { ops.push({ kind: '+', line: y[j]! }); j++; }
+    else if (i < x.length && (j === y.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) {
+      ops.push({ kind: '-', line: x[i]! });
+      i++;
+    } else {
+      ops.push({ kind: '+', line: y[j]! });
+      j++;
+    }
   }
   for (const line of a.slice(a.length - suf)) ops.push({ kind: ' ', line });
   return ops;
@@ -44,7 +54,10 @@ export function unifiedDiff(before: string | undefined, after: string | undefine
   while (k < changed.length) {
     const start = Math.max(0, changed[k]! - context);
     let end = changed[k]!;
-    while (k < changed.length && changed[k]! - end <= 2 * context) { end = changed[k]!; k++; }
+    while (k < changed.length && changed[k]! - end <= 2 * context) {
+      end = changed[k]!;
+      k++;
+    }
     const stop = Math.min(ops.length, end + context + 1);
     out.push(hunk(ops, start, stop));
   }
@@ -53,8 +66,12 @@ export function unifiedDiff(before: string | undefined, after: string | undefine
 }
 
 function hunk(ops: Op[], start: number, stop: number): string {
-  let aLine = 1; let bLine = 1;
-  for (let k = 0; k < start; k++) { if (ops[k]!.kind !== '+') aLine++; if (ops[k]!.kind !== '-') bLine++; }
+  let aLine = 1;
+  let bLine = 1;
+  for (let k = 0; k < start; k++) {
+    if (ops[k]!.kind !== '+') aLine++;
+    if (ops[k]!.kind !== '-') bLine++;
+  }
   const body = ops.slice(start, stop);
   const aLen = body.filter((o) => o.kind !== '+').length;
   const bLen = body.filter((o) => o.kind !== '-').length;

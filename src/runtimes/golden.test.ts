@@ -20,7 +20,8 @@ function applyToSnapshot(snap: NodeSnapshot, files: Array<{ path: string; text: 
   const next = new Map(snap.files);
   const certs = new Map(snap.certsDirs);
   for (const f of files) {
-    if (f.text === null) next.delete(f.path); else next.set(f.path, f.text);
+    if (f.text === null) next.delete(f.path);
+    else next.set(f.path, f.text);
     const m = /\/certs\.d\/([^/]+)\/hosts\.toml$/.exec(f.path);
     if (m) certs.set(m[1]!, f.text ?? undefined);
   }
@@ -31,14 +32,23 @@ for (const name of readdirSync(dataDir).filter((n) => existsSync(join(dataDir, n
   test(`golden: ${name}`, async () => {
     const dir = join(dataDir, name);
     const spec = parseSpec(readFileSync(join(dir, 'spec.yaml'), 'utf8'));
-    const creds = await resolveCredentials(spec, { env, readFile: () => { throw new Error('unused'); } });
+    const creds = await resolveCredentials(spec, {
+      env,
+      readFile: () => {
+        throw new Error('unused');
+      },
+    });
     const snap = readSnapshot(join(dir, 'in'), spec);
     const results = renderAll(spec, creds, snap);
     const warnings = results.flatMap((r) => r.warnings.map((w) => `${r.target}: ${w}`)).join('\n') + '\n';
     const plan = buildPlan(results, snap);
     for (const c of plan.changes) {
       const out = join(dir, 'out', c.after === null ? `${c.path}.deleted` : c.path);
-      if (update) { mkdirSync(dirname(out), { recursive: true }); writeFileSync(out, c.after ?? ''); continue; }
+      if (update) {
+        mkdirSync(dirname(out), { recursive: true });
+        writeFileSync(out, c.after ?? '');
+        continue;
+      }
       assert.ok(existsSync(out), `${name}: unexpected change to ${c.path} (${c.action})`);
       assert.equal(c.after ?? '', readFileSync(out, 'utf8'), `${name}: ${c.path}`);
     }
@@ -48,12 +58,29 @@ for (const name of readdirSync(dataDir).filter((n) => existsSync(join(dataDir, n
     const expected = listFiles(join(dir, 'out')).map((p) => p.replace(/\.deleted$/, ''));
     assert.deepEqual(plan.changes.map((c) => c.path).sort(), expected.sort(), `${name}: set of changed files`);
     // Idempotence: rendering over the result changes nothing.
-    const again = buildPlan(renderAll(spec, creds, applyToSnapshot(snap, plan.changes.map((c) => ({ path: c.path, text: c.after })))), applyToSnapshot(snap, plan.changes.map((c) => ({ path: c.path, text: c.after }))));
-    assert.deepEqual(again.changes.map((c) => c.path), [], `${name}: a second apply would change files`);
+    const again = buildPlan(
+      renderAll(
+        spec,
+        creds,
+        applyToSnapshot(
+          snap,
+          plan.changes.map((c) => ({ path: c.path, text: c.after })),
+        ),
+      ),
+      applyToSnapshot(
+        snap,
+        plan.changes.map((c) => ({ path: c.path, text: c.after })),
+      ),
+    );
+    assert.deepEqual(
+      again.changes.map((c) => c.path),
+      [],
+      `${name}: a second apply would change files`,
+    );
   });
 }
 
 function listFiles(dir: string, prefix = ''): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? listFiles(join(dir, e.name), `${prefix}/${e.name}`) : [`${prefix}/${e.name}`]);
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(join(dir, e.name), `${prefix}/${e.name}`) : [`${prefix}/${e.name}`]));
 }

@@ -10,16 +10,28 @@ import type { NodeSnapshot } from './targets.js';
 type MirrorIn = { url: string; insecure?: boolean; ca?: string; resolveTags?: boolean; gateway?: boolean };
 type RegIn = { host: string; server?: string; insecure?: boolean; blocked?: boolean; ca?: string; mirrors?: MirrorIn[]; credentials?: { username: string; password: { env: string } } };
 
-export interface ImportResult { spec: SpecInput; warnings: string[] }
+interface ImportResult {
+  spec: SpecInput;
+  warnings: string[];
+}
 
 function json(text: string | undefined): Record<string, unknown> {
   if (!text?.trim()) return {};
-  try { return JSON.parse(text.replace(/^\uFEFF/, '')) as Record<string, unknown>; } catch { return {}; }
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, '')) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
 }
 
 function toml(text: string | undefined, warnings: string[], file: string): Record<string, unknown> {
   if (text === undefined) return {};
-  try { return parseToml(text) as Record<string, unknown>; } catch (e) { warnings.push(`${file} does not parse and was not imported: ${(e as Error).message.split('\n')[0]}`); return {}; }
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (e) {
+    warnings.push(`${file} does not parse and was not imported: ${(e as Error).message.split('\n')[0]}`);
+    return {};
+  }
 }
 
 const HOST_RE = /^[a-z0-9.-]+(:\d+)?$/;
@@ -31,39 +43,54 @@ class Builder {
   reg(host: string): RegIn {
     const h = host === 'index.docker.io' || host === 'registry-1.docker.io' ? 'docker.io' : host;
     let r = this.regs.get(h);
-    if (!r) { r = { host: h }; this.regs.set(h, r); }
+    if (!r) {
+      r = { host: h };
+      this.regs.set(h, r);
+    }
     return r;
   }
   /** The first runtime that names mirrors for a registry wins; a different list elsewhere is reported. */
   mirrors(host: string, list: MirrorIn[], source: string): void {
     if (!list.length) return;
     const r = this.reg(host);
-    if (!r.mirrors) { r.mirrors = list; this.mirrorSource.set(r.host, source); return; }
+    if (!r.mirrors) {
+      r.mirrors = list;
+      this.mirrorSource.set(r.host, source);
+      return;
+    }
     const a = r.mirrors.map((m) => new URL(m.url).host).join(',');
     const b = list.map((m) => new URL(m.url).host).join(',');
     if (a !== b) this.warnings.push(`${r.host}: mirrors differ between ${this.mirrorSource.get(r.host)} (${a}) and ${source} (${b}); imported the first — check before applying`);
     // Only registries.conf shows that a mirror is a multi-registry gateway (containerd's file looks the same).
-    else r.mirrors.forEach((m, i) => { if (list[i]!.gateway) m.gateway = true; });
+    else
+      r.mirrors.forEach((m, i) => {
+        if (list[i]!.gateway) m.gateway = true;
+      });
   }
 }
 
 function fromHostsToml(b: Builder, snap: NodeSnapshot, certsDir: string): void {
   for (const [dir, text] of snap.certsDirs) {
     if (text === undefined) continue;
-    if (dir === '_default') { b.warnings.push(`${certsDir}/_default/hosts.toml applies to every registry; regway has no equivalent, it stays as it is`); continue; }
+    if (dir === '_default') {
+      b.warnings.push(`${certsDir}/_default/hosts.toml applies to every registry; regway has no equivalent, it stays as it is`);
+      continue;
+    }
     const host = dir.replace(/^(.*)_(\d+)_$/, '$1:$2');
     const doc = toml(text, b.warnings, `${certsDir}/${dir}/hosts.toml`);
     const hosts = (doc['host'] ?? {}) as Record<string, Record<string, unknown>>;
     const server = typeof doc['server'] === 'string' ? doc['server'].replace(/\/+$/, '') : undefined;
     // A [host] table for the server itself is how the registry's own settings reach containerd (render/hosts-toml.ts): not a mirror.
-    const list = Object.entries(hosts).filter(([url]) => url.replace(/\/+$/, '') !== server).map(([url, h]): MirrorIn => {
-      const m: MirrorIn = { url: url.replace(/\/v2\/?$/, '') };
-      if (h['skip_verify'] === true) m.insecure = true;
-      if (typeof h['ca'] === 'string') m.ca = h['ca'];
-      const caps = h['capabilities'];
-      if (Array.isArray(caps) && !caps.includes('resolve')) m.resolveTags = false;
-      return m;
-    });
+    const list = Object.entries(hosts)
+      .filter(([url]) => url.replace(/\/+$/, '') !== server)
+      .map(([url, h]): MirrorIn => {
+        const m: MirrorIn = { url: url.replace(/\/v2\/?$/, '') };
+        if (h['skip_verify'] === true) m.insecure = true;
+        if (typeof h['ca'] === 'string') m.ca = h['ca'];
+        const caps = h['capabilities'];
+        if (Array.isArray(caps) && !caps.includes('resolve')) m.resolveTags = false;
+        return m;
+      });
     b.mirrors(host, list, 'containerd');
     const dflt = isDockerHub(host) ? 'https://registry-1.docker.io' : `https://${host}`;
     if (server !== undefined && server !== dflt) b.reg(host).server = server;
@@ -85,7 +112,10 @@ function fromRegistriesConf(b: Builder, text: string | undefined, file: string, 
   }
   for (const r of (doc['registry'] ?? []) as Array<Record<string, unknown>>) {
     const prefix = String(r['prefix'] ?? r['location'] ?? '');
-    if (!HOST_RE.test(prefix)) { b.warnings.push(`${file}: [[registry]] prefix "${prefix}" is not a plain host; it is left in the file as an unmanaged table`); continue; }
+    if (!HOST_RE.test(prefix)) {
+      b.warnings.push(`${file}: [[registry]] prefix "${prefix}" is not a plain host; it is left in the file as an unmanaged table`);
+      continue;
+    }
     const reg = b.reg(prefix);
     if (r['insecure'] === true) reg.insecure = true;
     if (r['blocked'] === true) reg.blocked = true;
@@ -110,9 +140,21 @@ function fromRegistriesConf(b: Builder, text: string | undefined, file: string, 
 function fromDaemonJson(b: Builder, text: string | undefined, out: SpecInput): void {
   const doc = json(text);
   const mirrors = Array.isArray(doc['registry-mirrors']) ? (doc['registry-mirrors'] as string[]) : [];
-  b.mirrors('docker.io', mirrors.map((u) => ({ url: u.replace(/\/+$/, '') })), 'daemon.json');
+  b.mirrors(
+    'docker.io',
+    mirrors.map((u) => ({ url: u.replace(/\/+$/, '') })),
+    'daemon.json',
+  );
   const insecure = Array.isArray(doc['insecure-registries']) ? (doc['insecure-registries'] as string[]).map((s) => s.replace(/^https?:\/\//, '')) : [];
-  const mirrorHosts = new Set(mirrors.map((m) => { try { return new URL(m).host; } catch { return m; } }));
+  const mirrorHosts = new Set(
+    mirrors.map((m) => {
+      try {
+        return new URL(m).host;
+      } catch {
+        return m;
+      }
+    }),
+  );
   // Mirror hosts and insecure registries are listed by the renderer itself: re-importing them as
   // insecureRegistries too would make the next plan differ from the file it came from.
   const extra = insecure.filter((h) => !mirrorHosts.has(h) && !b.regs.get(h)?.insecure);
@@ -146,7 +188,11 @@ export function importSnapshot(spec: Spec, snap: NodeSnapshot): ImportResult {
   const out: SpecInput = { version: 1 };
   fromHostsToml(b, snap, spec.containerd.certsDir);
   const schemes = new Map<string, string>();
-  for (const r of b.regs.values()) for (const m of r.mirrors ?? []) { const u = new URL(m.url); schemes.set(u.host, u.protocol.slice(0, -1)); }
+  for (const r of b.regs.values())
+    for (const m of r.mirrors ?? []) {
+      const u = new URL(m.url);
+      schemes.set(u.host, u.protocol.slice(0, -1));
+    }
   const confs = [spec.containers.registriesConf, ...snap.dropIns.map((n) => `${spec.containers.dropInDir}/${n}`)];
   for (const f of confs) fromRegistriesConf(b, snap.files.get(f), f, out, schemes);
   fromDaemonJson(b, snap.files.get(spec.docker.daemonJson), out);
@@ -154,9 +200,12 @@ export function importSnapshot(spec: Spec, snap: NodeSnapshot): ImportResult {
   fromAuths(b, snap.files.get(spec.containers.authFile));
   out.registries = [...b.regs.values()];
   const present: Record<TargetName, boolean> = {
-    'docker-daemon': snap.files.has(spec.docker.daemonJson), 'docker-config': snap.files.has(spec.docker.configJson),
-    containerd: snap.certsDirs.size > 0 || snap.files.has(spec.containerd.configToml), 'registries-conf': confs.some((f) => snap.files.has(f)),
-    'containers-auth': snap.files.has(spec.containers.authFile), kubernetes: false,
+    'docker-daemon': snap.files.has(spec.docker.daemonJson),
+    'docker-config': snap.files.has(spec.docker.configJson),
+    containerd: snap.certsDirs.size > 0 || snap.files.has(spec.containerd.configToml),
+    'registries-conf': confs.some((f) => snap.files.has(f)),
+    'containers-auth': snap.files.has(spec.containers.authFile),
+    kubernetes: false,
   };
   const targets = DEFAULT_TARGETS.filter((t) => present[t]);
   // Field order of the emitted YAML: what the operator reads first.
@@ -165,7 +214,7 @@ export function importSnapshot(spec: Spec, snap: NodeSnapshot): ImportResult {
 }
 
 export function importYaml(r: ImportResult): string {
-  const head = ['# Imported by `regway config import` from this node\'s current files.', '# Review it, export the REGWAY_PASSWORD_* variables it references, then run `regway config plan`.'];
+  const head = ["# Imported by `regway config import` from this node's current files.", '# Review it, export the REGWAY_PASSWORD_* variables it references, then run `regway config plan`.'];
   for (const w of r.warnings) head.push(`# note: ${w}`);
   return head.join('\n') + '\n' + stringifyYaml(r.spec);
 }

@@ -12,11 +12,18 @@
 //   concurrent edit gets 409 and a re-read, never an overwrite). A missing ServiceAccount is created with the secret.
 import type { Spec } from './spec.js';
 
-export interface KubectlResult { status: number | null; stdout: string; stderr: string }
+export interface KubectlResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 /** Runs kubectl with these arguments (the kubeconfig is already among them) and optional stdin. */
-export type Kubectl = (args: string[], input?: string) => KubectlResult;
+type Kubectl = (args: string[], input?: string) => KubectlResult;
 
-interface ServiceAccountObj { metadata?: { resourceVersion?: string }; imagePullSecrets?: Array<{ name?: string }> }
+interface ServiceAccountObj {
+  metadata?: { resourceVersion?: string };
+  imagePullSecrets?: Array<{ name?: string }>;
+}
 
 /** The merge patch that adds `secret` to the account's list, or undefined when it is already there. Pure. */
 export function pullSecretPatch(sa: ServiceAccountObj, secret: string): Record<string, unknown> | undefined {

@@ -31,7 +31,10 @@ export function buildPlan(results: RenderResult[], snap: NodeSnapshot): Plan {
     for (const message of r.warnings) plan.warnings.push({ target: r.target, message });
     for (const f of r.files) {
       const before = snap.files.get(f.path);
-      if (f.text === null ? before === undefined : before === f.text) { if (f.text !== null) plan.unchanged.push(f.path); continue; }
+      if (f.text === null ? before === undefined : before === f.text) {
+        if (f.text !== null) plan.unchanged.push(f.path);
+        continue;
+      }
       const action = f.text === null ? 'delete' : before === undefined ? 'create' : 'update';
       plan.changes.push({ target: r.target, path: f.path, action, before, after: f.text, mode: f.mode, sensitive: !!f.sensitive });
     }

@@ -46,6 +46,10 @@ test('apply, import, plan with the imported file: nothing to change', async () =
   const imported = importCommand({ root });
   writeFileSync(join(dir, 'imported.yaml'), imported);
   const { plan } = await planCommand({ root, file: join(dir, 'imported.yaml'), sources });
-  assert.deepEqual(plan.changes.map((c) => `${c.action} ${c.path}\n${c.before ?? ''}\n=>\n${c.after ?? ''}`), [], `imported file:\n${imported}`);
+  assert.deepEqual(
+    plan.changes.map((c) => `${c.action} ${c.path}\n${c.before ?? ''}\n=>\n${c.after ?? ''}`),
+    [],
+    `imported file:\n${imported}`,
+  );
   assert.doesNotMatch(imported, /insecureRegistries: \[\]/);
 });

@@ -5,7 +5,12 @@ import { EXAMPLE_SPEC } from './example.js';
 import { resolveCredentials } from './credentials.js';
 
 function issues(yaml: string): string[] {
-  try { parseSpec(yaml); } catch (e) { assert.ok(e instanceof SpecError); return e.issues; }
+  try {
+    parseSpec(yaml);
+  } catch (e) {
+    assert.ok(e instanceof SpecError);
+    return e.issues;
+  }
   assert.fail('expected a SpecError');
 }
 
@@ -18,8 +23,9 @@ test('the init example is a valid declarative file', () => {
 });
 
 test('errors name the field', () => {
-  assert.deepEqual(issues('registries:\n  - host: docker.io\n    mirrors:\n      - url: https://ok.example\n      - url: mirror.example\n'),
-    ['registries.0.mirrors.1.url: must be a URL like https://mirror.example.com or http://10.0.0.5:5000 (got "mirror.example")']);
+  assert.deepEqual(issues('registries:\n  - host: docker.io\n    mirrors:\n      - url: https://ok.example\n      - url: mirror.example\n'), [
+    'registries.0.mirrors.1.url: must be a URL like https://mirror.example.com or http://10.0.0.5:5000 (got "mirror.example")',
+  ]);
   assert.match(issues('registries:\n  - host: docker.io\n    mirrors: [{url: "https://m.example/dockerhub"}]\n')[0]!, /^registries\.0\.mirrors\.0\.url: must be the root of the mirror/);
   assert.match(issues('registries:\n  - host: https://ghcr.io\n')[0]!, /^registries\.0\.host: must be a registry host/);
   assert.match(issues('insecureRegistries: ["http://10.0.0.1:5000"]\n')[0]!, /^insecureRegistries\.0: .*has a scheme/);
@@ -30,14 +36,24 @@ test('errors name the field', () => {
 });
 
 test('passwords are never accepted inline', () => {
-  assert.deepEqual(issues('registries:\n  - host: r.io\n    credentials: {username: a, password: hunter2}\n'),
-    ['registries.0.credentials.password: must not be written inline; use {env: VAR}, {file: PATH} or {prompt: true}']);
+  assert.deepEqual(issues('registries:\n  - host: r.io\n    credentials: {username: a, password: hunter2}\n'), [
+    'registries.0.credentials.password: must not be written inline; use {env: VAR}, {file: PATH} or {prompt: true}',
+  ]);
 });
 
 test('credential references resolve from env, file and prompt, with field-naming errors', async () => {
-  const spec = parseSpec('targets: [docker-config]\nregistries:\n  - host: a.io\n    credentials: {username: {env: U}, password: {file: /pw}}\n  - host: b.io\n    credentials: {username: bob, password: {prompt: true}}\n');
+  const spec = parseSpec(
+    'targets: [docker-config]\nregistries:\n  - host: a.io\n    credentials: {username: {env: U}, password: {file: /pw}}\n  - host: b.io\n    credentials: {username: bob, password: {prompt: true}}\n',
+  );
   const asked: string[] = [];
-  const creds = await resolveCredentials(spec, { env: { U: 'alice' }, readFile: () => 'pw1\n', prompt: async (q) => { asked.push(q); return 'pw2'; } });
+  const creds = await resolveCredentials(spec, {
+    env: { U: 'alice' },
+    readFile: () => 'pw1\n',
+    prompt: async (q) => {
+      asked.push(q);
+      return 'pw2';
+    },
+  });
   assert.deepEqual(creds.get('a.io'), { username: 'alice', password: 'pw1' });
   assert.deepEqual(creds.get('b.io'), { username: 'bob', password: 'pw2' });
   assert.deepEqual(asked, ['Password for bob@b.io: ']);

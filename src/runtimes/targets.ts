@@ -31,7 +31,9 @@ export function underRoot(root: string, path: string): string {
 }
 
 function readText(root: string, path: string): string | undefined {
-  try { return readFileSync(underRoot(root, path), 'utf8'); } catch (e) {
+  try {
+    return readFileSync(underRoot(root, path), 'utf8');
+  } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw new Error(`cannot read ${underRoot(root, path)}: ${code ?? (e as Error).message}; check permissions (regway usually runs as root)`);
@@ -39,11 +41,15 @@ function readText(root: string, path: string): string | undefined {
 }
 
 function listDir(root: string, dir: string): string[] {
-  try { return readdirSync(underRoot(root, dir)).sort(); } catch { return []; }
+  try {
+    return readdirSync(underRoot(root, dir)).sort();
+  } catch {
+    return [];
+  }
 }
 
 /** The paths a spec may read or write, by target (certs.d files are added from the directory listing). */
-export function targetPaths(spec: Spec): Record<TargetName, string[]> {
+function targetPaths(spec: Spec): Record<TargetName, string[]> {
   const c = spec.containers;
   return {
     'docker-daemon': [spec.docker.daemonJson],
@@ -62,12 +68,19 @@ export function readSnapshot(root: string, spec: Spec): NodeSnapshot {
   const c = spec.containers;
   const dropIns = listDir(root, c.dropInDir).filter((n) => n.endsWith('.conf'));
   const paths = [...Object.values(targetPaths(spec)).flat(), ...dropIns.map((n) => `${c.dropInDir}/${n}`)];
-  for (const p of paths) { const t = readText(root, p); if (t !== undefined) files.set(p, t); }
+  for (const p of paths) {
+    const t = readText(root, p);
+    if (t !== undefined) files.set(p, t);
+  }
   const certsDirs = new Map<string, string | undefined>();
   for (const d of listDir(root, spec.containerd.certsDir)) {
     const dir = `${spec.containerd.certsDir}/${d}`;
     let isDir = false;
-    try { isDir = statSync(underRoot(root, dir)).isDirectory(); } catch { /* vanished */ }
+    try {
+      isDir = statSync(underRoot(root, dir)).isDirectory();
+    } catch {
+      /* vanished */
+    }
     if (!isDir) continue;
     const t = readText(root, `${dir}/hosts.toml`);
     certsDirs.set(d, t);
@@ -82,12 +95,18 @@ export function renderAll(spec: Spec, credentials: CredentialMap, snap: NodeSnap
   const input = { spec, credentials };
   return spec.targets.map((t): RenderResult => {
     switch (t) {
-      case 'docker-daemon': return renderDaemonJson(spec, f(spec.docker.daemonJson));
-      case 'docker-config': return renderDockerConfig(input, f(spec.docker.configJson));
-      case 'containerd': return renderHostsToml(spec, snap.certsDirs, f(spec.containerd.configToml));
-      case 'registries-conf': return renderRegistriesConf(spec, f(spec.containers.registriesConf));
-      case 'containers-auth': return renderAuthJson(input, f(spec.containers.authFile));
-      case 'kubernetes': return renderKubernetes(input, f(spec.kubernetes.output));
+      case 'docker-daemon':
+        return renderDaemonJson(spec, f(spec.docker.daemonJson));
+      case 'docker-config':
+        return renderDockerConfig(input, f(spec.docker.configJson));
+      case 'containerd':
+        return renderHostsToml(spec, snap.certsDirs, f(spec.containerd.configToml));
+      case 'registries-conf':
+        return renderRegistriesConf(spec, f(spec.containers.registriesConf));
+      case 'containers-auth':
+        return renderAuthJson(input, f(spec.containers.authFile));
+      case 'kubernetes':
+        return renderKubernetes(input, f(spec.kubernetes.output));
     }
   });
 }

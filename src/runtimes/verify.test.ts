@@ -6,9 +6,15 @@ import type { NodeSnapshot } from './targets.js';
 import { verifySnapshot } from './verify.js';
 
 const spec = validateSpec({ targets: ['docker-daemon', 'docker-config', 'containerd', 'registries-conf', 'containers-auth'] });
-const snap = (files: Record<string, string>, certs: Record<string, string | undefined> = {}, dropIns: string[] = []): NodeSnapshot =>
-  ({ files: new Map(Object.entries(files)), certsDirs: new Map(Object.entries(certs)), dropIns });
-const messages = (s: NodeSnapshot, level: string): string[] => verifySnapshot(spec, s).filter((f) => f.level === level).map((f) => f.message);
+const snap = (files: Record<string, string>, certs: Record<string, string | undefined> = {}, dropIns: string[] = []): NodeSnapshot => ({
+  files: new Map(Object.entries(files)),
+  certsDirs: new Map(Object.entries(certs)),
+  dropIns,
+});
+const messages = (s: NodeSnapshot, level: string): string[] =>
+  verifySnapshot(spec, s)
+    .filter((f) => f.level === level)
+    .map((f) => f.message);
 
 test('verify: a hosts.toml that does not decode means containerd ignores every mirror', () => {
   const errs = messages(snap({}, { 'docker.io': '[host."https://m"]\n  capabilities = ["pull", "fetch"]\n', 'ghcr.io': 'server = "https://ghcr.io\n' }), 'error');
@@ -23,11 +29,19 @@ test('verify: a hosts.toml with only server (no [host] table) is refused by cont
 });
 
 test('verify: v1 and v2 mixed, drop-in in v1, pull-from-mirror on a registry, conflicting insecure', () => {
-  const errs = messages(snap({
-    '/etc/containers/registries.conf': '[registries.search]\nregistries = ["docker.io"]\n[[registry]]\nlocation = "a.io"\n',
-    '/etc/containers/registries.conf.d/10-x.conf': '[registries.block]\nregistries = ["x.io"]\n',
-    '/etc/containers/registries.conf.d/20-y.conf': '[[registry]]\nprefix = "b.io"\nlocation = "c.io"\npull-from-mirror = "all"\n[[registry]]\nprefix = "d.io"\nlocation = "c.io"\ninsecure = true\n',
-  }, {}, ['10-x.conf', '20-y.conf']), 'error');
+  const errs = messages(
+    snap(
+      {
+        '/etc/containers/registries.conf': '[registries.search]\nregistries = ["docker.io"]\n[[registry]]\nlocation = "a.io"\n',
+        '/etc/containers/registries.conf.d/10-x.conf': '[registries.block]\nregistries = ["x.io"]\n',
+        '/etc/containers/registries.conf.d/20-y.conf':
+          '[[registry]]\nprefix = "b.io"\nlocation = "c.io"\npull-from-mirror = "all"\n[[registry]]\nprefix = "d.io"\nlocation = "c.io"\ninsecure = true\n',
+      },
+      {},
+      ['10-x.conf', '20-y.conf'],
+    ),
+    'error',
+  );
   assert.equal(errs.length, 4, errs.join('\n'));
   assert.match(errs[0]!, /mixing sysregistry v1\/v2/);
   assert.match(errs[1]!, /drop-ins must be v2/);
@@ -53,17 +67,26 @@ test('verify: config.toml config_path', () => {
 });
 
 test('import: v1 registries.conf, hosts.toml, daemon.json and logins become a declarative file without secrets', () => {
-  const r = importSnapshot(spec, snap({
-    '/etc/containers/registries.conf': '[registries.search]\nregistries = ["quay.io", "docker.io"]\n[registries.insecure]\nregistries = ["lab:5000"]\n',
-    '/etc/docker/daemon.json': '{"registry-mirrors":["http://10.0.0.5:5000/"],"max-concurrent-downloads":7}',
-    '/root/.docker/config.json': '{"auths":{"https://index.docker.io/v1/":{"auth":"aHViOnNlY3JldA=="}}}',
-  }, { 'docker.io': 'server = "https://registry-1.docker.io"\n[host."http://10.0.0.5:5000"]\n  capabilities = ["pull"]\n' }));
+  const r = importSnapshot(
+    spec,
+    snap(
+      {
+        '/etc/containers/registries.conf': '[registries.search]\nregistries = ["quay.io", "docker.io"]\n[registries.insecure]\nregistries = ["lab:5000"]\n',
+        '/etc/docker/daemon.json': '{"registry-mirrors":["http://10.0.0.5:5000/"],"max-concurrent-downloads":7}',
+        '/root/.docker/config.json': '{"auths":{"https://index.docker.io/v1/":{"auth":"aHViOnNlY3JldA=="}}}',
+      },
+      { 'docker.io': 'server = "https://registry-1.docker.io"\n[host."http://10.0.0.5:5000"]\n  capabilities = ["pull"]\n' },
+    ),
+  );
   const text = JSON.stringify(r.spec);
   assert.doesNotMatch(text, /secret/);
   const parsed = validateSpec(r.spec);
   assert.deepEqual(parsed.unqualifiedSearchRegistries, ['quay.io', 'docker.io']);
   const hub = parsed.registries.find((x) => x.host === 'docker.io')!;
-  assert.deepEqual(hub.mirrors.map((m) => [m.url, m.resolveTags]), [['http://10.0.0.5:5000', false]]);
+  assert.deepEqual(
+    hub.mirrors.map((m) => [m.url, m.resolveTags]),
+    [['http://10.0.0.5:5000', false]],
+  );
   assert.deepEqual(hub.credentials, { username: 'hub', password: { env: 'REGWAY_PASSWORD_DOCKER_IO' } });
   assert.equal(parsed.registries.find((x) => x.host === 'lab:5000')?.insecure, true);
   assert.equal(parsed.docker.maxConcurrentDownloads, 7);
@@ -83,13 +106,28 @@ test('a gateway mirror: podman gets <gateway>/<registry>, containerd and dockerd
   const conf = String(renderRegistriesConf(s, undefined).files[0]!.text);
   assert.match(conf, /prefix = "ghcr.io"\nlocation = "ghcr.io"\n\n\[\[registry\.mirror\]\]\nlocation = "regway.internal:5000\/ghcr.io"\ninsecure = true/);
   assert.match(conf, /location = "regway.internal:5000\/registry.example.com:5000"\ninsecure = true\n\n\[\[registry\.mirror\]\]\nlocation = "plain.mirror"/);
-  const hosts = renderHostsToml(s, new Map(), undefined).files.map((f) => f.text).join('\n');
+  const hosts = renderHostsToml(s, new Map(), undefined)
+    .files.map((f) => f.text)
+    .join('\n');
   assert.match(hosts, /\[host\."http:\/\/regway.internal:5000"\]/, 'containerd: the root (it sends ?ns=)');
   assert.doesNotMatch(hosts, /regway.internal:5000\/ghcr/);
-  const back = importSnapshot(spec, snap({ '/etc/containers/registries.conf': conf }, {
-    'ghcr.io': 'server = "https://ghcr.io"\n[host."http://regway.internal:5000"]\n  capabilities = ["pull", "resolve"]\n',
-  }));
-  assert.equal(back.warnings.some((w) => /namespace path/.test(w)), false, back.warnings.join('\n'));
+  const back = importSnapshot(
+    spec,
+    snap(
+      { '/etc/containers/registries.conf': conf },
+      {
+        'ghcr.io': 'server = "https://ghcr.io"\n[host."http://regway.internal:5000"]\n  capabilities = ["pull", "resolve"]\n',
+      },
+    ),
+  );
+  assert.equal(
+    back.warnings.some((w) => /namespace path/.test(w)),
+    false,
+    back.warnings.join('\n'),
+  );
   const ghcr = validateSpec(back.spec).registries.find((r) => r.host === 'ghcr.io')!;
-  assert.deepEqual(ghcr.mirrors.map((m) => [m.url, m.gateway]), [['http://regway.internal:5000', true]]);
+  assert.deepEqual(
+    ghcr.mirrors.map((m) => [m.url, m.gateway]),
+    [['http://regway.internal:5000', true]],
+  );
 });

@@ -13,7 +13,9 @@ import type { Finding } from './finding.js';
 type Emit = (level: Finding['level'], message: string) => void;
 
 function emitter(out: Finding[], target: TargetName, file: string): Emit {
-  return (level, message) => { out.push({ target, level, file, message }); };
+  return (level, message) => {
+    out.push({ target, level, file, message });
+  };
 }
 
 function parseJson(text: string, f: Emit, consequence: string): Record<string, unknown> | undefined {
@@ -22,7 +24,9 @@ function parseJson(text: string, f: Emit, consequence: string): Record<string, u
   try {
     const v = JSON.parse(body) as unknown;
     if (typeof v === 'object' && v && !Array.isArray(v)) return v as Record<string, unknown>;
-  } catch { /* reported below */ }
+  } catch {
+    /* reported below */
+  }
   f('error', `not a JSON object; ${consequence}`);
   return undefined;
 }
@@ -31,14 +35,22 @@ function verifyDaemonJson(spec: Spec, snap: NodeSnapshot, out: Finding[]): void 
   const file = spec.docker.daemonJson;
   const f = emitter(out, 'docker-daemon', file);
   const text = snap.files.get(file);
-  if (text === undefined) { f('info', 'does not exist: dockerd pulls Docker Hub images from registry-1.docker.io directly'); return; }
+  if (text === undefined) {
+    f('info', 'does not exist: dockerd pulls Docker Hub images from registry-1.docker.io directly');
+    return;
+  }
   const doc = parseJson(text, f, 'dockerd refuses to start');
   if (!doc) return;
-  for (const k of ['auths', 'credsStore', 'credHelpers', 'auth']) if (k in doc) f('error', `"${k}" is not a daemon option: dockerd refuses to start ("don't match any configuration option"); credentials belong in ~/.docker/config.json`);
+  for (const k of ['auths', 'credsStore', 'credHelpers', 'auth'])
+    if (k in doc) f('error', `"${k}" is not a daemon option: dockerd refuses to start ("don't match any configuration option"); credentials belong in ~/.docker/config.json`);
   const mirrors = Array.isArray(doc['registry-mirrors']) ? (doc['registry-mirrors'] as unknown[]).map(String) : undefined;
   for (const m of mirrors ?? []) {
     let u: URL | undefined;
-    try { u = new URL(m); } catch { /* below */ }
+    try {
+      u = new URL(m);
+    } catch {
+      /* below */
+    }
     if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) f('error', `mirror "${m}" has no http:// or https:// scheme; dockerd fails to start ("invalid mirror")`);
     else if (u.pathname !== '/' && u.pathname !== '') f('warn', `mirror "${m}" has a path; Docker documents mirrors as the root of a domain`);
   }
@@ -58,10 +70,16 @@ function checkAuths(auths: Record<string, unknown>, f: Emit, consequence: string
   const users: string[] = [];
   for (const [key, v] of Object.entries(auths)) {
     const auth = (v as Record<string, unknown> | null)?.['auth'];
-    if (typeof auth !== 'string' || !auth) { users.push(`${key} (no auth: a credential helper or token)`); continue; }
+    if (typeof auth !== 'string' || !auth) {
+      users.push(`${key} (no auth: a credential helper or token)`);
+      continue;
+    }
     const dec = Buffer.from(auth, 'base64').toString('utf8');
     const colon = dec.indexOf(':');
-    if (colon < 0) { f('error', `auths["${key}"].auth has no ':' after decoding; ${consequence}`); continue; }
+    if (colon < 0) {
+      f('error', `auths["${key}"].auth has no ':' after decoding; ${consequence}`);
+      continue;
+    }
     users.push(`${key} as ${dec.slice(0, colon)}`);
   }
   return users;
@@ -71,11 +89,15 @@ function verifyDockerConfig(spec: Spec, snap: NodeSnapshot, out: Finding[]): voi
   const file = spec.docker.configJson;
   const f = emitter(out, 'docker-config', file);
   const text = snap.files.get(file);
-  if (text === undefined) { f('info', 'does not exist: the docker CLI pulls anonymously'); return; }
+  if (text === undefined) {
+    f('info', 'does not exist: the docker CLI pulls anonymously');
+    return;
+  }
   const doc = parseJson(text, f, 'the docker CLI ignores the whole file ("Error loading config file")');
   if (!doc) return;
   const users = checkAuths((doc['auths'] ?? {}) as Record<string, unknown>, f, 'the docker CLI rejects the whole file ("invalid auth configuration file")');
-  if (typeof doc['credsStore'] === 'string') f('warn', `credsStore "${doc['credsStore']}": every registry's credentials come from docker-credential-${doc['credsStore']}; the auths below are ignored unless the helper has them`);
+  if (typeof doc['credsStore'] === 'string')
+    f('warn', `credsStore "${doc['credsStore']}": every registry's credentials come from docker-credential-${doc['credsStore']}; the auths below are ignored unless the helper has them`);
   for (const [h, helper] of Object.entries((doc['credHelpers'] ?? {}) as Record<string, unknown>)) f('info', `${h}: credentials come from docker-credential-${String(helper)}`);
   if (users.length) f('info', `logins: ${users.join('; ')}`);
 }
@@ -93,15 +115,23 @@ const CAPS = new Set(['pull', 'resolve', 'push']);
 
 function verifyHostsToml(file: string, dir: string, text: string | undefined, out: Finding[]): void {
   const f = emitter(out, 'containerd', file);
-  if (text === undefined) { f('info', `${dir}: no hosts.toml; containerd only uses *.crt/*.cert/*.key files there`); return; }
+  if (text === undefined) {
+    f('info', `${dir}: no hosts.toml; containerd only uses *.crt/*.cert/*.key files there`);
+    return;
+  }
   let doc: Record<string, unknown>;
-  try { doc = parseToml(text) as Record<string, unknown>; } catch (e) {
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (e) {
     f('error', `does not parse (${(e as Error).message.split('\n')[0]}): containerd logs "failed to decode hosts.toml", ignores every mirror for ${dir} and pulls from it directly`);
     return;
   }
   const hosts = (doc['host'] ?? {}) as Record<string, Record<string, unknown>>;
   if (Object.keys(hosts).length === 0) {
-    f('error', `has no [host] table: containerd 1.6 fails to decode it ("invalid \`host\` tree"), so its server, skip_verify and ca are ignored and ${dir} is pulled as if the file did not exist; add [host."<server>"] with capabilities = ["pull", "resolve"] (regway config writes it)`);
+    f(
+      'error',
+      `has no [host] table: containerd 1.6 fails to decode it ("invalid \`host\` tree"), so its server, skip_verify and ca are ignored and ${dir} is pulled as if the file did not exist; add [host."<server>"] with capabilities = ["pull", "resolve"] (regway config writes it)`,
+    );
     return;
   }
   const order: string[] = [];
@@ -125,7 +155,10 @@ function verifyAuthFiles(spec: Spec, snap: NodeSnapshot, out: Finding[]): void {
   for (const file of [RUN_AUTH_FILE, spec.containers.authFile]) {
     const f = emitter(out, 'containers-auth', file);
     const text = snap.files.get(file);
-    if (text === undefined) { if (file === spec.containers.authFile) f('info', 'does not exist'); continue; }
+    if (text === undefined) {
+      if (file === spec.containers.authFile) f('info', 'does not exist');
+      continue;
+    }
     const doc = parseJson(text, f, 'podman cannot read credentials from it');
     if (!doc) continue;
     const users = checkAuths((doc['auths'] ?? {}) as Record<string, unknown>, f, 'podman skips that entry ("missing semicolon")');
@@ -138,7 +171,10 @@ function verifyKubernetes(spec: Spec, snap: NodeSnapshot, out: Finding[]): void 
   const file = spec.kubernetes.output;
   const f = emitter(out, 'kubernetes', file);
   const text = snap.files.get(file);
-  if (text === undefined) { f('info', 'no manifest written yet'); return; }
+  if (text === undefined) {
+    f('info', 'no manifest written yet');
+    return;
+  }
   for (const d of parseAllDocuments(text)) {
     const o = d.toJS() as { kind?: string; type?: string; data?: Record<string, string>; metadata?: { name?: string } } | null;
     if (o?.kind !== 'Secret') continue;
@@ -146,7 +182,9 @@ function verifyKubernetes(spec: Spec, snap: NodeSnapshot, out: Finding[]): void 
     try {
       const cfg = JSON.parse(Buffer.from(o.data?.['.dockerconfigjson'] ?? '', 'base64').toString('utf8')) as { auths?: Record<string, unknown> };
       f('info', `Secret ${o.metadata?.name} holds credentials for ${Object.keys(cfg.auths ?? {}).join(', ')}`);
-    } catch { f('error', `Secret ${o.metadata?.name}: .dockerconfigjson is not base64 JSON; the API server rejects it`); }
+    } catch {
+      f('error', `Secret ${o.metadata?.name}: .dockerconfigjson is not base64 JSON; the API server rejects it`);
+    }
   }
 }
 
@@ -157,7 +195,9 @@ export function verifySnapshot(spec: Spec, snap: NodeSnapshot): Finding[] {
     'docker-daemon': () => verifyDaemonJson(spec, snap, out),
     'docker-config': () => verifyDockerConfig(spec, snap, out),
     containerd: () => verifyContainerd(spec, snap, out),
-    'registries-conf': () => { out.push(...verifyRegistriesConf(spec, snap)); },
+    'registries-conf': () => {
+      out.push(...verifyRegistriesConf(spec, snap));
+    },
     'containers-auth': () => verifyAuthFiles(spec, snap, out),
     kubernetes: () => verifyKubernetes(spec, snap, out),
   };

@@ -2,6 +2,7 @@ import { promises as fsp, constants } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { writeFileAtomic } from '../config/atomic-write.js';
 import { assertSafeKey, NotFoundError, type ByteRange, type ObjectWriter, type StatInfo, type StorageDriver } from './driver.js';
 
 const READ_CHUNK = 1 << 20; // 1 MiB reads keep syscalls few on warm blob hits.
@@ -77,8 +78,8 @@ export class FsDriver implements StorageDriver {
   }
 
   async put(key: string, bytes: Uint8Array): Promise<void> {
-    const w = await this.writer(key);
-    try { await w.write(bytes); await w.commit(); } catch (e) { await w.abort(); throw e; }
+    // The temp file goes to _tmp like a writer's: list() never sees it and init() clears it after a crash.
+    await writeFileAtomic(this.path(key), bytes, { mode: 0o644, dirMode: 0o777, tmpDir: this.tmpDir });
   }
 
   async get(key: string): Promise<Buffer | undefined> {

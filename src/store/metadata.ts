@@ -15,7 +15,7 @@ export interface BlobLink { size?: number }
 
 /**
  * Repository metadata: tags, which manifests and blobs a repository may read, referrers.
- * Kept behind this interface so a shared store (Redis, in the scale-out issue) can replace it.
+ * Kept behind this interface so a store shared by several instances (Redis) can replace it.
  */
 export interface MetadataStore {
   getTag(r: RepoKey, tag: string): Promise<TagEntry | undefined>;

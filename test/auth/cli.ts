@@ -1,5 +1,5 @@
-// The regway CLI with the commands of issue 4 registered (src/cli/main.ts wires them in the
-// product; tests must not depend on that edit landing first).
+// The regway CLI with just the commands the sign-in and hosted tests use (serve, user, tls, hosted). src/cli/main.ts
+// registers the same functions; this entry keeps these tests independent of main.ts's command table.
 import { Command } from 'commander';
 import { registerServe } from '../../src/cli/serve.js';
 import { registerUser } from '../../src/cli/user.js';

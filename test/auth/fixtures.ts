@@ -51,7 +51,7 @@ export const basic = (u: string, p: string) => 'Basic ' + Buffer.from(`${u}:${p}
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
-/** Runs the regway CLI (tsx) with issue 4's commands registered. */
+/** Runs the regway CLI (tsx) with the commands these tests use registered (see cli.ts). */
 export function regway(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
   return run(process.execPath, ['--import', 'tsx', CLI, ...args], { input: opts.input, env: { ...process.env, ...opts.env }, timeoutMs: opts.timeoutMs ?? 60_000 });
 }

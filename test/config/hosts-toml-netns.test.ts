@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { applyCommand, planCommand } from '../../src/runtimes/commands.js';
-import { runDoctor } from '../../src/diagnose/index.js';
+import { runDoctor } from '../../src/diagnose/doctor/index.js';
 import { ctrImageDigest, ctrPullRaw, startContainerd, type Containerd } from '../helpers/clients.js';
 import { REGISTRY_BIN } from '../helpers/distribution.js';
 import { pushImage, type PushedImage } from '../helpers/images.js';

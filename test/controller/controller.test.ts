@@ -19,7 +19,7 @@ import { Controller } from '../../src/controller/controller.js';
 import { ControllerMetrics } from '../../src/controller/metrics.js';
 import { kubeApiFromConfig, loadKubeConfig } from '../../src/controller/kube-client.js';
 import { EventRecorder } from '../../src/controller/events.js';
-import { runDoctor } from '../../src/diagnose/index.js';
+import { runDoctor } from '../../src/diagnose/doctor/index.js';
 import type { DoctorOptions } from '../../src/controller/doctor-contract.js';
 import type { KubeEvent, Lease, ObjectList, ServiceAccount } from '../../src/controller/k8s-types.js';
 import { silentLogger } from '../../src/obs/logger.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { startDistribution, type Distribution } from '../helpers/distribution.js';
 import { pushImage } from '../helpers/images.js';
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
-import { runDoctor, type DoctorOptions } from '../../src/diagnose/index.js';
+import { runDoctor, type DoctorOptions } from '../../src/diagnose/doctor/index.js';
 import { makeLeaf } from './fixtures/certs.js';
 import { startRegistry, type Registry } from './fixtures/registry.js';
 import { startTokenServer, type TokenServer } from './fixtures/token-server.js';
@@ -24,7 +24,10 @@ before(async () => {
   dist = await startDistribution({ htpasswd: USER });
   await pushImage(dist.url, 'team/app', '1.0', { layers: 1, layerSize: 50_000, auth: USER });
 });
-after(async () => { await dist.stop(); removeTempDir(tmp); });
+after(async () => {
+  await dist.stop();
+  removeTempDir(tmp);
+});
 
 function file(name: string, doc: unknown): string {
   const dir = join(tmp, `${name}-${Math.random().toString(36).slice(2)}`);
@@ -76,7 +79,10 @@ test('a credential helper on PATH answers: CRED_HELPER and LOGIN_OK; one that kn
   const bin = join(tmp, `bin-${Date.now()}`);
   mkdirSync(bin);
   // The helper protocol: server URL on stdin, JSON on stdout; "credentials not found" on a miss.
-  writeFileSync(join(bin, 'docker-credential-vault'), `#!/bin/sh\nread server\n[ "$server" = "${dist.host}" ] || { echo "credentials not found in native keychain"; exit 1; }\nprintf '{"ServerURL":"%s","Username":"${USER.user}","Secret":"${USER.password}"}' "$server"\n`);
+  writeFileSync(
+    join(bin, 'docker-credential-vault'),
+    `#!/bin/sh\nread server\n[ "$server" = "${dist.host}" ] || { echo "credentials not found in native keychain"; exit 1; }\nprintf '{"ServerURL":"%s","Username":"${USER.user}","Secret":"${USER.password}"}' "$server"\n`,
+  );
   writeFileSync(join(bin, 'docker-credential-locked'), '#!/bin/sh\necho "gpg: decryption failed: No secret key" >&2\nexit 2\n');
   chmodSync(join(bin, 'docker-credential-locked'), 0o755);
   writeFileSync(join(bin, 'docker-credential-empty'), '#!/bin/sh\necho "credentials not found in native keychain"\nexit 1\n');
@@ -127,7 +133,10 @@ test('token auth: AUTH_BEARER, TOKEN_OK, MANIFEST_DENIED for anonymous, TOKEN_RE
   await pushImage(open.url, 'team/private', '2.0', { layers: 1, layerSize: 30_000 });
   await open.stop();
   tokenReg = await startRegistry({ storage, token: { realm: tokens.realm, service: tokens.service, issuer: tokens.issuer, rootCertBundle: signing.cert } });
-  t.after(async () => { await tokenReg.stop(); await tokens.stop(); });
+  t.after(async () => {
+    await tokenReg.stop();
+    await tokens.stop();
+  });
   const tgt = `http://${tokenReg.host}/team/private:2.0`;
 
   const ok = await runDoctor(tgt, { ...isolated(tmp), username: USER.user, password: USER.password });

@@ -10,7 +10,7 @@ import { startDistribution, type Distribution } from '../helpers/distribution.js
 import { pushImage, pushIndex, type PushedImage } from '../helpers/images.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
-import { runDoctor } from '../../src/diagnose/index.js';
+import { runDoctor } from '../../src/diagnose/doctor/index.js';
 import { absent, get, isolated, show } from './fixtures/assert.js';
 
 let dist: Distribution;
@@ -23,7 +23,10 @@ before(async () => {
   img = await pushImage(dist.url, 'team/app', 'v1.2.3', { layers: 2, layerSize: 400_000 });
   await pushIndex(dist.url, 'team/multi', '1.0', [{ os: 'linux', architecture: 'amd64' }], { layers: 1, layerSize: 1000 });
 });
-after(async () => { await dist.stop(); removeTempDir(tmp); });
+after(async () => {
+  await dist.stop();
+  removeTempDir(tmp);
+});
 
 test('healthy registry over http://: every stage ok, nothing worse than info, upload probe leaves nothing behind', async () => {
   const before = (await dist.accessLog()).length;
@@ -31,11 +34,20 @@ test('healthy registry over http://: every stage ok, nothing worse than info, up
   assert.equal(r.worst, 'info', show(r));
   for (const c of ['DNS_OK', 'TCP_OK', 'PING_OK', 'AUTH_NONE', 'CRED_NONE', 'MANIFEST_OK', 'BLOB_OK', 'UPLOAD_OK']) get(r, c);
   assert.equal(get(r, 'MANIFEST_OK').data?.digest, img.manifestDigest);
-  assert.ok(r.findings.every((f) => typeof f.durationMs === 'number'), 'every stage is timed');
+  assert.ok(
+    r.findings.every((f) => typeof f.durationMs === 'number'),
+    'every stage is timed',
+  );
   // The upload probe opened a session and cancelled it: the registry logged the POST and the DELETE, and no PUT.
   const log = (await dist.accessLog()).slice(before);
   const uploads = log.filter((l) => l.path.startsWith('/v2/team/app/blobs/uploads/'));
-  assert.deepEqual(uploads.map((l) => [l.method, l.status]), [['POST', 202], ['DELETE', 204]]);
+  assert.deepEqual(
+    uploads.map((l) => [l.method, l.status]),
+    [
+      ['POST', 202],
+      ['DELETE', 204],
+    ],
+  );
 });
 
 test('a name that resolves (localhost) reports the addresses', async () => {
@@ -66,7 +78,10 @@ test('closed port: TCP_REFUSED and the doctor stops there', async () => {
   await new Promise<void>((r) => srv.close(() => r()));
   const r = await runDoctor(`127.0.0.1:${port}/x/y:1`, { ...isolated(tmp) });
   get(r, 'TCP_REFUSED');
-  assert.deepEqual(r.findings.map((f) => f.stage), ['dns', 'tcp']);
+  assert.deepEqual(
+    r.findings.map((f) => f.stage),
+    ['dns', 'tcp'],
+  );
 });
 
 test('a name that does not resolve: DNS_FAILED', async () => {
@@ -78,7 +93,9 @@ test('a name that does not resolve: DNS_FAILED', async () => {
 test('a server whose accept queue is full: TCP_TIMEOUT', async () => {
   // perl (always on Debian) listens with backlog 1 and never accepts; once the queue is full the
   // kernel drops further SYNs, exactly what an overloaded registry does.
-  const p: ChildProcess = spawn('perl', ['-MIO::Socket::INET', '-e', '$s=IO::Socket::INET->new(LocalAddr=>"127.0.0.1",LocalPort=>0,Listen=>1) or die; $|=1; print $s->sockport,"\\n"; sleep 120'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p: ChildProcess = spawn('perl', ['-MIO::Socket::INET', '-e', '$s=IO::Socket::INET->new(LocalAddr=>"127.0.0.1",LocalPort=>0,Listen=>1) or die; $|=1; print $s->sockport,"\\n"; sleep 120'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const fillers: Socket[] = [];
   try {
     const port = Number(await new Promise<string>((r) => p.stdout!.once('data', (d: Buffer) => r(d.toString().trim()))));
@@ -94,7 +111,10 @@ test('a server whose accept queue is full: TCP_TIMEOUT', async () => {
 
 test('a server that accepts and never answers: PING_TIMEOUT', async () => {
   const held: Socket[] = [];
-  const srv = createServer((s) => { held.push(s); s.on('error', () => undefined); });
+  const srv = createServer((s) => {
+    held.push(s);
+    s.on('error', () => undefined);
+  });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   try {
     const port = (srv.address() as AddressInfo).port;
@@ -107,12 +127,17 @@ test('a server that accepts and never answers: PING_TIMEOUT', async () => {
 });
 
 test('a server that accepts and resets every connection (a load balancer with no backend): TCP_FAILED', async () => {
-  const srv = createServer((s) => { s.on('error', () => undefined); s.resetAndDestroy(); });
+  const srv = createServer((s) => {
+    s.on('error', () => undefined);
+    s.resetAndDestroy();
+  });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   try {
     const r = await runDoctor(`http://127.0.0.1:${(srv.address() as AddressInfo).port}/x/y:1`, { ...isolated(tmp), timeoutMs: 3000 });
     assert.match(get(r, 'TCP_FAILED').detail, /ECONNRESET|closed/);
-  } finally { srv.close(); }
+  } finally {
+    srv.close();
+  }
 });
 
 test('unknown tag: MANIFEST_UNKNOWN; missing platform: MANIFEST_PLATFORM_MISSING with the platforms that exist', async () => {
@@ -142,7 +167,9 @@ test('through a regway gateway (--via): manifest and blob via ?ns=, upload skipp
     get(r, 'BLOB_OK');
     get(r, 'UPLOAD_SKIPPED');
     absent(r, 'SCHEME_HTTP_ONLY');
-  } finally { await gw.stop(); }
+  } finally {
+    await gw.stop();
+  }
 });
 
 test('a target that is neither registry nor image: TARGET_INVALID', async () => {

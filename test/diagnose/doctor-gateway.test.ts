@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { runDoctor } from '../../src/diagnose/index.js';
-import { formatFinding } from '../../src/diagnose/format.js';
+import { runDoctor } from '../../src/diagnose/doctor/index.js';
+import { formatFinding } from '../../src/diagnose/doctor/format.js';
 import { formatTrace, trace } from '../../src/diagnose/trace/index.js';
 import { toolUserAgent } from '../../src/obs/tools.js';
 import { startDistribution, type Distribution } from '../helpers/distribution.js';
@@ -46,12 +46,20 @@ describe('through a gateway whose upstream is down', () => {
       await new Promise((res) => setTimeout(res, 200));
     }
   });
-  after(async () => { await gw?.stop(); await dist?.stop(); removeTempDir(tmp); });
+  after(async () => {
+    await gw?.stop();
+    await dist?.stop();
+    removeTempDir(tmp);
+  });
 
   it('an uncached image: MANIFEST_FAILED says which upstream refused the connection, and what to do', async () => {
     const r = await runDoctor(`${dist.host}/team/never:1`, { ...isolated(tmp), via: gw.url, timeoutMs: 10_000 });
     const f = get(r, 'MANIFEST_FAILED');
-    assert.match(f.detail, new RegExp(`answered 502: the gateway's upstream ${upstream.replace(/[.:/]/g, '\\$&')} for ${dist.host.replace(/\./g, '\\.')} refused the connection \\(.*ECONNREFUSED`), show(r));
+    assert.match(
+      f.detail,
+      new RegExp(`answered 502: the gateway's upstream ${upstream.replace(/[.:/]/g, '\\$&')} for ${dist.host.replace(/\./g, '\\.')} refused the connection \\(.*ECONNREFUSED`),
+      show(r),
+    );
     assert.match(f.fix ?? '', /cannot reach its upstream.*regway reload/);
     assert.equal((f.data?.errors as { code: string }[])[0]!.code, 'UPSTREAM_UNAVAILABLE');
     // What the code means is part of the finding, in --json and printed.
@@ -74,8 +82,7 @@ describe('through a gateway whose upstream is down', () => {
   it('trace: the gateway endpoint fails with what its body says, not a bare 502', async () => {
     const root = join(tmp, 'node');
     mkdirSync(join(root, 'etc/containerd/certs.d', dist.host), { recursive: true });
-    writeFileSync(join(root, 'etc/containerd/certs.d', dist.host, 'hosts.toml'),
-      `server = "${upstream}"\n\n[host."${gw.url}"]\n  capabilities = ["pull", "resolve"]\n`);
+    writeFileSync(join(root, 'etc/containerd/certs.d', dist.host, 'hosts.toml'), `server = "${upstream}"\n\n[host."${gw.url}"]\n  capabilities = ["pull", "resolve"]\n`);
     const t = await trace(`${dist.host}/team/never:1`, { root, runtimes: ['containerd'], timeoutMs: 5_000 });
     const mirror = t.runtimes[0]!.endpoints[0]!;
     assert.equal(mirror.probe?.status, 502);
@@ -92,7 +99,11 @@ describe('upload probe against a gateway with sign-in', () => {
     gw = await startAuthGateway();
     await pushImage(gw.url, 'local/app', 'v1', { layers: 1, layerSize: 1000, auth: { user: 'alice', password: USERS.alice } });
   });
-  after(async () => { await gw?.stop(); if (gw) removeTempDir(gw.dir); removeTempDir(tmp); });
+  after(async () => {
+    await gw?.stop();
+    if (gw) removeTempDir(gw.dir);
+    removeTempDir(tmp);
+  });
 
   it('a pull-only user: UPLOAD_SKIPPED (no push permission), even when the server says 100 Continue first', async () => {
     const r = await runDoctor(`${gw.url}/local/app:v1`, { ...isolated(tmp), username: 'carol', password: USERS.carol });

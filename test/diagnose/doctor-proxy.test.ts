@@ -7,7 +7,7 @@ import { startDistribution, type Distribution } from '../helpers/distribution.js
 import { pushImage } from '../helpers/images.js';
 import { freePort } from '../helpers/ports.js';
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
-import { runDoctor } from '../../src/diagnose/index.js';
+import { runDoctor } from '../../src/diagnose/doctor/index.js';
 import { startNginx, type Nginx } from './fixtures/nginx.js';
 import { absent, get, isolated, show } from './fixtures/assert.js';
 
@@ -24,7 +24,11 @@ before(async () => {
   dist = await startDistribution();
   await pushImage(dist.url, 'team/big', '3.1', { layers: 1, layerSize: 1_200_000 });
 });
-after(async () => { await Promise.all(proxies.map((p) => p.stop())); await dist.stop(); removeTempDir(tmp); });
+after(async () => {
+  await Promise.all(proxies.map((p) => p.stop()));
+  await dist.stop();
+  removeTempDir(tmp);
+});
 
 async function nginx(body: string): Promise<Nginx> {
   const n = await startNginx(() => body);

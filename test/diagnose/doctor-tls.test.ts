@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
-import { runDoctor } from '../../src/diagnose/index.js';
+import { runDoctor } from '../../src/diagnose/doctor/index.js';
 import { makeCa, makeLeaf, type CertFiles } from './fixtures/certs.js';
 import { startRegistry, type Registry } from './fixtures/registry.js';
 import { startNginx } from './fixtures/nginx.js';
@@ -28,9 +28,16 @@ before(async () => {
     expired: makeLeaf(join(tmp, 'expired'), { name: 'expired', san: SAN, ca, start: '20200101000000Z', end: '20200201000000Z' }),
     expiring: makeLeaf(join(tmp, 'expiring'), { name: 'expiring', san: SAN, ca, days: 3 }),
   };
-  await Promise.all(Object.entries(certs).map(async ([k, c]) => { regs[k] = await startRegistry({ tls: c }); }));
+  await Promise.all(
+    Object.entries(certs).map(async ([k, c]) => {
+      regs[k] = await startRegistry({ tls: c });
+    }),
+  );
 });
-after(async () => { await Promise.all(Object.values(regs).map((r) => r.stop())); removeTempDir(tmp); });
+after(async () => {
+  await Promise.all(Object.values(regs).map((r) => r.stop()));
+  removeTempDir(tmp);
+});
 
 test('self-signed: TLS_SELF_SIGNED; the fix (--ca-file) gives TLS_OK with TLS 1.3 and h2; --insecure says it skipped', async () => {
   const host = regs.self!.host;
@@ -77,20 +84,29 @@ test('an HTTPS registry addressed with http://: SCHEME_HTTPS_ONLY, then TLS is c
 });
 
 test('nginx TLS listener without http2: TLS_NO_H2 (info)', async () => {
-  const ng = await startNginx(() => 'location /v2/ { default_type application/json; add_header Docker-Distribution-Api-Version registry/2.0 always; return 200 "{}"; }', { tls: { cert: join(tmp, 'signed', 'signed.crt'), key: join(tmp, 'signed', 'signed.key') } });
+  const ng = await startNginx(() => 'location /v2/ { default_type application/json; add_header Docker-Distribution-Api-Version registry/2.0 always; return 200 "{}"; }', {
+    tls: { cert: join(tmp, 'signed', 'signed.crt'), key: join(tmp, 'signed', 'signed.key') },
+  });
   try {
     const r = await runDoctor(ng.host, { ...isolated(tmp), caFile: ca.cert });
     get(r, 'TLS_OK');
     assert.equal(get(r, 'TLS_NO_H2').data?.alpn, 'http/1.1');
     get(r, 'PING_OK');
-  } finally { await ng.stop(); }
+  } finally {
+    await ng.stop();
+  }
 });
 
 test('a port that speaks neither TLS nor HTTP (an SSH banner): TLS_HANDSHAKE_FAILED', async () => {
-  const srv = createServer((s) => { s.on('error', () => undefined); s.end('SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n'); });
+  const srv = createServer((s) => {
+    s.on('error', () => undefined);
+    s.end('SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n');
+  });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   try {
     const r = await runDoctor(`127.0.0.1:${(srv.address() as AddressInfo).port}`, { ...isolated(tmp), timeoutMs: 3000 });
     get(r, 'TLS_HANDSHAKE_FAILED');
-  } finally { srv.close(); }
+  } finally {
+    srv.close();
+  }
 });

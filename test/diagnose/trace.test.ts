@@ -32,29 +32,62 @@ before(async () => {
   team = await pushImage(B.url, 'team/app', '1', { layers: 1, layerSize: 20_000 });
   root = makeTempDir('trace-root');
   put('etc/docker/daemon.json', JSON.stringify({ 'registry-mirrors': [A.url, B.url] }));
-  put('etc/containerd/certs.d/docker.io/hosts.toml', `server = "https://registry-1.docker.io"\n[host."${A.url}"]\n  capabilities = ["pull", "resolve"]\n[host."${B.url}"]\n  capabilities = ["pull", "resolve"]\n`);
+  put(
+    'etc/containerd/certs.d/docker.io/hosts.toml',
+    `server = "https://registry-1.docker.io"\n[host."${A.url}"]\n  capabilities = ["pull", "resolve"]\n[host."${B.url}"]\n  capabilities = ["pull", "resolve"]\n`,
+  );
   // A may serve blobs but not resolve tags; B is addressed with override_path; the server is a closed port.
-  put('etc/containerd/certs.d/registry.example.test/hosts.toml', `server = "http://127.0.0.1:1"\n[host."${A.url}"]\n  capabilities = ["pull"]\n[host."${B.url}/v2"]\n  capabilities = ["pull", "resolve"]\n  override_path = true\n`);
+  put(
+    'etc/containerd/certs.d/registry.example.test/hosts.toml',
+    `server = "http://127.0.0.1:1"\n[host."${A.url}"]\n  capabilities = ["pull"]\n[host."${B.url}/v2"]\n  capabilities = ["pull", "resolve"]\n  override_path = true\n`,
+  );
   registriesConf = [
-    '[[registry]]', 'prefix = "docker.io"', 'location = "registry-1.docker.io"',
-    '[[registry.mirror]]', `location = "${A.host}"`, 'insecure = true',
-    '[[registry.mirror]]', `location = "${B.host}"`, 'insecure = true',
-    '[[registry]]', 'prefix = "registry.example.test/team"', `location = "${B.host}/team"`, 'insecure = true',
-    '[[registry.mirror]]', `location = "${A.host}/mirror-ns"`, 'insecure = true',
-    '[[registry]]', 'prefix = "blocked.example.test"', 'location = "blocked.example.test"', 'blocked = true', '',
+    '[[registry]]',
+    'prefix = "docker.io"',
+    'location = "registry-1.docker.io"',
+    '[[registry.mirror]]',
+    `location = "${A.host}"`,
+    'insecure = true',
+    '[[registry.mirror]]',
+    `location = "${B.host}"`,
+    'insecure = true',
+    '[[registry]]',
+    'prefix = "registry.example.test/team"',
+    `location = "${B.host}/team"`,
+    'insecure = true',
+    '[[registry.mirror]]',
+    `location = "${A.host}/mirror-ns"`,
+    'insecure = true',
+    '[[registry]]',
+    'prefix = "blocked.example.test"',
+    'location = "blocked.example.test"',
+    'blocked = true',
+    '',
   ].join('\n');
   put('etc/containers/registries.conf', registriesConf);
 });
-after(async () => { await Promise.all([A.stop(), B.stop()]); removeTempDir(root); });
+after(async () => {
+  await Promise.all([A.stop(), B.stop()]);
+  removeTempDir(root);
+});
 
 const rt = (r: { runtimes: RuntimeTrace[] }, n: string): RuntimeTrace => r.runtimes.find((t) => t.runtime === n)!;
 const uris = (log: AccessLine[]): string[] => log.filter((l) => l.path.includes('/manifests/')).map((l) => l.uri);
 
 test('resolution and probes: each runtime asks A, then B, which answers with the pushed digest', async () => {
   const r = await trace(IMAGE, { root });
-  assert.deepEqual(rt(r, 'docker').endpoints.map((e) => `${e.url}${e.request}`), [`${A.url}/v2/library/tracetest/manifests/1`, `${B.url}/v2/library/tracetest/manifests/1`, 'https://registry-1.docker.io/v2/library/tracetest/manifests/1']);
-  assert.deepEqual(rt(r, 'containerd').endpoints.map((e) => `${e.url}${e.request}`), [`${A.url}/v2/library/tracetest/manifests/1?ns=docker.io`, `${B.url}/v2/library/tracetest/manifests/1?ns=docker.io`, 'https://registry-1.docker.io/v2/library/tracetest/manifests/1?ns=docker.io']);
-  assert.deepEqual(rt(r, 'podman').endpoints.map((e) => `${e.url}${e.request}`), [`https://${A.host}/v2/library/tracetest/manifests/1`, `https://${B.host}/v2/library/tracetest/manifests/1`, 'https://registry-1.docker.io/v2/library/tracetest/manifests/1']);
+  assert.deepEqual(
+    rt(r, 'docker').endpoints.map((e) => `${e.url}${e.request}`),
+    [`${A.url}/v2/library/tracetest/manifests/1`, `${B.url}/v2/library/tracetest/manifests/1`, 'https://registry-1.docker.io/v2/library/tracetest/manifests/1'],
+  );
+  assert.deepEqual(
+    rt(r, 'containerd').endpoints.map((e) => `${e.url}${e.request}`),
+    [`${A.url}/v2/library/tracetest/manifests/1?ns=docker.io`, `${B.url}/v2/library/tracetest/manifests/1?ns=docker.io`, 'https://registry-1.docker.io/v2/library/tracetest/manifests/1?ns=docker.io'],
+  );
+  assert.deepEqual(
+    rt(r, 'podman').endpoints.map((e) => `${e.url}${e.request}`),
+    [`https://${A.host}/v2/library/tracetest/manifests/1`, `https://${B.host}/v2/library/tracetest/manifests/1`, 'https://registry-1.docker.io/v2/library/tracetest/manifests/1'],
+  );
   for (const t of r.runtimes) {
     assert.equal(t.answeredBy, 1, formatTrace(r));
     assert.equal(t.endpoints[0]!.probe?.status, 404);
@@ -67,7 +100,10 @@ test('resolution and probes: each runtime asks A, then B, which answers with the
 test('rewriting and skipping: podman namespaces and prefixes, containerd capabilities and override_path, blocked', async () => {
   const r = await trace(TEAM, { root, runtimes: ['containerd', 'podman'] });
   const pod = rt(r, 'podman');
-  assert.deepEqual(pod.endpoints.map((e) => e.request), ['/v2/mirror-ns/app/manifests/1', '/v2/team/app/manifests/1']);
+  assert.deepEqual(
+    pod.endpoints.map((e) => e.request),
+    ['/v2/mirror-ns/app/manifests/1', '/v2/team/app/manifests/1'],
+  );
   assert.equal(pod.answeredBy, 1);
   const ctrd = rt(r, 'containerd');
   assert.match(ctrd.endpoints[0]!.skipped ?? '', /resolve/);
@@ -81,9 +117,15 @@ test('rewriting and skipping: podman namespaces and prefixes, containerd capabil
     mkdirSync(join(bad, 'etc/containers'), { recursive: true });
     writeFileSync(join(bad, 'etc/containers/registries.conf'), '[[registry]]\nprefix = "x.example.test"\nblocked = true\n');
     assert.match(rt(await trace('x.example.test/a:1', { root: bad, runtimes: ['podman'], probe: false }), 'podman').notes.join('\n'), /location is unset/);
-  } finally { removeTempDir(bad); }
+  } finally {
+    removeTempDir(bad);
+  }
   const plain = await trace(`${B.host}/team/app:1`, { root, runtimes: ['docker'] });
-  assert.deepEqual(rt(plain, 'docker').endpoints.map((e) => e.url), [`https://${B.host}`, `http://${B.host}`], 'loopback is implicitly insecure for dockerd');
+  assert.deepEqual(
+    rt(plain, 'docker').endpoints.map((e) => e.url),
+    [`https://${B.host}`, `http://${B.host}`],
+    'loopback is implicitly insecure for dockerd',
+  );
   assert.equal(rt(plain, 'docker').answeredBy, 1);
 });
 

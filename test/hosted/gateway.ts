@@ -1,5 +1,5 @@
 // A regway gateway with hosted repositories (and optionally auth, TLS, limits) on 127.0.0.1:0,
-// for the issue-4 integration tests. test/helpers/gateway.ts covers the pull-through gateway;
+// for the hosted, sign-in and limits integration tests. test/helpers/gateway.ts covers the pull-through gateway;
 // this one takes a whole config section so each test can switch on what it exercises.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

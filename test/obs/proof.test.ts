@@ -1,4 +1,4 @@
-// The proofs, end to end against a real registry (CNCF distribution) on loopback:
+// What observability promises operators, end to end against a real registry (CNCF distribution) on loopback:
 //   - 150 pulls from one client address fire exactly one pulls-per-hour alert (default threshold 100)
 //     to webhook receivers started here (generic JSON and Slack), listed by GET /-/alerts;
 //   - the audit log holds one image-pull line per pull, with the right ECS fields and no credentials;

@@ -1,4 +1,4 @@
-// Peers trust only peers (the fleet hardening issue), with a real Redis and real distribution.
+// Peers trust only peers (whoever can write to Redis must not steer or read the fleet), with a real Redis and real distribution.
 // Before the fix: a fetch lease written into Redis naming any URL made the next pull send a GET
 // there carrying the peer token (keeping the URL's path and query); the bare token then read any
 // blob from any instance; an empty peerToken was accepted; a silent lease holder stalled pulls for

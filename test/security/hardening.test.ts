@@ -1,4 +1,4 @@
-// Smaller hardening of the security issue, against a gateway with sign-in, hosted repositories and
+// Smaller hardening against abuse by clients, on a gateway with sign-in, hosted repositories and
 // a blob size limit. Before the fix: bcrypt ran on the event loop (a burst of logins with random
 // names stalled /healthz for seconds), random user names dodged the failed-login backoff, `100
 // Continue` was sent before the 401 and before a too-large length was refused, one client could

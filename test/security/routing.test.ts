@@ -1,4 +1,4 @@
-// Authorization sees the repository a request is routed to (the security issue's critical class):
+// Authorization sees the repository a request is routed to (else one name form could read what another is denied):
 // containerd's ?ns=, a registry host as the first path segment and the default registry with or
 // without library/ are one name for the access rules, for Basic, for tokens and in challenges.
 // Real distribution upstreams; real containerd for the ns= forms. Each probe here was run against

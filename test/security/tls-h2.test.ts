@@ -1,4 +1,4 @@
-// HTTP/2 and TLS hardening (the fleet hardening issue), on a gateway serving TLS with HTTP/2 and
+// HTTP/2 and TLS hardening (what a gateway exposed beyond loopback needs), on a gateway serving TLS with HTTP/2 and
 // sign-in. Before the fix: HTTP/2 requests had no client address (audit lines `"ip":undefined`,
 // unparseable; every h2 client one "client undefined"); no stream limit was advertised; a
 // certificate replaced in place was not served after a reload (`needsRestart: []`); TLS 1.2

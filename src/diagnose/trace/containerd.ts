@@ -15,7 +15,7 @@ function defaultServer(registry: string): string {
 }
 
 /** Directory names containerd looks for, in order; the first that exists wins. */
-export function hostDirs(registry: string): string[] {
+function hostDirs(registry: string): string[] {
   const m = /^(.*):(\d+)$/.exec(registry);
   return [...(m ? [`${m[1]}_${m[2]}_`] : []), registry, '_default'];
 }
@@ -42,9 +42,15 @@ export function containerdTrace(ref: ImageRef, snap: NodeSnapshot, certsDir: str
     notes.push(`${file} does not exist: containerd pulls from ${server} directly (ctr needs --hosts-dir ${certsDir}; ctr --plain-http for http)`);
   } else {
     let doc: Record<string, unknown> | undefined;
-    try { doc = parseToml(text) as Record<string, unknown>; } catch (e) { notes.push(`${file} does not parse (${(e as Error).message.split('\n')[0]}): containerd logs "failed to decode hosts.toml" and ignores every mirror`); }
+    try {
+      doc = parseToml(text) as Record<string, unknown>;
+    } catch (e) {
+      notes.push(`${file} does not parse (${(e as Error).message.split('\n')[0]}): containerd logs "failed to decode hosts.toml" and ignores every mirror`);
+    }
     const hosts = (doc?.['host'] ?? {}) as Record<string, Record<string, unknown>>;
-    const bad = Object.entries(hosts).find(([, h]) => h['capabilities'] !== undefined && (!Array.isArray(h['capabilities']) || (h['capabilities'] as unknown[]).some((c) => !CAPS.includes(String(c)))));
+    const bad = Object.entries(hosts).find(
+      ([, h]) => h['capabilities'] !== undefined && (!Array.isArray(h['capabilities']) || (h['capabilities'] as unknown[]).some((c) => !CAPS.includes(String(c)))),
+    );
     if (bad) notes.push(`${file}: [host."${bad[0]}"] has an unknown capability: containerd fails to decode the file and ignores every mirror`);
     const empty = doc && !bad && Object.keys(hosts).length === 0;
     if (empty) notes.push(`${file} has no [host] table: containerd 1.6 fails to decode it ("invalid \`host\` tree") and pulls from ${server} as if it did not exist`);
@@ -57,7 +63,14 @@ export function containerdTrace(ref: ImageRef, snap: NodeSnapshot, certsDir: str
         const r = request(/^https?:\/\//.test(url) ? url : `https://${url}`, ref, h['override_path'] === true);
         const skipped = !caps.includes('pull') ? 'no "pull" capability' : byTag && !caps.includes('resolve') ? 'no "resolve" capability: not asked for tags, only for blobs and digests' : undefined;
         // A table for the registry's own host is the registry itself (regway writes one for a plain-HTTP registry).
-        eps.push({ url: r.base, role: new URL(r.base).host === ref.registry ? 'origin' : 'mirror', request: r.request, insecure: h['skip_verify'] === true || r.base.startsWith('http:'), source: file, ...(skipped ? { skipped } : {}) });
+        eps.push({
+          url: r.base,
+          role: new URL(r.base).host === ref.registry ? 'origin' : 'mirror',
+          request: r.request,
+          insecure: h['skip_verify'] === true || r.base.startsWith('http:'),
+          source: file,
+          ...(skipped ? { skipped } : {}),
+        });
       }
     }
   }

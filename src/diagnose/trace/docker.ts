@@ -18,7 +18,7 @@ function ipv4InCidr(ip: string, cidr: string): boolean {
 }
 
 /** Whether dockerd treats a registry host as insecure. Names are not resolved here: CIDRs only match IP literals. */
-export function dockerInsecure(host: string, insecure: string[]): boolean {
+function dockerInsecure(host: string, insecure: string[]): boolean {
   const bare = host.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
   if (bare === '::1' || ipv4InCidr(bare, '127.0.0.0/8')) return true;
   return insecure.some((i) => {
@@ -31,7 +31,11 @@ export function dockerTrace(ref: ImageRef, daemonJsonText: string | undefined, f
   const notes: string[] = [];
   let doc: Record<string, unknown> = {};
   if (daemonJsonText?.trim()) {
-    try { doc = JSON.parse(daemonJsonText.replace(/^\uFEFF/, '')) as Record<string, unknown>; } catch { notes.push(`${file} is not valid JSON: dockerd refuses to start`); }
+    try {
+      doc = JSON.parse(daemonJsonText.replace(/^\uFEFF/, '')) as Record<string, unknown>;
+    } catch {
+      notes.push(`${file} is not valid JSON: dockerd refuses to start`);
+    }
   } else notes.push(`${file} does not exist or is empty: no mirrors`);
   const mirrors = Array.isArray(doc['registry-mirrors']) ? (doc['registry-mirrors'] as unknown[]).map((m) => String(m).replace(/\/+$/, '')) : [];
   const insecure = Array.isArray(doc['insecure-registries']) ? (doc['insecure-registries'] as unknown[]).map(String) : [];
@@ -40,7 +44,12 @@ export function dockerTrace(ref: ImageRef, daemonJsonText: string | undefined, f
   if (ref.registry === 'docker.io') {
     for (const m of mirrors) {
       let host = m;
-      try { host = new URL(m).host; } catch { notes.push(`mirror "${m}" has no scheme: dockerd refuses to start`); continue; }
+      try {
+        host = new URL(m).host;
+      } catch {
+        notes.push(`mirror "${m}" has no scheme: dockerd refuses to start`);
+        continue;
+      }
       eps.push({ url: m, role: 'mirror', request: path, insecure: dockerInsecure(host, insecure), source: file });
     }
     eps.push({ url: 'https://registry-1.docker.io', role: 'origin', request: path, insecure: false, source: file });

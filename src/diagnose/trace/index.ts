@@ -26,11 +26,14 @@ export interface TraceOptions {
 }
 
 function specFor(o: TraceOptions): Spec {
-  return validateSpec({
-    docker: { ...(o.daemonJson ? { daemonJson: o.daemonJson } : {}) },
-    containerd: { ...(o.certsDir ? { certsDir: o.certsDir } : {}) },
-    containers: { ...(o.registriesConf ? { registriesConf: o.registriesConf } : {}) },
-  }, 'trace options');
+  return validateSpec(
+    {
+      docker: { ...(o.daemonJson ? { daemonJson: o.daemonJson } : {}) },
+      containerd: { ...(o.certsDir ? { certsDir: o.certsDir } : {}) },
+      containers: { ...(o.registriesConf ? { registriesConf: o.registriesConf } : {}) },
+    },
+    'trace options',
+  );
 }
 
 export async function trace(image: string, o: TraceOptions = {}): Promise<TraceReport> {
@@ -56,7 +59,15 @@ export function formatTrace(r: TraceReport): string {
     for (const n of t.notes) out.push(`  note: ${n}`);
     t.endpoints.forEach((e, i) => {
       const p = e.probe;
-      const res = e.skipped ? `skipped: ${e.skipped}` : !r.probed ? 'not probed' : !p ? 'not reached (an earlier endpoint answers)' : p.error ? `fails: ${p.error}` : `${p.status}${p.digest ? ` ${p.digest}` : ''}${p.said ? `: ${p.said}` : ''}${p.url && p.url !== e.url ? ` (over ${p.url})` : ''}`;
+      const res = e.skipped
+        ? `skipped: ${e.skipped}`
+        : !r.probed
+          ? 'not probed'
+          : !p
+            ? 'not reached (an earlier endpoint answers)'
+            : p.error
+              ? `fails: ${p.error}`
+              : `${p.status}${p.digest ? ` ${p.digest}` : ''}${p.said ? `: ${p.said}` : ''}${p.url && p.url !== e.url ? ` (over ${p.url})` : ''}`;
       out.push(`  ${i + 1}. ${e.role.padEnd(6)} ${e.url}${e.request}${e.insecure ? ' [insecure]' : ''}`);
       out.push(`       ${res}   (${e.source})`);
     });

@@ -6,21 +6,36 @@ import { Agent, request } from 'undici';
 import { bearerChallenge } from '../../auth/challenge.js';
 import { MANIFEST_TYPES } from '../../oci/mediatypes.js';
 import { toolUserAgent } from '../../obs/tools.js';
-import { explainErrors, parseErrorBody } from '../registry-error.js';
+import { explainErrors, parseErrorBody } from '../common/registry-error.js';
 import type { Probe, RuntimeTrace, TraceEndpoint } from './types.js';
 
 const ACCEPT = MANIFEST_TYPES.join(', ');
 const AGENT = toolUserAgent('trace');
 const MAX_ERROR_BODY = 64 * 1024;
 
-interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body?: Buffer }
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body?: Buffer;
+}
 
 async function get(url: string, agent: Agent, headers: Record<string, string>, method: 'HEAD' | 'GET' = 'HEAD'): Promise<Answer> {
   const r = await request(url, { method, headers: { 'user-agent': AGENT, accept: ACCEPT, ...headers }, dispatcher: agent });
-  if (method === 'HEAD') { await r.body.dump().catch(() => undefined); return { status: r.statusCode, headers: r.headers }; }
+  if (method === 'HEAD') {
+    await r.body.dump().catch(() => undefined);
+    return { status: r.statusCode, headers: r.headers };
+  }
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of r.body) { const b = c as Buffer; chunks.push(b); n += b.length; if (n >= MAX_ERROR_BODY) { r.body.destroy(); break; } }
+  for await (const c of r.body) {
+    const b = c as Buffer;
+    chunks.push(b);
+    n += b.length;
+    if (n >= MAX_ERROR_BODY) {
+      r.body.destroy();
+      break;
+    }
+  }
   return { status: r.statusCode, headers: r.headers, body: Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY) };
 }
 
@@ -43,10 +58,12 @@ async function refusal(url: string, agent: Agent, registry: string): Promise<str
   try {
     const r = await withToken(url, agent, 'GET');
     return explainErrors(parseErrorBody(r.body), registry);
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
-export async function probeEndpoint(e: TraceEndpoint, timeoutMs: number, registry = ''): Promise<Probe> {
+async function probeEndpoint(e: TraceEndpoint, timeoutMs: number, registry = ''): Promise<Probe> {
   const t0 = performance.now();
   const bases = e.httpFallback && e.url.startsWith('https:') ? [e.url, e.url.replace(/^https:/, 'http:')] : [e.url];
   let last: Probe = { ms: 0 };
@@ -60,7 +77,9 @@ export async function probeEndpoint(e: TraceEndpoint, timeoutMs: number, registr
     } catch (err) {
       const c = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
       last = { error: `${c.cause?.code ?? c.code ?? 'ERROR'}: ${c.cause?.message ?? c.message}`, url: base, ms: performance.now() - t0 };
-    } finally { await agent.close().catch(() => undefined); }
+    } finally {
+      await agent.close().catch(() => undefined);
+    }
   }
   return last;
 }
@@ -70,6 +89,9 @@ export async function probeRuntime(t: RuntimeTrace, timeoutMs: number, registry 
   for (const [i, e] of t.endpoints.entries()) {
     if (e.skipped) continue;
     e.probe = await probeEndpoint(e, timeoutMs, registry);
-    if (e.probe.status === 200) { t.answeredBy = i; return; }
+    if (e.probe.status === 200) {
+      t.answeredBy = i;
+      return;
+    }
   }
 }

@@ -38,4 +38,11 @@ export interface RuntimeTrace {
   answeredBy?: number;
 }
 
-export interface TraceReport { image: string; registry: string; name: string; reference: string; probed: boolean; runtimes: RuntimeTrace[] }
+export interface TraceReport {
+  image: string;
+  registry: string;
+  name: string;
+  reference: string;
+  probed: boolean;
+  runtimes: RuntimeTrace[];
+}

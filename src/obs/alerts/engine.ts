@@ -6,7 +6,7 @@ import { SlidingCounter, type WindowCounter } from '../window.js';
 export type WindowFactory = (name: string, windowMs: number, slots: number, maxKeys: number) => WindowCounter;
 const localWindows: WindowFactory = (_name, windowMs, slots, maxKeys) => new SlidingCounter(windowMs, slots, maxKeys);
 
-export type AlertRule = 'pulls-per-client' | 'failed-logins' | 'upstream-errors' | 'cache-hit-drop';
+type AlertRule = 'pulls-per-client' | 'failed-logins' | 'upstream-errors' | 'cache-hit-drop';
 
 export interface Alert {
   id: string;

@@ -2,19 +2,19 @@ import type { Agent } from 'undici';
 import { postAgent, postWithRetry } from '../http-post.js';
 import type { Alert } from './engine.js';
 
-export interface Webhook {
+interface Webhook {
   url: string;
   format: 'json' | 'slack';
   headers: Record<string, string>;
 }
 
 /** The generic body: the alert as data, versioned so receivers can evolve. */
-export function jsonBody(a: Alert): string {
+function jsonBody(a: Alert): string {
   return JSON.stringify({ version: 1, source: 'regway', status: 'firing', alert: a });
 }
 
 /** A Slack incoming-webhook body (also taken by Mattermost, Rocket.Chat and Teams' Slack-compatible hooks). */
-export function slackBody(a: Alert): string {
+function slackBody(a: Alert): string {
   const icon = a.severity === 'critical' ? ':rotating_light:' : ':warning:';
   const text = `${icon} *regway ${a.severity}*: ${a.summary}`;
   return JSON.stringify({

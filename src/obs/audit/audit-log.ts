@@ -8,7 +8,7 @@ import type { Alert } from '../alerts/engine.js';
 /** Operations worth an audit line; pings, /metrics scrapes and the status page are not. */
 const AUDITED = new Set<Operation>(['manifest', 'blob', 'tags', 'catalog', 'referrers', 'upload', 'manifest_put', 'delete', 'token']);
 
-export interface AuditLogOptions {
+interface AuditLogOptions {
   file?: RotatingFile;
   sinks: LineSink[];
   blobs: boolean;

@@ -12,7 +12,7 @@ const ACTIONS: Record<Operation, string> = {
   token: 'token-grant', peer_blob: 'peer-blob-read', other: 'other',
 };
 
-export function auditAction(e: ObservedEvent): string {
+function auditAction(e: ObservedEvent): string {
   if (e.pull) return 'image-pull';
   if (e.operation === 'token') return e.status < 400 ? 'token-grant' : 'token-refusal';
   return ACTIONS[e.operation];

@@ -22,7 +22,7 @@ export class StdoutSink implements LineSink {
   async close(): Promise<void> {}
 }
 
-export interface HttpSinkOptions {
+interface HttpSinkOptions {
   url: string;
   headers: Record<string, string>;
   batch: number;

@@ -2,7 +2,7 @@ import { createWriteStream, fstatSync, mkdirSync, openSync, renameSync, statSync
 import { readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 
-export interface RotationOptions {
+interface RotationOptions {
   /** Rotate when the file would grow past this many bytes (0 = never by size). */
   maxSize: number;
   /** Rotate when the file was opened longer ago than this (0 = never by time). */

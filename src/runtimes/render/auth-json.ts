@@ -7,7 +7,7 @@ import type { RenderInput, RenderResult } from './types.js';
 
 const HUB_ALIASES = ['docker.io', 'index.docker.io', 'registry-1.docker.io', 'https://index.docker.io/v1/'];
 
-export function containersAuthKey(host: string): string {
+function containersAuthKey(host: string): string {
   return isDockerHub(host) ? 'docker.io' : host;
 }
 

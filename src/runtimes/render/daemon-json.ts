@@ -26,7 +26,10 @@ function dockerMirrors(spec: Spec, warnings: string[]): { mirrors: string[]; ins
       const root = mirrorRoot(m.url);
       if (!mirrors.includes(root)) mirrors.push(root);
       // An https mirror with a self-signed certificate needs insecure-registries; http mirrors are used as given.
-      if (m.insecure) { const h = new URL(m.url).host; if (!insecure.includes(h)) insecure.push(h); }
+      if (m.insecure) {
+        const h = new URL(m.url).host;
+        if (!insecure.includes(h)) insecure.push(h);
+      }
       if (!m.resolveTags) warnings.push(`dockerd always resolves tags through its mirrors; resolveTags: false for ${m.url} is not honoured by Docker`);
       if (m.ca) warnings.push(`dockerd reads mirror CAs from /etc/docker/certs.d/${new URL(m.url).host}/ca.crt; copy ${m.ca} there (regway does not manage certificate files)`);
     }
@@ -48,7 +51,8 @@ export function renderDaemonJson(spec: Spec, current: string | undefined): Rende
   if (spec.docker.maxConcurrentDownloads !== undefined) next['max-concurrent-downloads'] = spec.docker.maxConcurrentDownloads;
   if (spec.docker.maxDownloadAttempts !== undefined) next['max-download-attempts'] = spec.docker.maxDownloadAttempts;
   for (const k of CREDENTIAL_KEYS) {
-    if (k in before) warnings.push(`${path} contains "${k}": dockerd refuses to start with it (credentials belong in ~/.docker/config.json); remove it by hand — regway leaves keys it does not manage alone`);
+    if (k in before)
+      warnings.push(`${path} contains "${k}": dockerd refuses to start with it (credentials belong in ~/.docker/config.json); remove it by hand — regway leaves keys it does not manage alone`);
   }
   const blocked = blockedHosts(spec);
   if (blocked.length) warnings.push(`dockerd cannot block registries, so Docker can still pull from ${blocked.join(', ')}`);

@@ -5,7 +5,7 @@ import { isDockerHub } from '../spec.js';
 import { asObject, readJsonObject, writeJson } from './json-file.js';
 import type { RenderInput, RenderResult } from './types.js';
 
-export const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
+const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
 
 /** The key docker login would use: Docker Hub has a legacy URL key, everything else is host[:port]. */
 export function dockerAuthKey(host: string): string {
@@ -16,7 +16,7 @@ function shadowWarnings(before: Record<string, unknown>, hosts: string[], path: 
   const out: string[] = [];
   const helpers = asObject(before['credHelpers']);
   for (const h of hosts) {
-    const helper = helpers[h] ?? (isDockerHub(h) ? helpers['docker.io'] ?? helpers['index.docker.io'] : undefined);
+    const helper = helpers[h] ?? (isDockerHub(h) ? (helpers['docker.io'] ?? helpers['index.docker.io']) : undefined);
     if (typeof helper === 'string') {
       out.push(`${path}: credHelpers sends ${h} to docker-credential-${helper}, which wins over the auth regway writes; remove that entry or store the credential with \`docker login ${h}\``);
     } else if (typeof before['credsStore'] === 'string' && before['credsStore']) {

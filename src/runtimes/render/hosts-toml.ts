@@ -6,13 +6,13 @@ import { blockedHosts, isDockerHub, type MirrorSpec, type RegistrySpec, type Spe
 import type { RenderedFile, RenderResult } from './types.js';
 
 /** First line of every hosts.toml regway writes; how a later run knows it may delete the file. */
-export const HOSTS_MARKER = '# Managed by regway (regway config apply): edit the declarative file, not this one.';
+const HOSTS_MARKER = '# Managed by regway (regway config apply): edit the declarative file, not this one.';
 
 /** Keys regway writes per [host]; any other key found in an existing table for the same URL is carried over. */
 const OWN_HOST_KEYS = new Set(['capabilities', 'skip_verify', 'ca']);
 
 /** The current hosts.toml text of each directory under certs.d, by directory name. */
-export type CertsDirSnapshot = ReadonlyMap<string, string | undefined>;
+type CertsDirSnapshot = ReadonlyMap<string, string | undefined>;
 
 const q = (s: string): string => JSON.stringify(s);
 
@@ -28,7 +28,7 @@ function tomlValue(v: unknown): string | undefined {
   return undefined;
 }
 
-export function defaultServer(r: RegistrySpec): string {
+function defaultServer(r: RegistrySpec): string {
   if (r.server) return r.server.replace(/\/+$/, '');
   return isDockerHub(r.host) ? 'https://registry-1.docker.io' : `https://${r.host}`;
 }
@@ -47,8 +47,14 @@ function carriedKeys(existing: Record<string, unknown> | undefined, url: string,
   for (const [k, v] of Object.entries(table as Record<string, unknown>)) {
     if (OWN_HOST_KEYS.has(k)) continue;
     const val = tomlValue(v);
-    if (val === undefined && isFlatTable(v)) { subtables.push(`  [host.${q(url)}.${k}]`, ...Object.entries(v).map(([kk, vv]) => `    ${q(kk)} = ${tomlValue(vv)!}`)); continue; }
-    if (val === undefined) { warnings.push(`${file}: [host.${q(url)}].${k} is a table or mixed array; regway cannot carry it over and drops it (it is in the backup)`); continue; }
+    if (val === undefined && isFlatTable(v)) {
+      subtables.push(`  [host.${q(url)}.${k}]`, ...Object.entries(v).map(([kk, vv]) => `    ${q(kk)} = ${tomlValue(vv)!}`));
+      continue;
+    }
+    if (val === undefined) {
+      warnings.push(`${file}: [host.${q(url)}].${k} is a table or mixed array; regway cannot carry it over and drops it (it is in the backup)`);
+      continue;
+    }
     lines.push(`  ${k} = ${val}`);
   }
   return [...lines, ...subtables];
@@ -66,7 +72,12 @@ function hostTable(m: MirrorSpec, existing: Record<string, unknown> | undefined,
 
 function existingHosts(text: string | undefined): Record<string, unknown> | undefined {
   if (text === undefined) return undefined;
-  try { const doc = parseToml(text) as Record<string, unknown>; return (doc['host'] as Record<string, unknown>) ?? undefined; } catch { return undefined; }
+  try {
+    const doc = parseToml(text) as Record<string, unknown>;
+    return (doc['host'] as Record<string, unknown>) ?? undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -81,7 +92,7 @@ function needsServerTable(r: RegistrySpec): boolean {
 }
 
 /** The text of one registry's hosts.toml. */
-export function hostsTomlText(r: RegistrySpec, current: string | undefined, warnings: string[], file: string): string {
+function hostsTomlText(r: RegistrySpec, current: string | undefined, warnings: string[], file: string): string {
   const existing = existingHosts(current);
   const server = defaultServer(r);
   const head = [HOSTS_MARKER, `server = ${q(server)}`];
@@ -90,7 +101,9 @@ export function hostsTomlText(r: RegistrySpec, current: string | undefined, warn
   const tables = r.mirrors.map((m) => hostTable(m, existing, warnings, file));
   if (needsServerTable(r)) tables.push(hostTable({ url: server, insecure: r.insecure, ca: r.ca, resolveTags: true, gateway: false }, existing, warnings, file));
   if (r.insecure && !r.server) {
-    warnings.push(`${file}: ${r.host} is insecure without a \`server\`, so containerd gets ${server} with skip_verify (TLS without verification). If ${r.host} speaks plain HTTP, add \`server: http://${r.host}\` to it: containerd does not fall back to http by itself (except for localhost)`);
+    warnings.push(
+      `${file}: ${r.host} is insecure without a \`server\`, so containerd gets ${server} with skip_verify (TLS without verification). If ${r.host} speaks plain HTTP, add \`server: http://${r.host}\` to it: containerd does not fall back to http by itself (except for localhost)`,
+    );
   }
   return [head.join('\n'), ...tables].join('\n\n') + '\n';
 }
@@ -136,12 +149,17 @@ export function checkConfigPath(configToml: string | undefined, certsDir: string
   const fix = `set config_path = "${certsDir}" under [plugins."io.containerd.grpc.v1.cri".registry] (containerd 1.x) or [plugins."io.containerd.cri.v1.images".registry] (2.x) and restart containerd`;
   if (configToml === undefined) return `does not exist, so the CRI plugin (kubelet) does not read ${certsDir}; ${fix}. ctr needs --hosts-dir ${certsDir}`;
   let doc: Record<string, unknown>;
-  try { doc = parseToml(configToml) as Record<string, unknown>; } catch (e) { return `is not valid TOML (${(e as Error).message.split('\n')[0]}); containerd will not start with it`; }
+  try {
+    doc = parseToml(configToml) as Record<string, unknown>;
+  } catch (e) {
+    return `is not valid TOML (${(e as Error).message.split('\n')[0]}); containerd will not start with it`;
+  }
   const plugins = (doc['plugins'] ?? {}) as Record<string, Record<string, unknown>>;
   const reg = (plugins['io.containerd.grpc.v1.cri']?.['registry'] ?? plugins['io.containerd.cri.v1.images']?.['registry']) as Record<string, unknown> | undefined;
   const cp = reg?.['config_path'];
   if (reg && (reg['mirrors'] || (reg['configs'] && Object.values(reg['configs'] as object).some((c) => (c as Record<string, unknown>)['tls'])))) {
-    if (cp) return 'sets both config_path and the deprecated registry.mirrors/configs.tls; containerd 1.6 then disables the CRI plugin entirely (kubelet breaks). Remove registry.mirrors and registry.configs.*.tls';
+    if (cp)
+      return 'sets both config_path and the deprecated registry.mirrors/configs.tls; containerd 1.6 then disables the CRI plugin entirely (kubelet breaks). Remove registry.mirrors and registry.configs.*.tls';
   }
   if (typeof cp !== 'string' || !cp) return `sets no registry config_path, so the CRI plugin (kubelet) ignores ${certsDir}; ${fix}`;
   const dirs = cp.split(':');

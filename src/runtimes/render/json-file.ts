@@ -11,7 +11,9 @@ export function readJsonObject(text: string | undefined, path: string, hint: str
   const body = text.replace(/^\uFEFF/, '');
   if (!body.trim()) return {};
   let v: unknown;
-  try { v = JSON.parse(body); } catch (e) {
+  try {
+    v = JSON.parse(body);
+  } catch (e) {
     throw new RenderError(`${path} is not valid JSON (${(e as Error).message}); ${hint}. Fix it by hand or move it away, then run the command again.`);
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new RenderError(`${path} must hold a JSON object; ${hint}.`);

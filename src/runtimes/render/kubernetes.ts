@@ -12,12 +12,12 @@ import type { RenderInput, RenderResult } from './types.js';
 /**
  * Go's encoding/json escapes <, >, & and U+2028/2029; kubectl's output carries those escapes, so ours must too.
  */
-export function goJson(v: unknown): string {
+function goJson(v: unknown): string {
   return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
 }
 
 /** The `.dockerconfigjson` payload: keys sorted like a Go map, fields in kubectl's order. */
-export function dockerConfigJson(entries: Array<[string, Credential]>): string {
+function dockerConfigJson(entries: Array<[string, Credential]>): string {
   const auths: Record<string, unknown> = {};
   for (const [server, c] of [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     auths[server] = { username: c.username, password: c.password, auth: basicAuth(c) };
@@ -25,19 +25,23 @@ export function dockerConfigJson(entries: Array<[string, Credential]>): string {
   return goJson({ auths });
 }
 
-export function secretYaml(name: string, namespace: string | undefined, payload: string): string {
+function secretYaml(name: string, namespace: string | undefined, payload: string): string {
   const ns = namespace ? `  namespace: ${namespace}\n` : '';
-  return `apiVersion: v1\ndata:\n  .dockerconfigjson: ${Buffer.from(payload).toString('base64')}\nkind: Secret\nmetadata:\n` +
-    `  creationTimestamp: null\n  name: ${name}\n${ns}type: kubernetes.io/dockerconfigjson\n`;
+  return (
+    `apiVersion: v1\ndata:\n  .dockerconfigjson: ${Buffer.from(payload).toString('base64')}\nkind: Secret\nmetadata:\n` +
+    `  creationTimestamp: null\n  name: ${name}\n${ns}type: kubernetes.io/dockerconfigjson\n`
+  );
 }
 
 /** The ServiceAccounts that get the secret, as YAML comments (kubectl ignores them). */
-export function serviceAccountsComment(serviceAccounts: readonly string[], namespace: string | undefined, secret: string): string {
+function serviceAccountsComment(serviceAccounts: readonly string[], namespace: string | undefined, secret: string): string {
   if (!serviceAccounts.length) return '';
   const where = namespace ? `${namespace}/` : '';
-  return `# regway: ServiceAccounts that list imagePullSecret "${secret}" (\`regway config apply --reload\` adds it to each list and\n` +
+  return (
+    `# regway: ServiceAccounts that list imagePullSecret "${secret}" (\`regway config apply --reload\` adds it to each list and\n` +
     '# keeps the others; applying a ServiceAccount object instead would replace the whole list):\n' +
-    serviceAccounts.map((sa) => `#   ${where}${sa}\n`).join('');
+    serviceAccounts.map((sa) => `#   ${where}${sa}\n`).join('')
+  );
 }
 
 export function renderKubernetes(input: RenderInput, current: string | undefined): RenderResult {
@@ -45,12 +49,13 @@ export function renderKubernetes(input: RenderInput, current: string | undefined
   const k = spec.kubernetes;
   const entries = spec.registries.filter((r) => credentials.has(r.host)).map((r): [string, Credential] => [dockerAuthKey(r.host), credentials.get(r.host)!]);
   if (!entries.length) {
-    return { target: 'kubernetes', files: current === undefined ? [] : [{ path: k.output, text: current, mode: 0o600, sensitive: true }],
-      warnings: ['kubernetes is a target but no registry has credentials; no pull secret is written'] };
+    return {
+      target: 'kubernetes',
+      files: current === undefined ? [] : [{ path: k.output, text: current, mode: 0o600, sensitive: true }],
+      warnings: ['kubernetes is a target but no registry has credentials; no pull secret is written'],
+    };
   }
   const text = secretYaml(k.secretName, k.namespace, dockerConfigJson(entries)) + serviceAccountsComment(k.serviceAccounts, k.namespace, k.secretName);
-  const warnings = k.serviceAccounts.length
-    ? ['ServiceAccount imagePullSecrets reach only pods created after the change, and only pods that set none themselves']
-    : [];
+  const warnings = k.serviceAccounts.length ? ['ServiceAccount imagePullSecrets reach only pods created after the change, and only pods that set none themselves'] : [];
   return { target: 'kubernetes', files: [{ path: k.output, text, mode: 0o600, sensitive: true }], warnings };
 }

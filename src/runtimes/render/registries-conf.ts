@@ -8,17 +8,27 @@ import { groupSections, setTopLevelKey, splitSections, type Section } from './to
 import { RenderError, type RenderResult } from './types.js';
 
 /** Comment line directly above each [[registry]] regway writes; how a later run recognises its own tables. */
-export const REGISTRY_MARKER = '# regway:managed - `regway config apply` rewrites this table; edit the declarative file instead';
+const REGISTRY_MARKER = '# regway:managed - `regway config apply` rewrites this table; edit the declarative file instead';
 const MIGRATED = '# migrated from the v1 [registries.*] tables by regway';
 const DROPIN_HEAD = '# Managed by regway (regway config apply): edit the declarative file, not this one.\n';
 
-export interface MirrorTable { location: string; insecure?: boolean; 'pull-from-mirror'?: string }
-export interface RegistryTable { prefix: string; location: string; insecure?: boolean; blocked?: boolean; mirror?: MirrorTable[] }
+interface MirrorTable {
+  location: string;
+  insecure?: boolean;
+  'pull-from-mirror'?: string;
+}
+interface RegistryTable {
+  prefix: string;
+  location: string;
+  insecure?: boolean;
+  blocked?: boolean;
+  mirror?: MirrorTable[];
+}
 
 const hostOf = (url: string): string => new URL(url).host;
 
 /** The [[registry]] tables the spec asks for, in spec order. */
-export function managedTables(spec: Spec, warnings: string[]): RegistryTable[] {
+function managedTables(spec: Spec, warnings: string[]): RegistryTable[] {
   const tables: RegistryTable[] = [];
   const insecure = insecureHosts(spec);
   const blocked = blockedHosts(spec);
@@ -42,7 +52,10 @@ export function managedTables(spec: Spec, warnings: string[]): RegistryTable[] {
   const listed = new Set(tables.map((t) => t.prefix));
   for (const h of [...insecure, ...blocked]) {
     if (listed.has(h)) continue;
-    if (isCidr(h)) { warnings.push(`registries.conf has no CIDR form; insecure range ${h} only reaches dockerd`); continue; }
+    if (isCidr(h)) {
+      warnings.push(`registries.conf has no CIDR form; insecure range ${h} only reaches dockerd`);
+      continue;
+    }
     tables.push({ prefix: h, location: h, ...(insecure.includes(h) ? { insecure: true } : {}), ...(blocked.includes(h) ? { blocked: true } : {}) });
     listed.add(h);
   }
@@ -51,7 +64,7 @@ export function managedTables(spec: Spec, warnings: string[]): RegistryTable[] {
 
 const q = (s: string): string => JSON.stringify(s);
 
-export function tableText(t: RegistryTable, comment = REGISTRY_MARKER): string {
+function tableText(t: RegistryTable, comment = REGISTRY_MARKER): string {
   const lines = [comment, '[[registry]]', `prefix = ${q(t.prefix)}`, `location = ${q(t.location)}`];
   if (t.insecure) lines.push('insecure = true');
   if (t.blocked) lines.push('blocked = true');
@@ -63,12 +76,16 @@ export function tableText(t: RegistryTable, comment = REGISTRY_MARKER): string {
   return lines.join('\n');
 }
 
-export function searchLine(hosts: string[]): string {
+function searchLine(hosts: string[]): string {
   return `unqualified-search-registries = [${hosts.map(q).join(', ')}]`;
 }
 
 /** What a v1 file says, in v2 terms. */
-export interface V1Settings { search?: string[]; insecure: string[]; blocked: string[] }
+interface V1Settings {
+  search?: string[];
+  insecure: string[];
+  blocked: string[];
+}
 
 export function readV1(doc: Record<string, unknown>): V1Settings | undefined {
   const v1 = doc['registries'];
@@ -81,7 +98,9 @@ export function readV1(doc: Record<string, unknown>): V1Settings | undefined {
 }
 
 function parseConf(text: string, path: string): Record<string, unknown> {
-  try { return parseToml(text) as Record<string, unknown>; } catch (e) {
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (e) {
     throw new RenderError(`${path} is not valid TOML (${(e as Error).message.split('\n')[0]}); podman refuses it as well. Fix it by hand, then run the command again.`);
   }
 }
@@ -100,14 +119,21 @@ export function renderRegistriesConf(spec: Spec, current: string | undefined): R
   return { target: 'registries-conf', files: [{ path, text, mode: 0o644 }], warnings };
 }
 
-interface Plan { keep: Section[][]; managedPrefixes: Set<string>; v1?: V1Settings; doc: Record<string, unknown> }
+interface Plan {
+  keep: Section[][];
+  managedPrefixes: Set<string>;
+  v1?: V1Settings;
+  doc: Record<string, unknown>;
+}
 
 function groupPrefix(group: Section[]): string | undefined {
   try {
     const doc = parseToml(group.flatMap((s) => s.lines).join('\n')) as { registry?: Array<{ prefix?: string; location?: string }> };
     const r = doc.registry?.[0];
     return r?.prefix ?? r?.location;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 /** Sorts the existing sections into kept ones and dropped ones (managed by regway, or v1 tables being migrated). */
@@ -122,7 +148,10 @@ function classify(text: string, path: string, tables: RegistryTable[]): Plan {
     if (head.name === 'registries' || head.name?.startsWith('registries.')) continue; // v1, migrated below
     if (head.name === 'registry' && head.array) {
       const prefix = groupPrefix(g);
-      if (head.lines.includes(REGISTRY_MARKER) || (prefix !== undefined && want.has(prefix))) { if (prefix) managedPrefixes.add(prefix); continue; }
+      if (head.lines.includes(REGISTRY_MARKER) || (prefix !== undefined && want.has(prefix))) {
+        if (prefix) managedPrefixes.add(prefix);
+        continue;
+      }
     }
     keep.push(g);
   }
@@ -136,7 +165,8 @@ function expectedDoc(p: Plan, migrated: RegistryTable[], tables: RegistryTable[]
   const kept = ((p.doc['registry'] as RegistryTable[] | undefined) ?? []).filter((r) => !p.managedPrefixes.has(r.prefix ?? r.location));
   if (search) out['unqualified-search-registries'] = search;
   const all = [...kept, ...migrated, ...tables];
-  if (all.length) out['registry'] = all; else delete out['registry'];
+  if (all.length) out['registry'] = all;
+  else delete out['registry'];
   return out;
 }
 
@@ -168,7 +198,11 @@ function editInPlace(text: string, path: string, tables: RegistryTable[], search
   const out = [kept, ...added].filter(Boolean).join('\n\n') + '\n';
   const want = expectedDoc(p, migrated, tables, effSearch);
   let got: unknown;
-  try { got = parseToml(out); } catch { got = undefined; }
+  try {
+    got = parseToml(out);
+  } catch {
+    got = undefined;
+  }
   // smol-toml builds null-prototype objects; compare plain data.
   if (isDeepStrictEqual(plain(got), plain(want))) return out;
   // The line edit could not be proven right (unusual layout): write the meaning instead and say comments were lost.

@@ -14,25 +14,45 @@ export interface Section {
 const HEADER_RE = /^\s*(\[\[?)\s*([^\[\]]+?)\s*(\]\]?)\s*(#.*)?$/;
 
 function normaliseName(raw: string): string {
-  return raw.split('.').map((p) => p.trim().replace(/^"(.*)"$/, '$1').replace(/^'(.*)'$/, '$1')).join('.');
+  return raw
+    .split('.')
+    .map((p) =>
+      p
+        .trim()
+        .replace(/^"(.*)"$/, '$1')
+        .replace(/^'(.*)'$/, '$1'),
+    )
+    .join('.');
 }
 
 /** Scanner state carried from line to line: open brackets of a multi-line array, an open multi-line string. */
-interface ScanState { depth: number; multi: '"""' | "'''" | undefined }
+interface ScanState {
+  depth: number;
+  multi: '"""' | "'''" | undefined;
+}
 
 /** Updates `st` with one line, ignoring brackets inside strings and comments. */
-export function scanLine(line: string, st: ScanState): void {
+function scanLine(line: string, st: ScanState): void {
   let i = 0;
   while (i < line.length) {
     if (st.multi) {
       const end = line.indexOf(st.multi, i);
       if (end < 0) return;
-      i = end + 3; st.multi = undefined; continue;
+      i = end + 3;
+      st.multi = undefined;
+      continue;
     }
     const c = line[i]!;
     if (c === '#') return;
-    if (line.startsWith('"""', i) || line.startsWith("'''", i)) { st.multi = line.slice(i, i + 3) as '"""' | "'''"; i += 3; continue; }
-    if (c === '"' || c === "'") { i = skipString(line, i, c); continue; }
+    if (line.startsWith('"""', i) || line.startsWith("'''", i)) {
+      st.multi = line.slice(i, i + 3) as '"""' | "'''";
+      i += 3;
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      i = skipString(line, i, c);
+      continue;
+    }
     if (c === '[') st.depth++;
     else if (c === ']') st.depth = Math.max(0, st.depth - 1);
     i++;
@@ -42,7 +62,10 @@ export function scanLine(line: string, st: ScanState): void {
 function skipString(line: string, start: number, quote: string): number {
   let i = start + 1;
   while (i < line.length) {
-    if (quote === '"' && line[i] === '\\') { i += 2; continue; }
+    if (quote === '"' && line[i] === '\\') {
+      i += 2;
+      continue;
+    }
     if (line[i] === quote) return i + 1;
     i++;
   }
@@ -99,6 +122,9 @@ export function setTopLevelKey(preamble: string[], key: string, line: string): s
   const st: ScanState = { depth: 0, multi: undefined };
   let end = start;
   scanLine(preamble[start]!, st);
-  while ((st.depth > 0 || st.multi) && end + 1 < preamble.length) { end++; scanLine(preamble[end]!, st); }
+  while ((st.depth > 0 || st.multi) && end + 1 < preamble.length) {
+    end++;
+    scanLine(preamble[end]!, st);
+  }
   return [...preamble.slice(0, start), line, ...preamble.slice(end + 1)];
 }

@@ -28,5 +28,8 @@ export interface RenderInput {
 
 /** The renderer cannot proceed without a human: the message says what to fix. */
 export class RenderError extends Error {
-  constructor(message: string) { super(message); this.name = 'RenderError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'RenderError';
+  }
 }
