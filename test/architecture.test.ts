@@ -26,6 +26,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   runtimes: ['config', 'oci', 'obs'],
   diagnose: ['runtimes', 'client', 'auth', 'config', 'oci', 'obs'],
   controller: ['diagnose', 'config', 'oci', 'obs'],
+  // Test support (memory gateway, scripted fake upstream, waitFor): no row names it, so only *.test.ts files reach it.
+  testing: ['server', 'config', 'oci', 'obs'],
   cli: ['server', 'controller', 'diagnose', 'runtimes', 'hosted', 'cache', 'store', 'auth', 'config', 'oci', 'obs'],
 };
 
