@@ -89,7 +89,7 @@ export function coordinatorSuite(name: string, make: () => Promise<CoordinatedFl
     });
 
     it('release lets the next claimer in', async () => {
-      const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(join));
+      const [a, b, c] = await Promise.all([join('a'), join('b'), join('c')]);
       const d = digest();
       const first = await a.claim(d);
       const waiting = await b.claim(d);
@@ -103,7 +103,7 @@ export function coordinatorSuite(name: string, make: () => Promise<CoordinatedFl
     });
 
     it('a holder that died (stopped renewing) loses its lease within the TTL', async () => {
-      const [a, b] = await Promise.all(['a', 'b'].map(join));
+      const [a, b] = await Promise.all([join('a'), join('b')]);
       const d = digest();
       const started = performance.now(); // before the claim: the lease cannot have started earlier
       const held = await a.claim(d);
@@ -117,7 +117,7 @@ export function coordinatorSuite(name: string, make: () => Promise<CoordinatedFl
     });
 
     it('takeOver from the dead peer succeeds at once; naming a peer that does not hold the lease steals nothing', async () => {
-      const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(join));
+      const [a, b, c] = await Promise.all([join('a'), join('b'), join('c')]);
       const d = digest();
       const held = await a.claim(d);
       const ghost = { instance: `ghost-${randomUUID()}`, url: 'http://127.0.0.1:9' };
