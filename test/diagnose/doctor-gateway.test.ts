@@ -39,12 +39,17 @@ describe('through a gateway whose upstream is down', () => {
     await dist.stop();
     // Wait (an event, not a sleep) until the tag is past its TTL and the gateway answers from its cache.
     let last = '';
-    await waitFor(async () => {
-      const r = await request(`${gw.url}/v2/${dist.host}/team/cached/manifests/1`, { method: 'HEAD', headers: { 'user-agent': toolUserAgent('doctor') } });
-      await r.body.dump();
-      last = `${r.statusCode} ${String(r.headers['x-regway-cache'])}`;
-      return r.headers['x-regway-cache'] === 'stale';
-    }, 'the gateway to serve the tag stale', 30_000, { seen: () => last });
+    await waitFor(
+      async () => {
+        const r = await request(`${gw.url}/v2/${dist.host}/team/cached/manifests/1`, { method: 'HEAD', headers: { 'user-agent': toolUserAgent('doctor') } });
+        await r.body.dump();
+        last = `${r.statusCode} ${String(r.headers['x-regway-cache'])}`;
+        return r.headers['x-regway-cache'] === 'stale';
+      },
+      'the gateway to serve the tag stale',
+      30_000,
+      { seen: () => last },
+    );
   });
   after(async () => {
     await gw?.stop();
