@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { useControlPlane } from '../helpers/kube.js';
 import { Reflector } from '../../src/controller/watch.js';
 import type { KubeEvent, Pod } from '../../src/controller/k8s-types.js';
+import { waitFor } from '../helpers/wait.js';
 
 const cp = useControlPlane();
 
@@ -14,13 +15,7 @@ function pod(name: string): Pod {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'app', image: 'registry.example.com/app:1' }] } };
 }
 
-async function until(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = async (cond: () => boolean, what: string, ms = 30_000): Promise<void> => { await waitFor(cond, what, ms); };
 
 function mirror<T extends { metadata: { name?: string } }>(): { objs: Map<string, T>; log: string[]; h: ConstructorParameters<typeof Reflector<T & { metadata: object }>>[1] } {
   const objs = new Map<string, T>();
