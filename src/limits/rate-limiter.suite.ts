@@ -126,8 +126,11 @@ export function rateLimiterSuite(name: string, make: () => Promise<LimiterFixtur
     it('tokens come back at the rate, and never more than a burst of them', async () => {
       const l = f.limiter(20, 4);
       const k = key();
+      const t0 = performance.now();
       const first = await admitted(l, k, 50);
-      assert.ok(first === 4 || (f.time === 'real' && first === 5), `a burst of 4 (5 if a token came back while taking on a real clock), not ${first}`);
+      // On a real clock tokens keep coming back at 20/s while the burst is taken (slowly, on a loaded machine).
+      const refilled = f.time === 'real' ? Math.floor(((performance.now() - t0) / 1000) * 20) + 1 : 0;
+      assert.ok(first >= 4 && first <= 4 + refilled, `a burst of 4 (plus the ${refilled} that could come back while taking), not ${first}`);
       await f.settle();
       assert.ok(l.take(k) >= 1);
       await admittedAfter(l, k, 50, 'one token back after 1/20 s');
@@ -137,8 +140,10 @@ export function rateLimiterSuite(name: string, make: () => Promise<LimiterFixtur
         await waitFor(() => performance.now() - since > 1_000, 'a second of idle', 5_000);
       } else await advance(60_000);
       await f.settle();
+      const t1 = performance.now();
       const burst = await admitted(l, k, 100);
-      assert.ok(burst >= 4 && burst <= 5, `after a long idle: a burst (4, 5 with a token refilled while taking), not ${burst}`);
+      const again = f.time === 'real' ? Math.floor(((performance.now() - t1) / 1000) * 20) + 1 : 0;
+      assert.ok(burst >= 4 && burst <= 4 + again, `after a long idle: a burst (4, plus ${again} refilled while taking), not ${burst}`);
     });
 
     it('a crowd of other keys changes nothing for one key', async () => {
