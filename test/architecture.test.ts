@@ -24,7 +24,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   gateway: ['hosted', 'auth', 'limits', 'config', 'oci', 'obs'],
   server: ['gateway', 'cluster', 'cache', 'hosted', 'upstream', 'client', 'store', 'limits', 'auth', 'config', 'oci', 'obs'],
   runtimes: ['config', 'oci', 'obs'],
-  diagnose: ['runtimes', 'client', 'auth', 'config', 'oci', 'obs'],
+  diagnose: ['runtimes', 'upstream', 'client', 'auth', 'config', 'oci', 'obs'],
   controller: ['diagnose', 'config', 'oci', 'obs'],
   // Test support (memory gateway, scripted fake upstream, waitFor): no row names it, so only *.test.ts files reach it.
   testing: ['server', 'config', 'oci', 'obs'],

@@ -2,7 +2,7 @@ import { digestOf, parseDigest, type Digest } from '../oci/digest.js';
 import { isRegistryError } from '../oci/errors.js';
 import { MANIFEST_TYPES, bareType } from '../oci/mediatypes.js';
 import { MAX_MANIFEST_BYTES, parseManifest, type ManifestInfo } from '../oci/manifest.js';
-import { header, readCappedBytes } from '../client/upstream-client.js';
+import { header, readCappedBytes, type UpstreamResponse } from '../client/upstream-client.js';
 import { BadUpstreamContent, upstreamError, type Routed } from './registry-upstreams.js';
 
 const MANIFEST_SET: ReadonlySet<string> = new Set(MANIFEST_TYPES);
@@ -27,7 +27,15 @@ export interface UpstreamManifest {
  */
 export async function readManifest(res: Routed, want: Digest | undefined, ref: string): Promise<UpstreamManifest> {
   if (res.status !== 200) throw upstreamError(res, 'manifest', { reference: ref });
-  const id = res.upstream.id;
+  return readManifestBody(res, res.upstream.id, want);
+}
+
+/**
+ * The checks of readManifest on a 200 answer from one endpoint `id`: also what the diagnostics
+ * (inspect, warm, bench, the doctor) use, so they judge a registry's manifests as the gateway does.
+ * Throws BadUpstreamContent naming what is wrong.
+ */
+export async function readManifestBody(res: UpstreamResponse, id: string, want?: Digest): Promise<UpstreamManifest> {
   const declared = Number(header(res.headers, 'content-length') ?? 0);
   if (declared > MAX_MANIFEST_BYTES) throw new BadUpstreamContent(`upstream ${id} manifest is ${declared} bytes, over the ${MAX_MANIFEST_BYTES} limit`, 'too_large');
   const raw = await readCappedBytes(res.body, MAX_MANIFEST_BYTES + 1);

@@ -1,6 +1,6 @@
 import type { Digest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
-import { MANIFEST_TYPES, MT } from '../oci/mediatypes.js';
+import { MT } from '../oci/mediatypes.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { paginate } from '../oci/paging.js';
 import { drain, header, readCappedBytes } from '../client/upstream-client.js';
@@ -8,6 +8,7 @@ import { upstreamRefused } from '../obs/channels.js';
 import type { Logger } from '../obs/logger.js';
 import { BadUpstreamContent, upstreamError, type RegistryUpstreams, type Routed } from './registry-upstreams.js';
 import { readManifest, type UpstreamManifest } from './manifest-reader.js';
+import { blobRequest, manifestRequest, referrersRequest, tagsRequest } from './requests.js';
 import type { Upstream } from './upstream.js';
 
 /**
@@ -17,7 +18,6 @@ import type { Upstream } from './upstream.js';
  * statuses to an upstream.
  */
 
-const UPSTREAM_ACCEPT = MANIFEST_TYPES.join(', ');
 const MAX_LIST_BYTES = 8 * 1024 * 1024;
 /** A whole tag list (no `n`) is gathered up to this many tags or bytes; past that, the client pages. */
 const MAX_TAGS = 50_000;
@@ -28,13 +28,12 @@ export type { UpstreamManifest };
 
 /** GET a manifest (by tag, or by digest `want`), checked: see readManifest. */
 export function getManifest(ups: RegistryUpstreams, name: string, ref: string, want?: Digest): Promise<UpstreamManifest> {
-  const req = { method: 'GET' as const, name, path: `manifests/${ref}`, headers: { accept: UPSTREAM_ACCEPT } };
-  return ups.fetch(req, { resolvesTag: want === undefined }, (res) => readManifest(res, want, ref));
+  return ups.fetch(manifestRequest('GET', name, ref), { resolvesTag: want === undefined }, (res) => readManifest(res, want, ref));
 }
 
 /** HEAD a tag (which Docker Hub does not count against its rate limit): the digest it points at now. */
 export async function headManifest(ups: RegistryUpstreams, name: string, tag: string): Promise<{ digest?: string; upstream: string }> {
-  const res = await ups.send({ method: 'HEAD', name, path: `manifests/${tag}`, headers: { accept: UPSTREAM_ACCEPT } }, { resolvesTag: true });
+  const res = await ups.send(manifestRequest('HEAD', name, tag), { resolvesTag: true });
   await drain(res);
   if (res.status !== 200) throw upstreamError(res, 'manifest', { reference: tag });
   return { digest: header(res.headers, 'docker-content-digest'), upstream: res.upstream.id };
@@ -42,7 +41,7 @@ export async function headManifest(ups: RegistryUpstreams, name: string, tag: st
 
 /** HEAD a blob: whether the repository has it upstream, and its size. */
 export async function headBlob(ups: RegistryUpstreams, name: string, digest: Digest): Promise<{ size?: number; upstream: string }> {
-  const res = await ups.send({ method: 'HEAD', name, path: `blobs/${digest.value}` });
+  const res = await ups.send(blobRequest('HEAD', name, digest.value));
   await drain(res);
   if (res.status !== 200) throw upstreamError(res, 'blob', { digest: digest.value });
   const size = Number(header(res.headers, 'content-length'));
@@ -79,7 +78,7 @@ export function blobSource(ups: RegistryUpstreams, name: string, digest: Digest,
       log.warn({ registry: ups.registry, digest: digest.value, upstream: current.id, offset, reason: brokeBecause }, restart ? 'upstream sent wrong bytes; fetching the blob again from the next upstream' : 'blob stream broke');
     }
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-    return ups.fetch({ method: 'GET', name, path: `blobs/${digest.value}`, headers }, { exclude: tried }, async (res) => {
+    return ups.fetch(blobRequest('GET', name, digest.value, headers), { exclude: tried }, async (res) => {
       current = res.upstream;
       if (res.status !== 200 && res.status !== 206) throw upstreamError(res, 'blob', { digest: digest.value });
       const cl = header(res.headers, 'content-length');
@@ -132,7 +131,7 @@ export async function listTags(ups: RegistryUpstreams, name: string, n?: string,
 
 /** One page of the upstream's tag list; `more` is the query of the next page (the upstream's Link). */
 function tagPage(ups: RegistryUpstreams, name: string, query: string | undefined): Promise<{ tags: string[]; more?: string; bytes: number }> {
-  return ups.fetch({ method: 'GET', name, path: 'tags/list', query }, {}, async (res) => {
+  return ups.fetch(tagsRequest(name, query), {}, async (res) => {
     // The tag list's 404 is about the repository ("Listing Tags": NAME_UNKNOWN), not a manifest.
     if (res.status === 404) throw new RegistryError('NAME_UNKNOWN', undefined, { name });
     if (res.status !== 200) throw upstreamError(res, 'manifest', {});
@@ -150,7 +149,7 @@ function tagPage(ups: RegistryUpstreams, name: string, query: string | undefined
  */
 export async function listReferrers(ups: RegistryUpstreams, name: string, subject: Digest, artifactType?: string): Promise<{ manifests: Descriptor[]; filtered: boolean; tagSchema: boolean }> {
   const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : undefined;
-  const api = await ups.fetch({ method: 'GET', name, path: `referrers/${subject.value}`, query, headers: { accept: MT.ociIndex } }, {}, async (res) => {
+  const api = await ups.fetch(referrersRequest(name, subject.value, MT.ociIndex, query), {}, async (res) => {
     if (res.status === 404) { await drain(res); return undefined; }
     if (res.status !== 200) throw upstreamError(res, 'manifest', { digest: subject.value });
     const doc = await readJson(res, 'not_an_index') as { manifests?: unknown };
@@ -158,7 +157,7 @@ export async function listReferrers(ups: RegistryUpstreams, name: string, subjec
   });
   if (api) return api;
   const tag = `${subject.algorithm.slice(0, 32)}-${subject.encoded.slice(0, 64)}`;
-  return ups.fetch({ method: 'GET', name, path: `manifests/${tag}`, headers: { accept: MT.ociIndex } }, { resolvesTag: true }, async (res) => {
+  return ups.fetch(manifestRequest('GET', name, tag, MT.ociIndex), { resolvesTag: true }, async (res) => {
     if (res.status === 404) { await drain(res); return { manifests: [], filtered: false, tagSchema: true }; }
     if (res.status !== 200) throw upstreamError(res, 'manifest', { tag });
     // The index is whatever clients wrote there: not JSON is no referrers, not an upstream fault.
