@@ -28,8 +28,10 @@ test('list (paged) then watch from its resourceVersion; a closed stream resumes 
   await ns('wother');
   for (let i = 0; i < 5; i++) await api.post(`/api/v1/namespaces/${i % 2 ? 'wa' : 'wb'}/pods`, pod(`p${i}`));
   const m = mirror<Pod>();
-  // Timeouts of 2-4 s: the server ends each watch soon, and sends a BOOKMARK shortly before it does.
-  const r = new Reflector<Pod>({ api, path: '/api/v1/namespaces/wa/pods', pageSize: 2, watchTimeoutSeconds: 2 }, m.h);
+  // Timeouts of 4-7 s: the server ends each watch soon, and sends a BOOKMARK 2 s before it does.
+  // (The API server schedules that bookmark at deadline - 2 s: a 2 s watch gets none, a 3 s one only
+  // if its one-second bookmark tick comes in time, which made this test fail on a busy machine.)
+  const r = new Reflector<Pod>({ api, path: '/api/v1/namespaces/wa/pods', pageSize: 2, watchTimeoutSeconds: 4 }, m.h);
   const all = new Reflector<Pod>({ api, path: '/api/v1/pods', pageSize: 2, watchTimeoutSeconds: 60 }, mirror<Pod>().h);
   const stop = new AbortController();
   const runs = [r.run(stop.signal), all.run(stop.signal)];
