@@ -1,6 +1,7 @@
 // Pure: raw measurements -> rows with ratios and targets -> a text table and a markdown table.
 // Kept free of I/O so the test in test/bench can check every ratio and verdict.
 import type { LoadResult } from './wrk.js';
+import { summarizeSingle, type ColdSingle } from '../cold-single.js';
 
 export const MB = 1e6;
 
@@ -39,6 +40,8 @@ export interface BenchResults {
   manifestByDigest: { regway: Load; distribution: Load };
   blobs: { regway: Load; distribution: Load; nginx: Load; blobBytes: number };
   rss: { regway: RssSummary; distribution?: RssSummary };
+  /** One client, cold, layer by layer; `direct` is the upstream read without a gateway. */
+  coldSingle?: ColdSingle;
 }
 
 /** What the gateway must reach to be worth putting in front of a registry, measured in one run on the 2-core machine. */
@@ -47,6 +50,10 @@ export const TARGETS = {
   minManifestRatio: 10,
   minBlobShareOfNginx: 0.8,
   maxPeakRssBytes: 200 * MB,
+  /** One client, cold: share of the upstream's own speed. */
+  minColdShareOfDirect: 0.6,
+  /** One client, cold: time to first byte over the upstream's own. */
+  maxColdTtfbRatio: 1.5,
 } as const;
 
 export interface Row {
@@ -161,9 +168,29 @@ function rssRow(r: BenchResults): Row {
   };
 }
 
+function coldSingleRows(r: BenchResults): Row[] {
+  const c = r.coldSingle;
+  if (!c?.direct || !c.regway) return [];
+  const [direct, rw] = [summarizeSingle(c.direct), summarizeSingle(c.regway)];
+  const dist = c['distribution-proxy'] ? summarizeSingle(c['distribution-proxy']) : undefined;
+  const share = ratio(rw.mbPerSec, direct.mbPerSec);
+  const ttfb = ratio(rw.ttfbMs, direct.ttfbMs);
+  return [{
+    scenario: 'one client, cold miss (last column: the upstream read directly)', unit: 'MB/s',
+    regway: rw.mbPerSec, distribution: dist?.mbPerSec, nginx: direct.mbPerSec,
+    ratio: share, ratioOf: 'regway/direct', target: `>= ${TARGETS.minColdShareOfDirect.toFixed(2)}`,
+    met: share !== undefined && share >= TARGETS.minColdShareOfDirect,
+  }, {
+    scenario: 'one client, cold miss: time to first byte, median (last column: direct)', unit: 'ms',
+    regway: rw.ttfbMs, distribution: dist?.ttfbMs, nginx: direct.ttfbMs,
+    ratio: ttfb, ratioOf: 'regway/direct', target: `<= ${TARGETS.maxColdTtfbRatio.toFixed(1)}x`,
+    met: ttfb !== undefined && ttfb <= TARGETS.maxColdTtfbRatio,
+  }];
+}
+
 /** Every row of the report: cold pulls first (what a cache is for), then warm hits, then memory. */
 export function buildRows(r: BenchResults): Row[] {
-  return [...coldRows(r), manifestRow('by tag', r.manifestByTag), manifestRow('by digest', r.manifestByDigest), blobRow(r), blobCpuRow(r), rssRow(r)];
+  return [...coldSingleRows(r), ...coldRows(r), manifestRow('by tag', r.manifestByTag), manifestRow('by digest', r.manifestByDigest), blobRow(r), blobCpuRow(r), rssRow(r)];
 }
 
 /** Numbers with a precision that suits their size: 1.00, 12.3, 4567. */
@@ -173,7 +200,7 @@ export function fmt(v: number | undefined, unit = ''): string {
   return v.toFixed(digits);
 }
 
-const HEAD = ['scenario', 'unit', 'regway', 'distribution-proxy', 'nginx', 'ratio', 'target', 'met?'];
+const HEAD = ['scenario', 'unit', 'regway', 'distribution-proxy', 'nginx or limit', 'ratio', 'target', 'met?'];
 
 function cells(r: Row): string[] {
   const verdict = r.met === undefined ? '-' : r.met ? 'yes' : 'NO';
