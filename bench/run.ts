@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { coldPull } from './cold-pull.js';
 import { coldSingle } from './cold-single.js';
+import { farUpstream } from './far-upstream.js';
 import { warmManifests } from './warm-manifests.js';
 import { warmBlobs, largestLayer } from './warm-blobs.js';
 import { HELP, parseOptions, type BenchOptions } from './lib/options.js';
@@ -60,6 +61,9 @@ async function runAll(o: BenchOptions, stops: (() => Promise<void>)[]): Promise<
   }
 
   phase('cold pull');
+  // Separate gateways (fresh caches); not sampled for RSS, which measures the main pair.
+  const far = o.farRateMbit > 0 ? await farUpstream(up, o.clients, o.pullParallel, o.farRateMbit, say) : undefined;
+  if (far && 'skipped' in far) say(`far upstream skipped: ${far.skipped}`);
   const peers2: Peer[] = [regway, dist];
   const mOpts = { durationSec: o.durationSec, warmupSec: o.warmupSec, rounds: o.rounds, connections: o.manifestConnections, threads: o.threads };
   say('warm manifests by tag and by digest (wrk)');
@@ -81,6 +85,7 @@ async function runAll(o: BenchOptions, stops: (() => Promise<void>)[]): Promise<
     blobs: { regway: blobs.regway!, distribution: blobs['distribution-proxy']!, nginx: blobs.nginx!, blobBytes: largestLayer(up).size },
     rss: { regway: rssRegway.stop(), distribution: rssDist.stop() },
     coldSingle: single,
+    ...(far ? { far } : {}),
   };
   return { results, extra: { peerLogs, image: { manifestDigest: up.image.manifestDigest, layers: up.image.layers.map((l) => ({ digest: l.digest, size: l.size })) } } };
 }

@@ -2,6 +2,7 @@
 // Kept free of I/O so the test in test/bench can check every ratio and verdict.
 import type { LoadResult } from './wrk.js';
 import { summarizeSingle, type ColdSingle } from '../cold-single.js';
+import type { FarUpstream } from '../far-upstream.js';
 
 export const MB = 1e6;
 
@@ -42,6 +43,8 @@ export interface BenchResults {
   rss: { regway: RssSummary; distribution?: RssSummary };
   /** One client, cold, layer by layer; `direct` is the upstream read without a gateway. */
   coldSingle?: ColdSingle;
+  /** N clients, cold, the upstream behind a rate-limited link; or why it did not run. */
+  far?: FarUpstream | { skipped: string };
 }
 
 /** What the gateway must reach to be worth putting in front of a registry, measured in one run on the 2-core machine. */
@@ -54,6 +57,9 @@ export const TARGETS = {
   minColdShareOfDirect: 0.6,
   /** One client, cold: time to first byte over the upstream's own. */
   maxColdTtfbRatio: 1.5,
+  /** Far upstream: wall time over the link's limit, and over distribution's. */
+  maxFarOverLimit: 1.2,
+  maxFarOverDistribution: 0.3,
 } as const;
 
 export interface Row {
@@ -188,9 +194,33 @@ function coldSingleRows(r: BenchResults): Row[] {
   }];
 }
 
+function farRows(r: BenchResults): Row[] {
+  const f = r.far;
+  if (!f) return [];
+  const label = `cold pull, upstream behind a shaped link`;
+  if ('skipped' in f) return [{ scenario: `${label}: skipped`, unit: 's', regway: undefined, distribution: undefined, nginx: undefined, ratio: undefined, ratioOf: '-', target: '-', met: undefined, note: f.skipped }];
+  const note = notes(coldProblem('regway', f.regway), coldProblem('distribution', f.distribution));
+  const overLimit = ratio(f.regway.wallMs, f.limitMs);
+  const overDist = ratio(f.regway.wallMs, f.distribution.wallMs);
+  const base = { unit: 's', regway: f.regway.wallMs / 1000, distribution: f.distribution.wallMs / 1000, nginx: f.limitMs / 1000 };
+  return [{
+    scenario: `${label} (${f.rateMbit} Mbit/s), ${f.regway.clients} clients: wall time (last column: the link's limit)`, ...base,
+    ratio: overLimit, ratioOf: 'regway/limit', target: `<= ${TARGETS.maxFarOverLimit.toFixed(1)}x`,
+    met: note ? false : overLimit !== undefined && overLimit <= TARGETS.maxFarOverLimit, note,
+  }, {
+    scenario: `${label} (${f.rateMbit} Mbit/s), ${f.regway.clients} clients: regway vs distribution`, ...base,
+    ratio: overDist, ratioOf: 'regway/distribution', target: `<= ${TARGETS.maxFarOverDistribution.toFixed(1)}x`,
+    met: note ? false : overDist !== undefined && overDist <= TARGETS.maxFarOverDistribution, note,
+  }, {
+    scenario: `${label} (${f.rateMbit} Mbit/s): upstream bytes / image bytes`, unit: 'x',
+    regway: amplification(f.regway), distribution: amplification(f.distribution), nginx: undefined,
+    ratio: ratio(amplification(f.distribution), amplification(f.regway)), ratioOf: 'distribution/regway', target: '-', met: undefined,
+  }];
+}
+
 /** Every row of the report: cold pulls first (what a cache is for), then warm hits, then memory. */
 export function buildRows(r: BenchResults): Row[] {
-  return [...coldSingleRows(r), ...coldRows(r), manifestRow('by tag', r.manifestByTag), manifestRow('by digest', r.manifestByDigest), blobRow(r), blobCpuRow(r), rssRow(r)];
+  return [...coldSingleRows(r), ...coldRows(r), ...farRows(r), manifestRow('by tag', r.manifestByTag), manifestRow('by digest', r.manifestByDigest), blobRow(r), blobCpuRow(r), rssRow(r)];
 }
 
 /** Numbers with a precision that suits their size: 1.00, 12.3, 4567. */
