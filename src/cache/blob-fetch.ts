@@ -41,6 +41,13 @@ async function* skipBytes(body: AsyncIterable<Uint8Array>, n: number): AsyncIter
   }
 }
 
+/** Lets go of a source body that will not be read (frees the upstream connection). */
+function discard(src: SourceBody): void {
+  const b = src.body as AsyncIterable<Uint8Array> & { destroy?: () => void };
+  if (typeof b.destroy === 'function') b.destroy();
+  else void b[Symbol.asyncIterator]().return?.();
+}
+
 /** Raised to every reader when the fetched bytes do not match the digest, or the source broke. */
 export class FetchFailedError extends Error {
   constructor(message: string, readonly kind: 'digest' | 'size' | 'source' | 'restart') {
@@ -108,8 +115,15 @@ export class BlobFetch extends EventEmitter {
   async run(openWriter: () => Promise<BlobWriter>, openSource: OpenSource, maxResumes = 3, maxRestarts = 3): Promise<void> {
     this.openWriter = openWriter;
     try {
-      let sink = await this.openSink();
-      let src = await openSource(0);
+      // The store's writer and the upstream's answer are independent: open both at once (time to first byte).
+      const [opened, asked] = await Promise.allSettled([this.openSink(), openSource(0)]);
+      if (opened.status === 'rejected') {
+        if (asked.status === 'fulfilled') discard(asked.value);
+        throw opened.reason;
+      }
+      if (asked.status === 'rejected') throw asked.reason;
+      let sink = opened.value;
+      let src = asked.value;
       for (let restarts = 0; ; restarts++) {
         this.size = this.expectedSize ?? src.size;
         this.resolveReady();
