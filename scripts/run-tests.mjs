@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs every *.test.ts with Node's test runner. Node 20 does not expand globs, so files are listed here.
-//   --unit : only the tests beside the code (src/), no real servers.
+//   --unit : only the tests beside the code (src/), no real servers, no type check.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, dirname, relative } from 'node:path';
@@ -23,7 +23,8 @@ function find(dir) {
 
 const files = extra.length > 0 ? extra : [...find(join(root, 'src')), ...(unitOnly ? [] : find(join(root, 'test')))].sort();
 // tsx runs tests without type checking: check the whole tree (tests, bench, helpers too) first, and the formatting.
-if (extra.length === 0) {
+// The unit run skips it to stay fast (npm test and `npm run typecheck` do it).
+if (extra.length === 0 && !unitOnly) {
   const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], { stdio: 'inherit', cwd: root });
   if (tsc.status !== 0) {
     process.stderr.write('type check failed (tsc --noEmit): fix the errors above\n');

@@ -33,7 +33,11 @@ async function collect(r: Readable): Promise<Buffer> {
 const digestOf = (b: Buffer) => parseDigest(`sha256:${createHash('sha256').update(b).digest('hex')}`);
 
 async function* chunks(b: Buffer, size = 32 * 1024, pause = 0): AsyncIterable<Uint8Array> {
-  for (let i = 0; i < b.length; i += size) { if (pause) await new Promise((r) => setTimeout(r, pause)); yield b.subarray(i, i + size); }
+  for (let i = 0; i < b.length; i += size) {
+    // the time is the subject: a slow source, so readers attach while the fetch is still running
+    if (pause) await new Promise((r) => setTimeout(r, pause));
+    yield b.subarray(i, i + size);
+  }
 }
 
 describe('BlobFetch restarts on bad bytes', () => {

@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { text } from 'node:stream/consumers';
 import type { StorageDriver } from './driver.js';
 import { NotFoundError } from './driver.js';
+import { BlobStore } from './blob-store.js';
+import { parseDigest } from '../oci/digest.js';
 import { waitFor } from '../testing/wait.js';
 
 async function readAll(d: StorageDriver, key: string, range?: { start: number; end: number }): Promise<Buffer> {
@@ -109,8 +111,14 @@ export function driverSuite(name: string, make: () => Promise<{ driver: StorageD
       await assert.rejects(d.read('r/missing', { start: 0, end: 1 }), NotFoundError);
     });
 
-    it('touch (when a driver has it) marks an object used without changing it', async (t) => {
-      if (!d.touch) { t.skip(`${d.name} has no touch()`); return; }
+    it('touch marks an object used without changing it (a driver without touch: the blob store\'s touch is a no-op)', async () => {
+      if (!d.touch) {
+        // Object storage has no cheap mtime update: eviction there goes by write time, and callers must not fail.
+        await d.put('t/obj', Buffer.from('same'));
+        await new BlobStore(d, 'cache').touch(parseDigest(`sha256:${'0'.repeat(64)}`));
+        assert.equal((await d.get('t/obj'))?.toString(), 'same');
+        return;
+      }
       await d.put('t/obj', Buffer.from('same'));
       const before = (await d.stat('t/obj'))!.mtimeMs;
       // The clock must move past the object's mtime for a newer one to be visible: time passing is the subject here.

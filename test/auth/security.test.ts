@@ -10,6 +10,7 @@ import { pushImage, sha256 as sha } from '../helpers/images.js';
 import { removeTempDir } from '../helpers/proc.js';
 import { USERS, basic, startAuthGateway } from './fixtures.js';
 import type { HostedGateway } from '../hosted/gateway.js';
+import { waitFor } from '../helpers/wait.js';
 
 
 describe('client auth and access rules', () => {
@@ -199,7 +200,8 @@ describe('client auth and access rules', () => {
     await call('GET', '/v2/local/app/manifests/v1', { authorization: basic('bob', USERS.bob) });
     const p = await call('POST', '/v2/local/app/blobs/uploads/', { authorization: basic('bob', USERS.bob) });
     await call('PUT', `${p.headers.location}?digest=${sha(randomBytes(0))}`, { authorization: basic('bob', USERS.bob) });
-    await new Promise((r) => setTimeout(r, 100));
+    // Events are recorded once each response is done: wait for the last one, the PUT's.
+    await waitFor(() => seen.filter((e) => e.operation === 'upload' && e.user === 'bob').length >= 2, 'the two upload events', 5_000, { seen: () => seen });
     assert.ok(seen.some((e) => e.operation === 'token' && e.user === 'alice'), JSON.stringify(seen));
     assert.ok(seen.some((e) => e.operation === 'manifest' && e.user === 'bob'));
     assert.ok(seen.filter((e) => e.operation === 'upload' && e.user === 'bob').length >= 2);

@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import { request } from 'undici';
 import { freePort } from '../helpers/ports.js';
 import { killTree, makeTempDir, removeTempDir, run } from '../helpers/proc.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'src/cli/main.ts');
@@ -23,12 +24,9 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
+/** waitFor, reporting the gateway's log on a timeout. */
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, log: () => string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; log:\n${log().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitFor(check, what, timeoutMs, { seen: () => `log:\n${log().slice(-3000)}` });
 }
 
 const exited = (c: ChildProcess): Promise<void> => new Promise((r) => { if (c.exitCode !== null || c.signalCode !== null) r(); else c.once('exit', () => r()); });

@@ -2,6 +2,7 @@
 // losing Redis never fails a pull. (The three-process, S3 and kill scenarios are in fleet.test.ts.)
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { freePort } from '../helpers/ports.js';
 import { applyOverrides } from '../../src/config/load.js';
 import { createGateway, type Gateway } from '../../src/server/gateway.js';
 import { silentLogger } from '../../src/obs/logger.js';
+import { waitFor } from '../helpers/wait.js';
 
 const REG = 'registry.coord.test';
 
@@ -42,7 +44,7 @@ describe('fleet coordination through Redis', () => {
       await gw.app.listen({ host: '127.0.0.1', port });
       gws.push({ gw, url: `http://127.0.0.1:${(gw.app.server.address() as AddressInfo).port}` });
     }
-    for (let i = 0; i < 50 && !gws.every((g) => g.gw.coordinator.healthy()); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => gws.every((g) => g.gw.coordinator.healthy()), 'both instances connected to Redis', 10_000);
   });
   after(async () => {
     for (const g of gws) await g.gw.close();
@@ -52,9 +54,15 @@ describe('fleet coordination through Redis', () => {
 
   it('a blob both instances miss at once is fetched from the upstream once; the second streams it from the first', async () => {
     const layer = img.layers[0]!;
-    const get = async (base: string) => { const r = await request(`${base}/v2/${REG}/team/app/blobs/${layer.digest}`); return sha(Buffer.from(await r.body.arrayBuffer())); };
-    const a = get(gws[0]!.url);
-    await new Promise((r) => setTimeout(r, 300)); // g0 owns the fetch by now
+    let receivedA = 0;
+    const get = async (base: string, count = false) => {
+      const r = await request(`${base}/v2/${REG}/team/app/blobs/${layer.digest}`);
+      const h = createHash('sha256');
+      for await (const c of r.body) { h.update(c as Buffer); if (count) receivedA += (c as Buffer).length; }
+      return `sha256:${h.digest('hex')}`;
+    };
+    const a = get(gws[0]!.url, true);
+    await waitFor(() => receivedA > 0, 'the first bytes from g0 (it owns the fetch then)', 10_000);
     const b = get(gws[1]!.url);
     assert.deepEqual(await Promise.all([a, b]), [layer.digest, layer.digest]);
     const gets = (await up.accessLog()).filter((l) => l.method === 'GET' && l.path.endsWith(layer.digest));
@@ -73,7 +81,7 @@ describe('fleet coordination through Redis', () => {
 
   it('with Redis gone, both instances keep serving (degraded, alone)', async () => {
     redis.kill();
-    for (let i = 0; i < 50 && gws.some((g) => g.gw.coordinator.healthy()); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => gws.every((g) => !g.gw.coordinator.healthy()), 'both instances to see Redis gone', 5_000).catch(() => {});
     assert.ok(gws.every((g) => !g.gw.coordinator.healthy()), 'degraded is visible');
     const more = await pushImage(up.url, 'team/app', 'v2', { layers: 1, layerSize: 100_000 });
     for (const g of gws) {

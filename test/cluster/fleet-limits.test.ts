@@ -13,10 +13,12 @@ import { makeTempDir, removeTempDir } from '../helpers/proc.js';
 import { applyOverrides } from '../../src/config/load.js';
 import { createGateway, type Gateway } from '../../src/server/gateway.js';
 import { silentLogger } from '../../src/obs/logger.js';
+import { waitFor } from '../helpers/wait.js';
 
 const REG = 'registry.limits.test';
 const RATE = 2;
 const BURST = 4;
+// the time is the subject: these tests measure rates over wall time; each use below says why
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('fleet-wide rate limits and alert counters through Redis', () => {
@@ -41,7 +43,7 @@ describe('fleet-wide rate limits and alert counters through Redis', () => {
       await gw.app.listen({ host: '127.0.0.1', port });
       gws.push({ gw, dir, url: `http://127.0.0.1:${(gw.app.server.address() as AddressInfo).port}` });
     }
-    for (let i = 0; i < 100 && !gws.every((g) => g.gw.coordinator.healthy()); i++) await sleep(50);
+    await waitFor(() => gws.every((g) => g.gw.coordinator.healthy()), 'both instances connected to Redis', 10_000);
   });
   after(async () => {
     for (const g of gws) { await g.gw.close(); removeTempDir(g.dir); }
@@ -59,7 +61,7 @@ describe('fleet-wide rate limits and alert counters through Redis', () => {
       if (r.statusCode === 200) ok++;
       else if (r.statusCode === 429) { limited++; retryAfter.add(String(r.headers['retry-after'])); }
       else assert.fail(`unexpected status ${r.statusCode}`);
-      await sleep(10);
+      await sleep(10); // the time is the subject: a steady request rate for the bucket to refuse
     }
     return { ok, limited, elapsedS: (Date.now() - t0) / 1000, retryAfter };
   }
@@ -76,24 +78,23 @@ describe('fleet-wide rate limits and alert counters through Redis', () => {
   });
 
   it('pulls spread over the fleet trip the pulls-per-client alert that neither instance would alone', async () => {
-    await sleep(BURST / RATE * 1000 + 500); // let the bucket refill: pulls must not be rate limited here
+    await sleep(BURST / RATE * 1000 + 500); // the time is the subject: the bucket refills, so pulls are not rate limited here
     const pull = async (base: string) => {
       const r = await request(`${base}/v2/${REG}/team/app/manifests/v1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json' } });
       await r.body.dump();
       assert.equal(r.statusCode, 200);
-      await sleep(600); // within the rate, and each instance syncs between pulls
+      await sleep(600); // the time is the subject: pulls stay within the rate (2/s)
     };
     for (let i = 0; i < 3; i++) { await pull(gws[0]!.url); await pull(gws[1]!.url); }
-    await sleep(200);
-    const alerts = gws.flatMap((g) => g.gw.obs.alerts.recent().filter((a) => a.rule === 'pulls-per-client'));
+    const alerts = await waitFor(() => { const l = gws.flatMap((g) => g.gw.obs.alerts.recent().filter((a) => a.rule === 'pulls-per-client')); return l.length >= 1 && l; }, 'the pulls-per-client alert', 5_000).catch(() => []);
     assert.ok(alerts.length >= 1, 'six pulls over two instances (three each) exceed the threshold of five fleet-wide');
     assert.ok(alerts[0]!.value > 5, `alert value ${alerts[0]!.value}`);
   });
 
   it('without Redis each instance limits alone and keeps serving', async () => {
     redis.kill();
-    for (let i = 0; i < 100 && gws.some((g) => g.gw.coordinator.healthy()); i++) await sleep(20);
-    await sleep(BURST / RATE * 1000 + 500);
+    await waitFor(() => gws.every((g) => !g.gw.coordinator.healthy()), 'both instances to see Redis gone', 5_000);
+    await sleep(BURST / RATE * 1000 + 500); // the time is the subject: the buckets refill before the measurement
     const r = await hammer(3000);
     const perInstance = 2 * (BURST + RATE * r.elapsedS);
     assert.ok(r.ok >= perInstance - 3 && r.ok <= perInstance + 2, `admitted ${r.ok}: each instance's own bucket (~${perInstance.toFixed(1)} together)`);

@@ -12,6 +12,7 @@ import { pushImage, type PushedImage } from '../helpers/images.js';
 import { startNginx, type Nginx } from '../helpers/nginx.js';
 import { startInstance, type Instance } from '../helpers/instance.js';
 import { freePort } from '../helpers/ports.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MB = 1024 * 1024;
 const REG = 'registry.fleet.test';
@@ -19,8 +20,11 @@ const IMAGE_MB = Number(process.env.FLEET_IMAGE_MB ?? 200);
 const CLIENTS = Number(process.env.FLEET_CLIENTS ?? 30);
 const agent = new Agent({ connections: 256, bodyTimeout: 120_000, headersTimeout: 120_000 });
 
-/** A client that pulls every blob and retries (with Range from what it has) when a connection dies. */
-async function pullAll(lb: string, img: PushedImage): Promise<void> {
+/**
+ * A client that pulls every blob and retries (with Range from what it has) when a connection dies.
+ * `progress.bytes` counts what it received, for tests that act in the middle of the pulls.
+ */
+async function pullAll(lb: string, img: PushedImage, progress: { bytes: number } = { bytes: 0 }): Promise<void> {
   for (const b of [img.config, ...img.layers]) {
     const h = createHash('sha256');
     let got = 0;
@@ -28,12 +32,12 @@ async function pullAll(lb: string, img: PushedImage): Promise<void> {
       try {
         const r = await request(`${lb}/v2/${REG}/team/big/blobs/${b.digest}`, { dispatcher: agent, headers: got > 0 ? { range: `bytes=${got}-` } : {} });
         if (r.statusCode !== 200 && r.statusCode !== 206) throw new Error(`status ${r.statusCode}`);
-        for await (const c of r.body) { h.update(c as Buffer); got += (c as Buffer).length; }
+        for await (const c of r.body) { h.update(c as Buffer); got += (c as Buffer).length; progress.bytes += (c as Buffer).length; }
         if (got !== b.size) throw new Error(`short: ${got}/${b.size}`);
         break;
       } catch (e) {
         if (attempt >= 4) throw new Error(`blob ${b.digest} failed after retries: ${(e as Error).message}`);
-        await new Promise((r) => setTimeout(r, 200));
+        await new Promise((r) => setTimeout(r, 200)); // the time is the subject: a client's pause before it retries
       }
     }
     assert.equal(`sha256:${h.digest('hex')}`, b.digest);
@@ -94,13 +98,15 @@ describe('a fleet of three instances on shared S3 storage with Redis coordinatio
     const { instances, lb } = await fleet(bucket);
     try {
       const before = (await upstreamBlobGets()).length;
-      const pulls = Promise.all(Array.from({ length: CLIENTS }, () => pullAll(lb.url, img)));
-      await new Promise((r) => setTimeout(r, 1500));
+      const progress = { bytes: 0 };
+      const pulls = Promise.all(Array.from({ length: CLIENTS }, () => pullAll(lb.url, img, progress)));
+      // Kill an instance in the middle: once the clients have a quarter of their bytes.
+      const imageBytes = [img.config, ...img.layers].reduce((n, b) => n + b.size, 0);
+      await waitFor(() => progress.bytes >= (CLIENTS * imageBytes) / 4, 'a quarter of the pulled bytes', 300_000, { seen: () => `${progress.bytes} of ${CLIENTS * imageBytes} bytes` });
       instances[0]!.kill();
       await pulls;
       const gets = (await upstreamBlobGets()).slice(before);
       const bytes = gets.reduce((n, g) => n + g.bytes, 0);
-      const imageBytes = [img.config, ...img.layers].reduce((n, b) => n + b.size, 0);
       assert.ok(bytes / imageBytes < 2, `upstream amplification with a killed instance: ${(bytes / imageBytes).toFixed(2)}x`);
       const s3 = ceph.client();
       const objs = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'regway/blobs/' }));

@@ -7,6 +7,7 @@ import { loginAttemptsSuite } from '../../src/limits/login-attempts.suite.js';
 import { LoginBackoff } from '../../src/limits/token-bucket.js';
 import { RedisLoginAttempts } from '../../src/cluster/redis-backoff.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 
 async function connect(url: string): Promise<Redis> {
   const r = new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 500 });
@@ -43,7 +44,7 @@ it('failures spread over two instances add up: the second instance makes the gue
 it('without Redis each instance backs off on its own count and logins keep working', async () => {
   const a = new RedisLoginAttempts(ra, new LoginBackoff(2, 2000, 10_000));
   server.kill();
-  for (let i = 0; i < 100 && ra.status === 'ready'; i++) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => ra.status !== 'ready', 'the Redis client to notice the server is gone', 5_000, { seen: () => ra.status });
   assert.equal(await a.wait('10.2.2.2', 'bob'), 0);
   await a.failed('10.2.2.2', 'bob');
   await a.failed('10.2.2.2', 'bob');

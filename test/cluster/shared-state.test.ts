@@ -7,6 +7,7 @@ import { RedisCoordinator } from '../../src/cluster/redis-coordinator.js';
 import { redisTokens } from '../../src/cluster/redis-tokens.js';
 import { TokenCache } from '../../src/auth/tokens.js';
 import { silentLogger } from '../../src/obs/logger.js';
+import { waitFor } from '../helpers/wait.js';
 
 let redis: RedisServer;
 let a: RedisCoordinator;
@@ -16,7 +17,7 @@ before(async () => {
   redis = await startRedis();
   a = new RedisCoordinator(redis.url, { instance: 'a', url: 'http://127.0.0.1:1' }, 2000, silentLogger());
   b = new RedisCoordinator(redis.url, { instance: 'b', url: 'http://127.0.0.1:2' }, 2000, silentLogger());
-  for (let i = 0; i < 100 && !(a.healthy() && b.healthy()); i++) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => a.healthy() && b.healthy(), 'both coordinators connected to Redis', 10_000);
 });
 after(async () => { await a?.close(); await b?.close(); await redis?.stop(); });
 
@@ -34,13 +35,13 @@ it('an upstream token fetched by one instance serves the others until it expires
 it('an alert is claimed by one instance per cooldown', async () => {
   const [x, y] = await Promise.all([a.claimOnce('alert:pulls-per-client:10.0.0.1', 500), b.claimOnce('alert:pulls-per-client:10.0.0.1', 500)]);
   assert.deepEqual([x, y].sort(), [false, true]);
-  await new Promise((r) => setTimeout(r, 600));
+  await new Promise((r) => setTimeout(r, 600)); // the time is the subject: the cooldown (500 ms) must pass
   assert.equal(await b.claimOnce('alert:pulls-per-client:10.0.0.1', 500), true, 'after the cooldown it fires again');
 });
 
 it('without Redis, every instance fires and fetches on its own', async () => {
   redis.kill();
-  for (let i = 0; i < 100 && a.healthy(); i++) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => !a.healthy(), 'the coordinator to see Redis gone', 5_000);
   assert.equal(await a.claimOnce('alert:x:y', 1000), true);
   assert.equal(await b.claimOnce('alert:x:y', 1000), true);
   let fetches = 0;

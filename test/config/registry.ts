@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { waitFor } from '../helpers/wait.js';
 
 export interface Registry {
   /** host:port, e.g. 127.0.0.1:41234 */
@@ -56,7 +57,7 @@ export async function startRegistry(opts: { htpasswd?: string } = {}): Promise<R
   child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
   const host = `127.0.0.1:${port}`;
   const url = `http://${host}`;
-  await waitFor(async () => { const r = await fetch(`${url}/v2/`); return r.status === 200 || r.status === 401; }, () => out);
+  await waitFor(async () => { const r = await fetch(`${url}/v2/`); return r.status === 200 || r.status === 401; }, 'docker-registry to answer /v2/', 20_000, { seen: () => `output so far:\n${out}` });
   return {
     host, url, log: () => out,
     stop: () => new Promise<void>((resolve) => {
@@ -65,15 +66,6 @@ export async function startRegistry(opts: { htpasswd?: string } = {}): Promise<R
       child.kill('SIGTERM');
     }),
   };
-}
-
-export async function waitFor(check: () => Promise<boolean>, diag: () => string, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { if (await check()) return; } catch { /* not up yet */ }
-    if (Date.now() > end) throw new Error(`timed out waiting; output so far:\n${diag()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const sha = (b: Buffer): string => 'sha256:' + createHash('sha256').update(b).digest('hex');

@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { applyCommand } from '../../src/runtimes/commands.js';
-import { htpasswdLine, pushImage, startRegistry, waitFor, type Registry } from './registry.js';
+import { htpasswdLine, pushImage, startRegistry, type Registry } from './registry.js';
 import { startGateway } from '../helpers/gateway.js';
+import { waitFor } from '../helpers/wait.js';
 
 const USER = 'alice';
 const PASSWORD = 's3:cr&t <"pw">';
@@ -54,7 +55,7 @@ function shAsync(cmd: string, args: string[], env: Record<string, string> = {}):
 
 /** The registry's log arrives over a pipe, read only while the event loop runs (spawnSync blocks it): wait for it. */
 async function assertLogged(reg: Registry, re: RegExp): Promise<void> {
-  await waitFor(async () => re.test(reg.log()), () => `no request matching ${re} in the registry log:\n${reg.log()}`, 5000);
+  await waitFor(() => re.test(reg.log()), `a request matching ${re} in the registry log`, 5000, { seen: () => reg.log() });
 }
 
 const mirrorSpec = (targets: string, extra = ''): string =>
@@ -107,7 +108,7 @@ test('ctr pulls through the rendered hosts.toml, and the mirror sees ns=docker.i
   children.push(ctd);
   let log = '';
   ctd.stderr?.on('data', (b: Buffer) => { log += b.toString(); });
-  await waitFor(async () => sh('ctr', ['-a', sock, 'version']).status === 0, () => log);
+  await waitFor(() => sh('ctr', ['-a', sock, 'version']).status === 0, 'containerd to answer `ctr version`', 20_000, { seen: () => log });
   const pull = sh('ctr', ['-a', sock, 'images', 'pull', '--hosts-dir', join(root, 'etc/containerd/certs.d'), 'docker.io/library/ctrimg:latest']);
   assert.equal(pull.status, 0, pull.out + log);
   await assertLogged(mirror, /\/v2\/library\/ctrimg\/manifests\/latest\?ns=docker\.io/);
@@ -127,11 +128,11 @@ test('dockerd pulls docker.io images through the mirror after apply --reload (SI
   dockerd.stderr?.on('data', (b: Buffer) => { log += b.toString(); });
   dockerd.stdout?.on('data', (b: Buffer) => { log += b.toString(); });
   const docker = (...a: string[]): { status: number | null; out: string } => sh('docker', ['-H', `unix://${sock}`, ...a]);
-  await waitFor(async () => docker('version').status === 0, () => log, 60000);
+  await waitFor(() => docker('version').status === 0, 'dockerd to answer `docker version`', 60_000, { seen: () => log });
   assert.notEqual(docker('pull', 'dockerimg:latest').status, 0, 'pulled without a mirror?');
 
   await apply(mirrorSpec('docker-daemon, docker-config', `  - host: ${secured.host}\n    credentials: {username: ${USER}, password: {env: PW}}\ndocker: {maxConcurrentDownloads: 2}\n`), root, true);
-  await waitFor(async () => /Reloaded configuration/.test(log), () => log);
+  await waitFor(() => /Reloaded configuration/.test(log), 'dockerd to reload its configuration', 20_000, { seen: () => log });
   const pull = docker('pull', 'dockerimg:latest');
   assert.equal(pull.status, 0, pull.out + log);
   await assertLogged(mirror, /"(HEAD|GET) \/v2\/library\/dockerimg\/manifests\/latest/);

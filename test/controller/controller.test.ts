@@ -23,6 +23,7 @@ import { runDoctor } from '../../src/diagnose/doctor/index.js';
 import type { DoctorOptions } from '../../src/controller/doctor-contract.js';
 import type { KubeEvent, Lease, ObjectList, ServiceAccount } from '../../src/controller/k8s-types.js';
 import { silentLogger } from '../../src/obs/logger.js';
+import { waitFor } from '../helpers/wait.js';
 
 const NS = 'team-a';
 const cp = useControlPlane({
@@ -75,15 +76,7 @@ after(async () => {
   if (dir) removeTempDir(dir);
 });
 
-async function until<T>(f: () => Promise<T | undefined> | T | undefined, what: string, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(f: () => Promise<T | undefined> | T | undefined, what: string, ms = 60_000): Promise<T> => waitFor(f, what, ms) as Promise<T>;
 
 async function ours(pod: string, reason?: string): Promise<KubeEvent[]> {
   const list = await cp().api.get<ObjectList<KubeEvent>>(`/api/v1/namespaces/${NS}/events`);

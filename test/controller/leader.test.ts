@@ -8,18 +8,17 @@ import { useControlPlane } from '../helpers/kube.js';
 import { isKubeStatus, type KubeApi } from '../../src/controller/kube-client.js';
 import { LeaderElector } from '../../src/controller/leader.js';
 import type { Lease } from '../../src/controller/k8s-types.js';
+import { waitFor } from '../helpers/wait.js';
 
 const cp = useControlPlane({ setup: async (c) => { await c.api.post('/api/v1/namespaces', { metadata: { name: 'regway-system' } }); } });
 const getLease = (): Promise<Lease> => cp().api.get<Lease>('/apis/coordination.k8s.io/v1/namespaces/regway-system/leases/regway-controller');
 
 const T = { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 150 };
 
+/** waitFor, returning how long the wait took (ms). */
 async function until(cond: () => boolean, what: string, ms = 15_000): Promise<number> {
   const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(cond, what, ms);
   return Date.now() - start;
 }
 
@@ -56,6 +55,7 @@ test('two replicas: one leader; graceful release hands over at once; a dead lead
     await until(() => a.leading, 'replica-a to lead');
     const b = candidate(api, 'replica-b', all);
     // b keeps campaigning for several lease renewals but never leads while a renews.
+    // the time is the subject: b must not lead during two lease durations while a renews
     await new Promise((r) => setTimeout(r, T.leaseDurationMs * 2));
     assert.equal(b.leading, false);
     let lease = await getLease();
@@ -78,7 +78,7 @@ test('two replicas: one leader; graceful release hands over at once; a dead lead
     // A third replica joins; then b dies without releasing: c takes over only after the lease ran out.
     const k = killable(api);
     const c = candidate(k.api, 'replica-c', all);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 300)); // the time is the subject: c campaigns (two retry periods) and must not lead
     assert.equal(c.leading, false);
     b.stop.abort();
     await b.run;

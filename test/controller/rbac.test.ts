@@ -14,6 +14,7 @@ import { freePort } from '../helpers/ports.js';
 import { withParentDeathSignal } from '../helpers/proc.js';
 import { createPod, kubeletEvent, setWaiting, type SimPod } from './kubelet.js';
 import type { KubeEvent, Lease, ObjectList } from '../../src/controller/k8s-types.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SA = 'system:serviceaccount:regway-system:regway-controller';
@@ -33,15 +34,7 @@ const cp = useControlPlane({
 
 interface Replica { id: string; child: ChildProcess; out: () => string; exited: Promise<number | null>; metricsPort: () => Promise<number> }
 
-async function until<T>(f: () => Promise<T | undefined> | T | undefined, what: string, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(f: () => Promise<T | undefined> | T | undefined, what: string, ms = 60_000): Promise<T> => waitFor(f, what, ms) as Promise<T>;
 
 function startReplica(id: string, deadRegistry: string): Replica {
   // setpriv --pdeathsig (when present): the replicas die with this process, even if it is SIGKILLed.

@@ -11,6 +11,7 @@ import { FakeApiServer } from './fake-apiserver.js';
 import { kubeApiFromConfig, loadKubeConfig, KubeApiError } from '../../src/controller/kube-client.js';
 import { Reflector, backoffDelay } from '../../src/controller/watch.js';
 import type { Pod } from '../../src/controller/k8s-types.js';
+import { waitFor } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'regway-watch-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,13 +20,7 @@ function pod(name: string, ns = 'default'): Pod {
   return { metadata: { name, namespace: ns }, spec: { containers: [{ name: 'app', image: 'x:1' }] } };
 }
 
-async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = async (cond: () => boolean, what: string, ms = 10_000): Promise<void> => { await waitFor(cond, what, ms); };
 
 function mirror(): { objs: Map<string, Pod>; log: string[]; h: ConstructorParameters<typeof Reflector<Pod>>[1] } {
   const objs = new Map<string, Pod>();

@@ -18,6 +18,7 @@ import { startDockerd, type Dockerd } from '../helpers/clients.js';
 import { startDistribution, type Distribution } from '../helpers/distribution.js';
 import { pushImage } from '../helpers/images.js';
 import { makeTempDir, removeTempDir, run, type RunResult } from '../helpers/proc.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ANSIBLE = join(ROOT, 'deploy/ansible');
@@ -99,13 +100,6 @@ async function mirrors(): Promise<string[]> {
   const r = await dockerd.docker(['info', '--format', '{{json .RegistryConfig.Mirrors}}']);
   return JSON.parse(r.stdout) as string[];
 }
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test('the regway.node role: check mode changes nothing, the first run installs and applies, the second changes nothing; dockerd reloaded only for daemon.json', async () => {
   const original = daemonJson();
@@ -123,7 +117,7 @@ test('the regway.node role: check mode changes nothing, the first run installs a
   assert.match(first.out, /RUNNING HANDLER \[regway\.node\.node : regway reload dockerd by signal\]/);
   const daemon = JSON.parse(daemonJson()) as Record<string, unknown>;
   assert.deepEqual(daemon, { 'max-concurrent-uploads': 3, 'registry-mirrors': ['https://mirror.example.internal'], 'insecure-registries': [] });
-  await until(() => reloads() === 1, 'dockerd to reload');
+  await waitFor(() => reloads() === 1, 'dockerd to reload', 30_000, { seen: () => `${reloads()} reloads` });
   assert.deepEqual(await mirrors(), ['https://mirror.example.internal/'], 'dockerd runs with the new mirror');
   // Credentials went to the clients' files: the docker CLI pulls with them, podman's auth.json has them.
   const auth = JSON.parse(readFileSync(join(root, 'root/.docker/config.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
@@ -180,7 +174,7 @@ test('the seed\'s way, credentials as "auths" in daemon.json: a real dockerd ref
     auths: { [reg.host]: { auth: Buffer.from(`${USER.user}:${USER.password}`).toString('base64') } } }, null, 2));
   const pid = Number(readFileSync(join(root, 'var/run/docker.pid'), 'utf8'));
   process.kill(pid, 'SIGHUP');
-  await until(() => /the following directives don't match any configuration option: 127\.0\.0\.1:\d+/.test(readFileSync(dockerd.logFile, 'utf8')), 'dockerd to reject daemon.json');
+  await waitFor(() => /the following directives don't match any configuration option: 127\.0\.0\.1:\d+/.test(readFileSync(dockerd.logFile, 'utf8')), 'dockerd to reject daemon.json', 30_000, { seen: () => readFileSync(dockerd.logFile, 'utf8').slice(-1500) });
   assert.deepEqual(await mirrors(), ['https://mirror.example.internal/'], 'the reload failed: the old mirror is still in use');
   // regway leaves the key (it is not regway's) but says what is wrong, in the play output too.
   const warned = await playbook(vars());

@@ -12,6 +12,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
 import { runDoctor } from '../../src/diagnose/doctor/index.js';
 import { absent, get, isolated, show } from './fixtures/assert.js';
+import { waitFor } from '../helpers/wait.js';
 
 let dist: Distribution;
 let img: PushedImage;
@@ -100,7 +101,10 @@ test('a server whose accept queue is full: TCP_TIMEOUT', async () => {
   try {
     const port = Number(await new Promise<string>((r) => p.stdout!.once('data', (d: Buffer) => r(d.toString().trim()))));
     for (let i = 0; i < 3; i++) fillers.push(connect(port, '127.0.0.1').on('error', () => undefined));
-    await new Promise((r) => setTimeout(r, 300));
+    // Backlog 1: the kernel completes two handshakes into the accept queue, then drops SYNs.
+    await waitFor(() => fillers.filter((s) => !s.connecting).length >= 2, 'the accept queue to fill (two queued connections)', 10_000, {
+      seen: () => `${fillers.filter((s) => !s.connecting).length} connected`,
+    });
     const r = await runDoctor(`127.0.0.1:${port}/x/y:1`, { ...isolated(tmp), timeoutMs: 1500 });
     get(r, 'TCP_TIMEOUT');
   } finally {

@@ -17,6 +17,7 @@ import { makeTempDir, removeTempDir } from '../helpers/proc.js';
 import { USERS, startAuthGateway } from '../auth/fixtures.js';
 import type { HostedGateway } from '../hosted/gateway.js';
 import { absent, get, isolated, show } from './fixtures/assert.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('through a gateway whose upstream is down', () => {
   let dist: Distribution;
@@ -37,14 +38,18 @@ describe('through a gateway whose upstream is down', () => {
     await gw.inflight.drain(10_000);
     await dist.stop();
     // Wait (an event, not a sleep) until the tag is past its TTL and the gateway answers from its cache.
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const r = await request(`${gw.url}/v2/${dist.host}/team/cached/manifests/1`, { method: 'HEAD', headers: { 'user-agent': toolUserAgent('doctor') } });
-      await r.body.dump();
-      if (r.headers['x-regway-cache'] === 'stale') break;
-      if (Date.now() > deadline) throw new Error(`the gateway never served stale: ${r.statusCode} ${String(r.headers['x-regway-cache'])}`);
-      await new Promise((res) => setTimeout(res, 200));
-    }
+    let last = '';
+    await waitFor(
+      async () => {
+        const r = await request(`${gw.url}/v2/${dist.host}/team/cached/manifests/1`, { method: 'HEAD', headers: { 'user-agent': toolUserAgent('doctor') } });
+        await r.body.dump();
+        last = `${r.statusCode} ${String(r.headers['x-regway-cache'])}`;
+        return r.headers['x-regway-cache'] === 'stale';
+      },
+      'the gateway to serve the tag stale',
+      30_000,
+      { seen: () => last },
+    );
   });
   after(async () => {
     await gw?.stop();

@@ -32,6 +32,7 @@ describe('concurrent cold pulls', () => {
     const q = `ns=${up.host}`;
     const clients = Array.from({ length: 20 }, async (_, i) => {
       // Stagger a little so later clients join fetches already under way (read from disk, then follow live).
+      // the time is the subject: clients arrive spread over 300 ms, at every stage of the fetches
       await new Promise((r) => setTimeout(r, i * 15));
       const m = await request(`${gw.url}/v2/team/big/manifests/v1?${q}`, { headers: { accept: img.mediaType } });
       assert.equal(m.statusCode, 200);

@@ -11,6 +11,7 @@ import { startDistribution, type Distribution } from '../helpers/distribution.js
 import { pushImage, type PushedImage } from '../helpers/images.js';
 import { startNginx, type Nginx } from '../helpers/nginx.js';
 import { startInstance, type Instance } from '../helpers/instance.js';
+import { waitFor } from '../helpers/wait.js';
 
 const REG = 'registry.shutdown.test';
 let up: Distribution;
@@ -42,7 +43,7 @@ it('SIGTERM twice during a download: the download completes with exact bytes, th
       gw.signal('SIGTERM');
       // Two signals sent back to back may be merged by the kernel (standard signals do not queue):
       // send the second once the first is being handled, as a group signal's second copy can be.
-      for (let i = 0; i < 100 && !/shutting down/.test(readFileSync(gw.logFile, 'utf8')); i++) await new Promise((r) => setTimeout(r, 20));
+      await waitFor(() => /shutting down/.test(readFileSync(gw.logFile, 'utf8')), 'the first SIGTERM handled ("shutting down" in the log)', 5_000, { seen: () => readFileSync(gw.logFile, 'utf8').slice(-1500) });
       gw.signal('SIGTERM');
     }
   }
@@ -50,13 +51,9 @@ it('SIGTERM twice during a download: the download completes with exact bytes, th
   assert.equal(bytes, layer.size);
   assert.equal(`sha256:${hash.digest('hex')}`, layer.digest);
   // The process finishes its shutdown and exits on its own: then nothing listens on its port.
-  let exited = false;
-  for (let i = 0; i < 150 && !exited; i++) {
-    exited = await request(`${gw.url}/healthz`, { reset: true }).then(async (r) => { await r.body.dump(); return false; }, () => true);
-    if (!exited) await new Promise((r) => setTimeout(r, 100));
-  }
+  const refused = () => request(`${gw.url}/healthz`, { reset: true }).then(async (r) => { await r.body.dump(); return false; }, () => true);
+  await waitFor(refused, 'the process to exit (nothing listening on its port)', 15_000, { seen: () => `still answering; its log:\n${readFileSync(gw.logFile, 'utf8').slice(-1500)}` });
   const log = readFileSync(gw.logFile, 'utf8');
-  assert.ok(exited, `the process exited; its log:\n${log.slice(-1500)}`);
   assert.match(log, /shutting down: finishing in-flight requests/);
   assert.match(log, /already shutting down/, 'the second signal was absorbed, not fatal');
 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand, DeleteObjectCommand, CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { freePort } from './ports.js';
 import { makeTempDir, removeTempDir, run, runOk, spawnDaemon, stopDaemon, type Daemon } from './proc.js';
+import { waitFor } from './wait.js';
 
 export interface Ceph {
   /** http://127.0.0.1:PORT of the radosgw S3 endpoint (path-style buckets). */
@@ -100,13 +101,11 @@ function logTails(w: string, lines = 25): string {
 }
 
 async function until(what: string, w: string, deadline: number, check: () => Promise<boolean>, daemons: Daemon[]): Promise<void> {
-  for (;;) {
-    if (await check().catch(() => false)) { if (process.env.REGWAY_CEPH_TIMING) console.error(`ceph: ${what} at ${new Date().toISOString()}`); return; }
-    const dead = daemons.find((d) => d.hasExited());
-    if (dead) throw new Error(`ceph: a daemon (pid ${dead.pid}) exited while waiting for ${what}\n${logTails(w)}`);
-    if (Date.now() > deadline) throw new Error(`ceph: timed out waiting for ${what}\n${logTails(w)}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
+  // Done when the check holds, or when a daemon died (then nothing will change).
+  const seen = await waitFor(async () => (daemons.find((d) => d.hasExited()) ?? (await check()) ?? false), `ceph: ${what}`, Math.max(0, deadline - Date.now()), { interval: 150 })
+    .catch((e: Error) => { throw new Error(`${e.message}\n${logTails(w)}`); });
+  if (seen !== true) throw new Error(`ceph: a daemon (pid ${seen.pid}) exited while waiting for ${what}\n${logTails(w)}`);
+  if (process.env.REGWAY_CEPH_TIMING) console.error(`ceph: ${what} at ${new Date().toISOString()}`);
 }
 
 export function rgwClient(endpoint: string, accessKey: string, secretKey: string, region = 'us-east-1'): S3Client {

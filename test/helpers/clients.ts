@@ -16,6 +16,7 @@ import {
   type RunResult,
 } from './proc.js';
 import type { BasicAuth } from './images.js';
+import { waitFor } from './wait.js';
 
 export type { RunResult } from './proc.js';
 
@@ -313,13 +314,8 @@ export async function startContainerd(): Promise<Containerd> {
   const namespace = 'regway-test';
   const ctr = (args: string[], timeoutMs = 120_000): Promise<RunResult> =>
     run('ctr', ['--address', socket, '--namespace', namespace, ...args], { env, timeoutMs });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (d.hasExited()) break;
-    if (existsSync(socket) && (await ctr(['version'], 5_000)).code === 0) break;
-    if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // Up when `ctr version` answers; a daemon that exited ends the wait too (checked below).
+  await waitFor(async () => d.hasExited() || (existsSync(socket) && (await ctr(['version'], 5_000)).code === 0), 'containerd to answer `ctr version`', 30_000).catch(() => undefined);
   if (d.hasExited() || (await ctr(['version'], 5_000)).code !== 0) {
     const log = readFileSync(logFile, 'utf8');
     await stopDaemon(d, 1_000);
@@ -483,15 +479,9 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
   const cliEnv = { ...env, DOCKER_CONFIG: cliConfig, DOCKER_HOST: `unix://${socket}`, DOCKER_CLI_HINTS: 'false' };
   const docker = (args: string[], o: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> =>
     run('docker', ['-H', `unix://${socket}`, ...args], { env: cliEnv, timeoutMs: o.timeoutMs ?? 120_000, input: o.input });
-  const deadline = Date.now() + 60_000;
-  let ok = false;
-  while (!d.hasExited() && Date.now() < deadline) {
-    if (existsSync(socket) && (await docker(['version'], { timeoutMs: 10_000 })).code === 0) {
-      ok = true;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  // Up when `docker version` answers; a daemon that exited ends the wait too.
+  const ok = await waitFor(async () => (d.hasExited() ? 'exited' : existsSync(socket) && (await docker(['version'], { timeoutMs: 10_000 })).code === 0 && 'up'), 'dockerd to answer `docker version`', 60_000, { interval: 250 })
+    .then((s) => s === 'up', () => false);
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;

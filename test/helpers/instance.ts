@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import { request } from 'undici';
 import { freePort } from './ports.js';
 import { makeTempDir, removeTempDir, spawnDaemon, stopDaemon, killTree, type Daemon } from './proc.js';
+import { waitFor } from './wait.js';
 
 export interface Instance { url: string; port: number; dir: string; logFile: string; configFile: string; stop(): Promise<void>; kill(): void; signal(sig: NodeJS.Signals): void }
 
@@ -22,15 +23,13 @@ export async function startInstance(config: Record<string, unknown>, env: NodeJS
   const d: Daemon = spawnDaemon(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--config', file, ...args], {
     stdoutFile: logFile, cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
   });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try { const r = await request(`http://127.0.0.1:${p}/healthz`); await r.body.dump(); if (r.statusCode === 200) break; } catch { /* not yet */ }
-    if (d.hasExited() || Date.now() > deadline) {
-      const { readFileSync } = await import('node:fs');
-      killTree(d.pid);
-      throw new Error(`regway instance did not start:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  // Up when /healthz says 200; a process that exited ends the wait too.
+  const healthy = async () => { const r = await request(`http://127.0.0.1:${p}/healthz`); await r.body.dump(); return r.statusCode === 200; };
+  const started = await waitFor(async () => (d.hasExited() ? 'exited' : (await healthy()) && 'up'), 'the regway instance to answer /healthz with 200', 30_000).catch((e: Error) => e.message);
+  if (started !== 'up') {
+    const { readFileSync } = await import('node:fs');
+    killTree(d.pid);
+    throw new Error(`regway instance did not start (${started}):\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
   }
   return {
     url: `http://127.0.0.1:${p}`, port: p, dir, logFile, configFile: file,

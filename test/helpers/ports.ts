@@ -1,6 +1,7 @@
 // Loopback port and readiness helpers for integration tests.
 import { createServer } from 'node:net';
 import { request } from 'node:http';
+import { waitFor } from './wait.js';
 
 /**
  * Asks the kernel for an unused port on 127.0.0.1. The port is released before returning, so a
@@ -44,14 +45,5 @@ function probe(url: string, perTryMs: number): Promise<number> {
  */
 export async function waitForHttp(url: string, timeoutMs = 15_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  while (Date.now() < deadline) {
-    try {
-      return await probe(url, Math.min(2_000, Math.max(100, deadline - Date.now())));
-    } catch (err) {
-      lastErr = err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`waitForHttp(${url}) timed out after ${timeoutMs} ms: ${String(lastErr)}`);
+  return waitFor(() => probe(url, Math.min(2_000, Math.max(100, deadline - Date.now()))), `an HTTP answer from ${url}`, timeoutMs);
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { freePort } from './ports.js';
 import { makeTempDir, removeTempDir, spawnDaemon, stopDaemon, killTree } from './proc.js';
 import { connect } from 'node:net';
+import { waitFor } from './wait.js';
 
 export interface RedisServer { url: string; port: number; stop(): Promise<void>; kill(): void }
 
@@ -12,12 +13,10 @@ export async function startRedis(opts: { password?: string } = {}): Promise<Redi
   const port = await freePort();
   const auth = opts.password ? ['--requirepass', opts.password] : [];
   const d = spawnDaemon('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...auth], { stdoutFile: join(dir, 'redis.log') });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => { const s = connect(port, '127.0.0.1', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });
-    if (ok) break;
-    if (Date.now() > deadline) { killTree(d.pid); throw new Error('redis-server did not start'); }
-    await new Promise((r) => setTimeout(r, 50));
+  const accepts = () => new Promise<boolean>((r) => { const s = connect(port, '127.0.0.1', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });
+  try { await waitFor(accepts, `redis-server to accept connections on ${port}`, 10_000); } catch (e) {
+    killTree(d.pid);
+    throw new Error(`redis-server did not start: ${(e as Error).message}`);
   }
   return {
     url: `redis://127.0.0.1:${port}`, port,

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { Client, request } from 'undici';
 import { startHostedGateway, type HostedGateway } from './gateway.js';
 import { sha256 as sha } from '../helpers/images.js';
+import { waitFor } from '../helpers/wait.js';
 
 
 async function call(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: Buffer) {
@@ -31,21 +32,19 @@ function files(dir: string): string[] {
   return out;
 }
 
-async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) { if (await fn()) return; await new Promise((r) => setTimeout(r, 50)); }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-/** Sends headers and part of a body announced longer, then drops the connection. */
-async function sendAndVanish(port: number, method: string, path: string, headers: Record<string, string>, part: Buffer): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => {
-      s.write(`${method} ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
-      s.write(part, () => setTimeout(() => { s.destroy(); resolve(); }, 100));
-    });
-    s.on('error', reject);
-  });
+/**
+ * Sends headers and part of a body announced longer, then drops the connection once `started`
+ * holds (the server has begun writing what it got).
+ */
+async function sendAndVanish(port: number, method: string, path: string, headers: Record<string, string>, part: Buffer, started: () => boolean): Promise<void> {
+  const s = connect(port, '127.0.0.1');
+  try {
+    await new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('error', reject); });
+    s.on('error', () => {});
+    s.write(`${method} ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+    s.write(part);
+    await waitFor(started, `the server to start writing the partial ${method} body`, 15_000);
+  } finally { s.destroy(); }
 }
 
 describe('hosted uploads: restarts, disconnects, bad input', () => {
@@ -77,16 +76,16 @@ describe('hosted uploads: restarts, disconnects, bad input', () => {
     const p = await call(gw.url, 'POST', '/v2/local/cut/blobs/uploads/');
     const loc = String(p.headers.location);
     const id = loc.split('/').pop()!;
-    await sendAndVanish(gw.port, 'PATCH', loc, { 'content-length': '100000', 'content-range': '0-99999', 'content-type': 'application/octet-stream' }, randomBytes(40_000));
-    await until('the aborted chunk to be dropped', () => files(join(storage, '_tmp')).length === 0);
+    await sendAndVanish(gw.port, 'PATCH', loc, { 'content-length': '100000', 'content-range': '0-99999', 'content-type': 'application/octet-stream' }, randomBytes(40_000), () => files(join(storage, '_tmp')).length > 0);
+    await waitFor(() => files(join(storage, '_tmp')).length === 0, 'the aborted chunk to be dropped', 15_000, { seen: () => files(join(storage, '_tmp')) });
     const st = await call(gw.url, 'GET', loc);
     assert.equal(st.status, 204);
     assert.equal(st.headers.range, '0-0', 'the offset did not move');
     assert.deepEqual(files(join(storage, 'hosted', 'uploads', id)), ['state.json'], 'no chunk was kept');
     // Monolithic: the blob must not appear at its digest.
     const whole = randomBytes(80_000);
-    await sendAndVanish(gw.port, 'POST', `/v2/local/cut/blobs/uploads/?digest=${sha(whole)}`, { 'content-length': String(whole.length) }, whole.subarray(0, 30_000));
-    await until('the aborted write to be dropped', () => files(join(storage, '_tmp')).length === 0);
+    await sendAndVanish(gw.port, 'POST', `/v2/local/cut/blobs/uploads/?digest=${sha(whole)}`, { 'content-length': String(whole.length) }, whole.subarray(0, 30_000), () => files(join(storage, '_tmp')).length > 0);
+    await waitFor(() => files(join(storage, '_tmp')).length === 0, 'the aborted write to be dropped', 15_000, { seen: () => files(join(storage, '_tmp')) });
     assert.equal((await call(gw.url, 'HEAD', `/v2/local/cut/blobs/${sha(whole)}`)).status, 404);
     assert.ok(!files(join(storage, 'hosted', 'blobs')).some((f) => f.endsWith(sha(whole).slice(7))), 'no partial blob on disk');
     // And the session still accepts the upload afterwards.

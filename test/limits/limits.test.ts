@@ -10,6 +10,7 @@ import { USERS, basic, startAuthGateway } from '../auth/fixtures.js';
 import { removeTempDir } from '../helpers/proc.js';
 import type { RequestEvent } from '../../src/obs/events.js';
 import { sha256 as sha } from '../helpers/images.js';
+import { waitFor } from '../helpers/wait.js';
 
 
 async function call(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: Buffer) {
@@ -121,14 +122,13 @@ describe('limits', () => {
       s.write(randomBytes(10)); // the request stays in progress
       held.push(s);
     }
-    await new Promise((r) => setTimeout(r, 300));
-    const third = await call(gw.url, 'GET', '/v2/');
+    // The two PATCHes hold both slots once the gateway has read their headers: until then a third
+    // request may still pass, after that it must be refused.
+    const third = await waitFor(async () => { const r = await call(gw.url, 'GET', '/v2/'); return r.status === 429 && r; }, 'a third request refused while two uploads hold both slots');
     assert.equal(third.status, 429);
     assert.ok(Number(third.headers['retry-after']) >= 1);
     for (const s of held) s.destroy();
-    let status = 0;
-    for (let i = 0; i < 50 && status !== 200; i++) { await new Promise((r) => setTimeout(r, 100)); status = (await call(gw.url, 'GET', '/v2/')).status; }
-    assert.equal(status, 200, 'slots are released when the clients go away');
+    await waitFor(async () => (await call(gw.url, 'GET', '/v2/')).status === 200, 'slots released when the clients go away (GET /v2/ -> 200)', 5_000);
   });
 
   it('X-Forwarded-For is believed only from trusted proxies', async () => {
@@ -139,7 +139,7 @@ describe('limits', () => {
     assert.equal((await call(trusting.url, 'GET', '/v2/', { 'x-forwarded-for': '10.0.0.1' })).status, 200);
     assert.equal((await call(trusting.url, 'GET', '/v2/', { 'x-forwarded-for': '10.0.0.2' })).status, 200, 'another client behind the proxy has its own bucket');
     assert.equal((await call(trusting.url, 'GET', '/v2/', { 'x-forwarded-for': '10.0.0.1' })).status, 429);
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => seen.length >= 3, 'three request events recorded', 5_000, { seen: () => seen.map((e) => e.clientIp) });
     assert.deepEqual(seen.map((e) => e.clientIp), ['10.0.0.1', '10.0.0.2', '10.0.0.1']);
     assert.equal((await call(plain.url, 'GET', '/v2/', { 'x-forwarded-for': '10.0.0.1' })).status, 200);
     assert.equal((await call(plain.url, 'GET', '/v2/', { 'x-forwarded-for': '10.0.0.2' })).status, 429, 'a forged header does not buy a new bucket');

@@ -11,6 +11,7 @@ import { skopeoCopy, ociLayoutDigest, podmanPull, startContainerd, writeHostsTom
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
 import type { SloReport } from '../../src/obs/slo.js';
 import { startObsGateway, auditLines, origin, type ObsGateway } from './setup.js';
+import { waitFor } from '../helpers/wait.js';
 
 const PRIVATE = 'registry.example.com';
 const PLATFORMS = [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }];
@@ -32,10 +33,17 @@ describe('each real client pull counts exactly once', () => {
   });
   after(async () => { await gw?.stop(); await up?.stop(); if (tmp) removeTempDir(tmp); });
 
-  /** Pull lines added since the last call (after the client finished, its events are all recorded). */
+  /**
+   * Pull lines added since the last call. The client has finished; its events are recorded as its
+   * responses end and the file is written a tick later: wait for a new pull line, with the file
+   * holding every line audited so far (so a second pull line, if any, is in it too).
+   */
   async function newPulls(): Promise<Record<string, any>[]> {
-    await new Promise((r) => setTimeout(r, 300));
-    const pulls = auditLines(gw.auditPath).filter((l) => l.event.action === 'image-pull');
+    const pulls = await waitFor(() => {
+      const all = auditLines(gw.auditPath);
+      const p = all.filter((l) => l.event.action === 'image-pull');
+      return p.length > seen && all.length === gw.obs.audit.lines && p;
+    }, 'a new image-pull line in the audit file', 10_000, { seen: () => `${auditLines(gw.auditPath).length} lines in the file, ${gw.obs.audit.lines} audited, ${seen} pulls before` });
     const added = pulls.slice(seen);
     seen = pulls.length;
     return added;

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { startDistribution, type Distribution } from '../helpers/distribution.js';
 import { pushImage } from '../helpers/images.js';
 import type { HttpSink } from '../../src/obs/audit/forwarders.js';
-import { startObsGateway, scriptedPull, pool, startReceiver, startBlackhole, auditLines, waitFor, origin, type ObsGateway, type Receiver } from './setup.js';
+import { startObsGateway, scriptedPull, pool, startReceiver, startBlackhole, auditLines, origin, type ObsGateway, type Receiver } from './setup.js';
+import { waitFor } from '../helpers/wait.js';
 
 const IMAGE = 'registry.example.com/team/app';
 
@@ -31,10 +32,10 @@ describe('audit forwarding over HTTP', () => {
     it('every line arrives, in order, as NDJSON, after retries', async () => {
       for (let i = 0; i < 20; i++) assert.equal((await scriptedPull(gw.url, IMAGE, 'v1')).status, 200);
       // The last response's event is written just after the client has its body: wait for it.
-      await waitFor(() => auditLines(gw.auditPath).length >= 20 * 4, 10_000, 'audit lines');
+      await waitFor(() => auditLines(gw.auditPath).length >= 20 * 4, 'audit lines', 10_000);
       const fileLines = auditLines(gw.auditPath).map((l) => JSON.stringify(l));
       assert.equal(fileLines.length, 20 * 4);
-      await waitFor(() => rx.bodies.flatMap((b) => b.body.split('\n').filter(Boolean)).length >= fileLines.length, 15_000, 'forwarded lines');
+      await waitFor(() => rx.bodies.flatMap((b) => b.body.split('\n').filter(Boolean)).length >= fileLines.length, 'forwarded lines', 15_000);
       const got = rx.bodies.flatMap((b) => b.body.split('\n').filter(Boolean)).map((l) => JSON.stringify(JSON.parse(l)));
       assert.deepEqual(got, fileLines);
       assert.ok(rx.bodies.every((b) => b.headers['content-type'] === 'application/x-ndjson' && b.headers['x-api-key'] === 'k'));

@@ -97,11 +97,3 @@ export async function startBlackhole(): Promise<{ url: string; stop(): Promise<v
   const port = (server.address() as AddressInfo).port;
   return { url: `http://127.0.0.1:${port}/ingest`, stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
 }
-
-export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { WebhookNotifier } from '../../src/obs/alerts/webhooks.js';
 import type { Alert } from '../../src/obs/alerts/engine.js';
 import { freePort } from '../helpers/ports.js';
-import { startReceiver, waitFor } from './setup.js';
+import { startReceiver } from './setup.js';
+import { waitFor } from '../helpers/wait.js';
 
 const alert: Alert = { id: 'a1', time: Date.UTC(2026, 0, 1), rule: 'failed-logins', key: '10.1.2.3', clientIp: '10.1.2.3', severity: 'critical', summary: '12 failed logins from 10.1.2.3 within 15 min', value: 12, threshold: 10, windowMs: 900_000 };
 
@@ -15,7 +16,7 @@ describe('WebhookNotifier', () => {
     rx.failFirst(2);
     const n = new WebhookNotifier([{ url: `${rx.url}/json`, format: 'json', headers: {} }, { url: `${rx.url}/slack`, format: 'slack', headers: {} }], { retries: 4, timeoutMs: 2000, backoffMs: 20 });
     n.send(alert);
-    await waitFor(() => n.delivered === 2, 10_000, 'deliveries');
+    await waitFor(() => n.delivered === 2, 'deliveries', 10_000);
     const json = JSON.parse(rx.bodies.find((b) => b.path === '/json')!.body);
     assert.deepEqual(json, { version: 1, source: 'regway', status: 'firing', alert });
     const slack = JSON.parse(rx.bodies.find((b) => b.path === '/slack')!.body);
@@ -30,7 +31,7 @@ describe('WebhookNotifier', () => {
     const n = new WebhookNotifier([{ url: `http://127.0.0.1:${await freePort()}/hook`, format: 'json', headers: {} }], { retries: 2, timeoutMs: 1000, backoffMs: 10 });
     n.send(alert);
     assert.deepEqual([n.delivered, n.failed], [0, 0], 'delivery happens after send() returned, off the caller path');
-    await waitFor(() => n.failed === 1, 10_000, 'give-up');
+    await waitFor(() => n.failed === 1, 'give-up', 10_000);
     assert.equal(n.delivered, 0);
     await n.close();
   });

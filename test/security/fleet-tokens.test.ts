@@ -15,6 +15,7 @@ import { upstreamSchema } from '../../src/config/schema.js';
 import { fleetKeyPrefix } from '../../src/server/gateway.js';
 import { applyOverrides } from '../../src/config/load.js';
 import { silentLogger } from '../../src/obs/logger.js';
+import { waitFor } from '../helpers/wait.js';
 
 let redis: RedisServer;
 let coord: RedisCoordinator;
@@ -25,7 +26,7 @@ let issued = 0;
 before(async () => {
   redis = await startRedis();
   coord = new RedisCoordinator(redis.url, { instance: 'a', url: 'http://127.0.0.1:1' }, 2000, silentLogger());
-  for (let i = 0; i < 100 && !coord.healthy(); i++) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => coord.healthy(), 'the coordinator connected to Redis', 10_000);
   // One registry, one realm on its own host: tokens name the user they were issued to; "secret" is
   // readable with admin's token only.
   registry = await startScriptedUpstream();

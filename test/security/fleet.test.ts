@@ -20,6 +20,7 @@ import { createGateway, fleetKeyPrefix, type Gateway } from '../../src/server/ga
 import { signPeerRequest } from '../../src/cluster/peer-auth.js';
 import { silentLogger } from '../../src/obs/logger.js';
 import type { Config } from '../../src/config/schema.js';
+import { waitFor } from '../helpers/wait.js';
 
 const REG = 'fleet.sec.test';
 const TOKEN = 'fleet-security-secret-0123456789';
@@ -56,7 +57,7 @@ describe('the fleet trusts only its peers', () => {
     gw = await createGateway(config, silentLogger());
     await gw.app.listen({ host: '127.0.0.1', port });
     url = `http://127.0.0.1:${(gw.app.server.address() as AddressInfo).port}`;
-    for (let i = 0; i < 100 && !gw.coordinator.healthy(); i++) await new Promise((res) => setTimeout(res, 20));
+    await waitFor(() => gw.coordinator.healthy(), 'the gateway connected to Redis', 10_000);
   });
   after(async () => { await gw?.close(); r?.disconnect(); await up?.stop(); await redis?.stop(); removeTempDir(dir); });
 
@@ -150,7 +151,7 @@ describe('the fleet trusts only its peers', () => {
     const ok = await createGateway(make('redis-secret-pass'), silentLogger());
     const no = await createGateway(make(), silentLogger());
     try {
-      for (let i = 0; i < 100 && !ok.coordinator.healthy(); i++) await new Promise((res) => setTimeout(res, 20));
+      await waitFor(() => ok.coordinator.healthy(), 'the gateway with the Redis password to connect', 10_000).catch(() => {});
       assert.equal(ok.coordinator.healthy(), true);
       assert.equal(no.coordinator.healthy(), false);
     } finally { await ok.close(); await no.close(); await locked.stop(); }

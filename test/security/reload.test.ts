@@ -11,16 +11,11 @@ import { startInstance } from '../helpers/instance.js';
 import { pushImage } from '../helpers/images.js';
 import { USERS, basic, writeHtpasswd } from '../auth/fixtures.js';
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
+import { waitFor } from '../helpers/wait.js';
 
 async function waitForLog(file: string, re: RegExp, after = 0, ms = 15_000): Promise<string> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const text = readFileSync(file, 'utf8').slice(after);
-    const m = text.split('\n').find((l) => re.test(l));
-    if (m) return m;
-    if (Date.now() > end) throw new Error(`log never matched ${re}:\n${text.slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const text = () => readFileSync(file, 'utf8').slice(after);
+  return waitFor(() => text().split('\n').find((l) => re.test(l)), `a log line matching ${re}`, ms, { seen: () => text().slice(-2000) });
 }
 
 it('SIGHUP applies access rules, groups and hosted patterns at once, revoking tokens already issued; restart-only settings are listed', async () => {

@@ -17,6 +17,7 @@ import type { HostedGateway } from '../hosted/gateway.js';
 import { makeCert } from '../controller/certs.js';
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
 import { tlsWarnings } from '../../src/server/tls.js';
+import { waitFor } from '../helpers/wait.js';
 
 function h2get(session: ClientHttp2Session, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -65,7 +66,7 @@ describe('HTTP/2 and TLS', () => {
     } finally { session.close(); }
     const file = join(gw.storage, '_obs', 'audit', 'audit.jsonl');
     const read = () => { try { return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean); } catch { return []; } };
-    for (let i = 0; i < 200 && read().length < 3; i++) await new Promise((r) => setTimeout(r, 25));
+    await waitFor(() => read().length >= 3, 'three audit lines', 5_000, { seen: () => read() });
     const lines = read();
     assert.ok(lines.length >= 3, `${lines.length} audit lines: ${lines.join('\n')}`);
     for (const l of lines) {

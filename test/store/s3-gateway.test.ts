@@ -87,6 +87,7 @@ describe('gateway on S3 storage (Ceph RGW)', { timeout: 300_000 }, () => {
     const layer = big.layers[0]!;
     const url = `${gw1.url}/v2/${PRIVATE}/team/big/blobs/${layer.digest}`;
     const got = await Promise.all(Array.from({ length: 10 }, async (_, i) => {
+      // the time is the subject: clients arrive spread over 200 ms, joining the fetch at every stage
       await new Promise((r) => setTimeout(r, i * 20));
       return digestOf(url);
     }));

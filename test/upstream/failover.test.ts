@@ -12,6 +12,7 @@ import { buildImage, pushBuiltImage, type BuiltImage, sha256 as sha } from '../h
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startNginx, type Nginx } from '../helpers/nginx.js';
 import { freePort } from '../helpers/ports.js';
+import { waitFor } from '../helpers/wait.js';
 
 const REG = 'registry.failover.test';
 const MB = 1024 * 1024;
@@ -76,7 +77,7 @@ describe('failover across upstreams', () => {
         return { status: r.statusCode, digest: `sha256:${h.digest('hex')}`, n: received };
       })();
       // Kill the primary once bytes are flowing (not at a fixed time: a loaded machine may be slower).
-      for (let i = 0; i < 400 && received < 512 * 1024; i++) await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => received >= 512 * 1024, 'the first 512 KiB of the blob through the primary', 10_000, { seen: () => `${received} bytes` });
       assert.ok(received < layer.size, 'the primary was killed before the blob was complete');
       front.kill();
       const got = await reading;
@@ -153,11 +154,15 @@ describe('failover across upstreams', () => {
     const gw = await startGateway({ registries: { [REG]: upstreams(slow.url) } });
     try {
       const layer = img.layers[1]!;
+      let received = 0;
       const running = (async () => {
         const r = await request(`${gw.url}/v2/${REG}/team/app/blobs/${layer.digest}`);
-        return sha(Buffer.from(await r.body.arrayBuffer()));
+        const h = createHash('sha256');
+        for await (const c of r.body) { h.update(c as Buffer); received += (c as Buffer).length; }
+        return `sha256:${h.digest('hex')}`;
       })();
-      await new Promise((r) => setTimeout(r, 500));
+      // Reload once the pull is under way: bytes are flowing from the old primary.
+      await waitFor(() => received > 0, 'the first bytes of the running pull', 10_000);
       const { applyOverrides } = await import('../../src/config/load.js');
       await gw.reload(applyOverrides({ storage: { path: gw.storage }, registries: { [REG]: upstreams(secondary.url) } }, {}));
       assert.equal(await running, layer.digest, 'the pull under way finished on the old upstream');

@@ -8,15 +8,12 @@ import { request } from 'undici';
 import { startDistribution } from '../helpers/distribution.js';
 import { pushImage } from '../helpers/images.js';
 import { startInstance } from '../helpers/instance.js';
+import { waitFor } from '../helpers/wait.js';
 
 const REG = 'registry.reload.test';
 
 async function waitForLog(file: string, re: RegExp, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!re.test(readFileSync(file, 'utf8'))) {
-    if (Date.now() > end) throw new Error(`log never matched ${re}:\n${readFileSync(file, 'utf8').slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitFor(() => re.test(readFileSync(file, 'utf8')), `a log line matching ${re}`, ms, { seen: () => readFileSync(file, 'utf8').slice(-2000) });
 }
 
 /** A `regway serve` process on the blue registry, and the green one to switch to. */

@@ -61,7 +61,7 @@ it('stale-if-error stops once the mapping is older than maxStale', async () => {
     assert.equal(stale.statusCode, 200);
     assert.equal(stale.headers['x-regway-cache'], 'stale');
     assert.match(String(stale.headers.warning), /^299 - "/);
-    await new Promise((r) => setTimeout(r, 1700));
+    await new Promise((r) => setTimeout(r, 1700)); // the time is the subject: maxStale (1.5 s) must pass
     const expired = await get();
     await expired.body.dump();
     assert.equal(expired.statusCode, 502, 'too old to serve: the client hears the upstream is unavailable');

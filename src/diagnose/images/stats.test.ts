@@ -17,6 +17,7 @@ test('pool never runs more than the limit at once and keeps order', async () => 
   const out = await pool([1, 2, 3, 4, 5, 6, 7], 3, async (x) => {
     running++;
     peak = Math.max(peak, running);
+    // the time is the subject: later items finish first, so the order kept is the pool's, not completion order
     await new Promise((r) => setTimeout(r, 5 * (8 - x)));
     running--;
     return x * 10;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { toEcs, ecsLine, isoTime } from './ecs.js';
 import { RotatingFile } from './rotating-file.js';
 import { AuditLog } from './audit-log.js';
+import { waitFor } from '../../testing/wait.js';
 import type { ObservedEvent } from '../pulls.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'regway-audit-'));
@@ -56,8 +57,8 @@ describe('RotatingFile', () => {
     const f = new RotatingFile(path, { maxSize: 1000, intervalMs: 0, keep: 3, now: () => (t += 1000) });
     for (let i = 0; i < 200; i++) f.write(JSON.stringify({ i, pad: 'x'.repeat(40) }) + '\n');
     await f.close();
-    await new Promise((r) => setTimeout(r, 100)); // pruning is asynchronous
-    const files = readdirSync(join(dir, 'size')).sort();
+    // Pruning is asynchronous: wait until it has brought the directory down to the kept files.
+    const files = (await waitFor(() => { const l = readdirSync(join(dir, 'size')); return l.length <= 4 && l; }, 'pruning down to 3 rotated files + the current one', 10_000, { seen: () => readdirSync(join(dir, 'size')) })).sort();
     assert.equal(files.length, 4, files.join(','));
     const all = files.flatMap((n) => readFileSync(join(dir, 'size', n), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).i as number));
     for (const n of files) assert.ok(readFileSync(join(dir, 'size', n)).length <= 1000, n);

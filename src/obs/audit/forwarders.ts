@@ -10,16 +10,33 @@ export interface LineSink {
   readonly dropped: number;
 }
 
-/** Lines to stdout, for a log shipper reading the container's output. Dropped if stdout backs up. */
+/**
+ * Lines to stdout, for a log shipper reading the container's output. Dropped if stdout backs up.
+ * Writes to a pipe are asynchronous on POSIX (a container's stdout is one), so `close` waits for
+ * the lines still buffered: the gateway exits right after it, and they would be lost.
+ */
 export class StdoutSink implements LineSink {
   readonly name = 'stdout';
   dropped = 0;
+  /** Lines handed to the stream and not yet flushed by it. */
+  private unflushed = 0;
+  private flushed: (() => void) | undefined;
   constructor(private readonly out: NodeJS.WritableStream & { writableLength?: number } = process.stdout, private readonly maxBuffered = 8 * 1024 * 1024) {}
   write(line: string): void {
     if ((this.out.writableLength ?? 0) > this.maxBuffered) { this.dropped++; return; }
-    this.out.write(line);
+    this.unflushed++;
+    this.out.write(line, () => {
+      if (--this.unflushed === 0) this.flushed?.();
+    });
   }
-  async close(): Promise<void> {}
+  /** Waits up to `graceMs` for the buffered lines to reach the stream's destination. */
+  async close(graceMs = 2_000): Promise<void> {
+    if (this.unflushed === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise<void>((r) => { this.flushed = r; }), new Promise<void>((r) => { timer = setTimeout(r, graceMs); timer.unref(); })]);
+    clearTimeout(timer);
+    this.flushed = undefined;
+  }
 }
 
 interface HttpSinkOptions {
