@@ -12,6 +12,7 @@ import { kubeApiFromConfig, loadKubeConfig, KubeApiError } from '../../src/contr
 import { Reflector, backoffDelay } from '../../src/controller/watch.js';
 import type { Pod } from '../../src/controller/k8s-types.js';
 import { waitFor } from '../helpers/wait.js';
+import { mirror } from './mirror.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'regway-watch-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,19 +23,6 @@ function pod(name: string, ns = 'default'): Pod {
 
 const until = async (cond: () => boolean, what: string, ms = 10_000): Promise<void> => { await waitFor(cond, what, ms); };
 
-function mirror(): { objs: Map<string, Pod>; log: string[]; h: ConstructorParameters<typeof Reflector<Pod>>[1] } {
-  const objs = new Map<string, Pod>();
-  const log: string[] = [];
-  return {
-    objs, log,
-    h: {
-      replace: (items) => { objs.clear(); for (const p of items) objs.set(p.metadata.name!, p); log.push(`replace:${items.length}`); },
-      added: (p) => { objs.set(p.metadata.name!, p); log.push(`added:${p.metadata.name}`); },
-      modified: (p) => { objs.set(p.metadata.name!, p); log.push(`modified:${p.metadata.name}`); },
-      deleted: (p) => { objs.delete(p.metadata.name!); log.push(`deleted:${p.metadata.name}`); },
-    },
-  };
-}
 
 test('API errors back off exponentially, then list-watch recovers', async () => {
   const s = await new FakeApiServer({ dir }).start();

@@ -8,6 +8,7 @@ import { useControlPlane } from '../helpers/kube.js';
 import { Reflector } from '../../src/controller/watch.js';
 import type { KubeEvent, Pod } from '../../src/controller/k8s-types.js';
 import { waitFor } from '../helpers/wait.js';
+import { mirror } from './mirror.js';
 
 const cp = useControlPlane();
 
@@ -17,19 +18,6 @@ function pod(name: string): Pod {
 
 const until = async (cond: () => boolean, what: string, ms = 30_000): Promise<void> => { await waitFor(cond, what, ms); };
 
-function mirror<T extends { metadata: { name?: string } }>(): { objs: Map<string, T>; log: string[]; h: ConstructorParameters<typeof Reflector<T & { metadata: object }>>[1] } {
-  const objs = new Map<string, T>();
-  const log: string[] = [];
-  return {
-    objs, log,
-    h: {
-      replace: (items) => { objs.clear(); for (const p of items) objs.set(p.metadata.name!, p); log.push(`replace:${items.length}`); },
-      added: (p) => { objs.set(p.metadata.name!, p); log.push(`added:${p.metadata.name}`); },
-      modified: (p) => { objs.set(p.metadata.name!, p); log.push(`modified:${p.metadata.name}`); },
-      deleted: (p) => { objs.delete(p.metadata.name!); log.push(`deleted:${p.metadata.name}`); },
-    },
-  };
-}
 
 const ns = async (name: string): Promise<void> => { await cp().api.post('/api/v1/namespaces', { metadata: { name } }); };
 

@@ -1,5 +1,6 @@
 // Progress bars on stderr, only when stderr is a terminal: pipes and CI logs get no control characters.
 import type { WriteStream } from 'node:tty';
+import { fmtBytes } from '../common/http.js';
 
 export interface Progress {
   add(bytes: number, items?: number): void;
@@ -8,17 +9,6 @@ export interface Progress {
 }
 
 export const NO_PROGRESS: Progress = { add() {}, addTotal() {}, done() {} };
-
-function bytes(n: number): string {
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < u.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i ? 1 : 0)} ${u[i]}`;
-}
 
 /** A one-line bar: `label [#####.....]  45% 12.3 MiB/27.0 MiB 3/7`. Redrawn at most every 100 ms. */
 export function progressBar(label: string, stream: NodeJS.WriteStream = process.stderr): Progress {
@@ -35,7 +25,7 @@ export function progressBar(label: string, stream: NodeJS.WriteStream = process.
     const width = Math.max(10, Math.min(40, ((stream as WriteStream).columns ?? 80) - label.length - 45));
     const frac = total ? Math.min(1, done / total) : 0;
     const fill = Math.round(frac * width);
-    stream.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}% ${bytes(done)}/${bytes(total)} ${items}/${totalItems}\x1b[K`);
+    stream.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}% ${fmtBytes(done)}/${fmtBytes(total)} ${items}/${totalItems}\x1b[K`);
   };
   return {
     add(b, n = 0) {
