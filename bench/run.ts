@@ -5,6 +5,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { coldPull } from './cold-pull.js';
+import { coldSingle } from './cold-single.js';
+import { farUpstream } from './far-upstream.js';
 import { warmManifests } from './warm-manifests.js';
 import { warmBlobs, largestLayer } from './warm-blobs.js';
 import { HELP, parseOptions, type BenchOptions } from './lib/options.js';
@@ -33,6 +35,13 @@ async function runAll(o: BenchOptions, stops: (() => Promise<void>)[]): Promise<
   const up = await startUpstream({ layers: o.layers, layerSize: o.layerSize, name: 'bench/app', tag: 'v1' });
   stops.push(() => up.dist.stop());
   if (o.cpuProfDir) mkdirSync(o.cpuProfDir, { recursive: true });
+
+  say('one client, cold: each layer direct from the upstream, then through a fresh regway and distribution proxy');
+  const single = await (async () => {
+    const r1 = await startRegway(up.dist, { bin: o.regwayBin });
+    const d1 = await startDistributionProxy(up.dist.url);
+    try { return await coldSingle(up, [r1, d1]); } finally { await r1.stop(); await d1.stop(); }
+  })();
   const regway = await startRegway(up.dist, { cpuProfDir: o.cpuProfDir, bin: o.regwayBin });
   stops.push(() => regway.stop());
   const dist = await startDistributionProxy(up.dist.url);
@@ -52,6 +61,9 @@ async function runAll(o: BenchOptions, stops: (() => Promise<void>)[]): Promise<
   }
 
   phase('cold pull');
+  // Separate gateways (fresh caches); not sampled for RSS, which measures the main pair.
+  const far = o.farRateMbit > 0 ? await farUpstream(up, o.clients, o.pullParallel, o.farRateMbit, say) : undefined;
+  if (far && 'skipped' in far) say(`far upstream skipped: ${far.skipped}`);
   const peers2: Peer[] = [regway, dist];
   const mOpts = { durationSec: o.durationSec, warmupSec: o.warmupSec, rounds: o.rounds, connections: o.manifestConnections, threads: o.threads };
   say('warm manifests by tag and by digest (wrk)');
@@ -72,6 +84,8 @@ async function runAll(o: BenchOptions, stops: (() => Promise<void>)[]): Promise<
     manifestByDigest: { regway: manifests.byDigest.regway!, distribution: manifests.byDigest['distribution-proxy']! },
     blobs: { regway: blobs.regway!, distribution: blobs['distribution-proxy']!, nginx: blobs.nginx!, blobBytes: largestLayer(up).size },
     rss: { regway: rssRegway.stop(), distribution: rssDist.stop() },
+    coldSingle: single,
+    ...(far ? { far } : {}),
   };
   return { results, extra: { peerLogs, image: { manifestDigest: up.image.manifestDigest, layers: up.image.layers.map((l) => ({ digest: l.digest, size: l.size })) } } };
 }

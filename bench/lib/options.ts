@@ -21,6 +21,8 @@ export interface BenchOptions {
   cpuProfDir: string | undefined;
   /** Another regway entry point (e.g. a build of another branch) for A/B runs. */
   regwayBin: string | undefined;
+  /** The far-upstream scenario's link rate in Mbit/s; 0 skips it. */
+  farRateMbit: number;
   help: boolean;
 }
 
@@ -44,6 +46,7 @@ Options (environment variable in brackets):
   --nginx-workers N|auto     nginx worker_processes                    [BENCH_NGINX_WORKERS] default auto
   --cpu-prof DIR             run regway with node --cpu-prof into DIR  [BENCH_CPU_PROF]
   --regway-bin PATH          regway entry point to run (A/B a build)  [BENCH_REGWAY_BIN]  default bin/regway
+  --far-mbit N               link rate of the far-upstream scenario (root only; 0 skips it) [BENCH_FAR_MBIT] default 400
   --no-docs                  do not rewrite docs/benchmarks.md
   -h, --help                 this text
 
@@ -68,7 +71,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       layers: { type: 'string' }, 'layer-mb': { type: 'string' }, clients: { type: 'string' }, 'pull-parallel': { type: 'string' },
       duration: { type: 'string' }, warmup: { type: 'string' }, rounds: { type: 'string' }, 'manifest-connections': { type: 'string' },
       'blob-connections': { type: 'string' }, threads: { type: 'string' }, 'nginx-workers': { type: 'string' },
-      'cpu-prof': { type: 'string' }, 'regway-bin': { type: 'string' }, 'no-docs': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'cpu-prof': { type: 'string' }, 'regway-bin': { type: 'string' }, 'far-mbit': { type: 'string' }, 'no-docs': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -90,6 +93,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     writeDocs: !f['no-docs'],
     cpuProfDir: pick('cpu-prof', 'BENCH_CPU_PROF'),
     regwayBin: pick('regway-bin', 'BENCH_REGWAY_BIN'),
+    farRateMbit: pick('far-mbit', 'BENCH_FAR_MBIT') === '0' ? 0 : Math.round(num('--far-mbit', pick('far-mbit', 'BENCH_FAR_MBIT'), 400)),
     help: f.help === true,
   };
 }

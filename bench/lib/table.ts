@@ -1,6 +1,8 @@
 // Pure: raw measurements -> rows with ratios and targets -> a text table and a markdown table.
 // Kept free of I/O so the test in test/bench can check every ratio and verdict.
 import type { LoadResult } from './wrk.js';
+import { summarizeSingle, type ColdSingle } from '../cold-single.js';
+import type { FarUpstream } from '../far-upstream.js';
 
 export const MB = 1e6;
 
@@ -39,6 +41,10 @@ export interface BenchResults {
   manifestByDigest: { regway: Load; distribution: Load };
   blobs: { regway: Load; distribution: Load; nginx: Load; blobBytes: number };
   rss: { regway: RssSummary; distribution?: RssSummary };
+  /** One client, cold, layer by layer; `direct` is the upstream read without a gateway. */
+  coldSingle?: ColdSingle;
+  /** N clients, cold, the upstream behind a rate-limited link; or why it did not run. */
+  far?: FarUpstream | { skipped: string };
 }
 
 /** What the gateway must reach to be worth putting in front of a registry, measured in one run on the 2-core machine. */
@@ -47,6 +53,13 @@ export const TARGETS = {
   minManifestRatio: 10,
   minBlobShareOfNginx: 0.8,
   maxPeakRssBytes: 200 * MB,
+  /** One client, cold: share of the upstream's own speed. */
+  minColdShareOfDirect: 0.6,
+  /** One client, cold: time to first byte over the upstream's own. */
+  maxColdTtfbRatio: 1.5,
+  /** Far upstream: wall time over the link's limit, and over distribution's. */
+  maxFarOverLimit: 1.2,
+  maxFarOverDistribution: 0.3,
 } as const;
 
 export interface Row {
@@ -161,9 +174,53 @@ function rssRow(r: BenchResults): Row {
   };
 }
 
+function coldSingleRows(r: BenchResults): Row[] {
+  const c = r.coldSingle;
+  if (!c?.direct || !c.regway) return [];
+  const [direct, rw] = [summarizeSingle(c.direct), summarizeSingle(c.regway)];
+  const dist = c['distribution-proxy'] ? summarizeSingle(c['distribution-proxy']) : undefined;
+  const share = ratio(rw.mbPerSec, direct.mbPerSec);
+  const ttfb = ratio(rw.ttfbMs, direct.ttfbMs);
+  return [{
+    scenario: 'one client, cold miss (last column: the upstream read directly)', unit: 'MB/s',
+    regway: rw.mbPerSec, distribution: dist?.mbPerSec, nginx: direct.mbPerSec,
+    ratio: share, ratioOf: 'regway/direct', target: `>= ${TARGETS.minColdShareOfDirect.toFixed(2)}`,
+    met: share !== undefined && share >= TARGETS.minColdShareOfDirect,
+  }, {
+    scenario: 'one client, cold miss: time to first byte, median (last column: direct)', unit: 'ms',
+    regway: rw.ttfbMs, distribution: dist?.ttfbMs, nginx: direct.ttfbMs,
+    ratio: ttfb, ratioOf: 'regway/direct', target: `<= ${TARGETS.maxColdTtfbRatio.toFixed(1)}x`,
+    met: ttfb !== undefined && ttfb <= TARGETS.maxColdTtfbRatio,
+  }];
+}
+
+function farRows(r: BenchResults): Row[] {
+  const f = r.far;
+  if (!f) return [];
+  const label = `cold pull, upstream behind a shaped link`;
+  if ('skipped' in f) return [{ scenario: `${label}: skipped`, unit: 's', regway: undefined, distribution: undefined, nginx: undefined, ratio: undefined, ratioOf: '-', target: '-', met: undefined, note: f.skipped }];
+  const note = notes(coldProblem('regway', f.regway), coldProblem('distribution', f.distribution));
+  const overLimit = ratio(f.regway.wallMs, f.limitMs);
+  const overDist = ratio(f.regway.wallMs, f.distribution.wallMs);
+  const base = { unit: 's', regway: f.regway.wallMs / 1000, distribution: f.distribution.wallMs / 1000, nginx: f.limitMs / 1000 };
+  return [{
+    scenario: `${label} (${f.rateMbit} Mbit/s), ${f.regway.clients} clients: wall time (last column: the link's limit)`, ...base,
+    ratio: overLimit, ratioOf: 'regway/limit', target: `<= ${TARGETS.maxFarOverLimit.toFixed(1)}x`,
+    met: note ? false : overLimit !== undefined && overLimit <= TARGETS.maxFarOverLimit, note,
+  }, {
+    scenario: `${label} (${f.rateMbit} Mbit/s), ${f.regway.clients} clients: regway vs distribution`, ...base,
+    ratio: overDist, ratioOf: 'regway/distribution', target: `<= ${TARGETS.maxFarOverDistribution.toFixed(1)}x`,
+    met: note ? false : overDist !== undefined && overDist <= TARGETS.maxFarOverDistribution, note,
+  }, {
+    scenario: `${label} (${f.rateMbit} Mbit/s): upstream bytes / image bytes`, unit: 'x',
+    regway: amplification(f.regway), distribution: amplification(f.distribution), nginx: undefined,
+    ratio: ratio(amplification(f.distribution), amplification(f.regway)), ratioOf: 'distribution/regway', target: '-', met: undefined,
+  }];
+}
+
 /** Every row of the report: cold pulls first (what a cache is for), then warm hits, then memory. */
 export function buildRows(r: BenchResults): Row[] {
-  return [...coldRows(r), manifestRow('by tag', r.manifestByTag), manifestRow('by digest', r.manifestByDigest), blobRow(r), blobCpuRow(r), rssRow(r)];
+  return [...coldSingleRows(r), ...coldRows(r), ...farRows(r), manifestRow('by tag', r.manifestByTag), manifestRow('by digest', r.manifestByDigest), blobRow(r), blobCpuRow(r), rssRow(r)];
 }
 
 /** Numbers with a precision that suits their size: 1.00, 12.3, 4567. */
@@ -173,7 +230,7 @@ export function fmt(v: number | undefined, unit = ''): string {
   return v.toFixed(digits);
 }
 
-const HEAD = ['scenario', 'unit', 'regway', 'distribution-proxy', 'nginx', 'ratio', 'target', 'met?'];
+const HEAD = ['scenario', 'unit', 'regway', 'distribution-proxy', 'nginx or limit', 'ratio', 'target', 'met?'];
 
 function cells(r: Row): string[] {
   const verdict = r.met === undefined ? '-' : r.met ? 'yes' : 'NO';

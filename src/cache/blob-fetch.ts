@@ -10,6 +10,15 @@ import type { RepoKey } from '../oci/repo.js';
 
 // Small enough that many concurrent cold streams stay cheap in memory, big enough for few syscalls.
 const READ_CHUNK = 128 * 1024;
+// Received bytes not yet on the spool: past this the fetch waits for the disk (memory stays bounded).
+const MAX_UNFLUSHED = 8 * 1024 * 1024;
+// Bytes already on the spool still kept in memory, so readers close behind the download never read the file.
+const KEEP_FLUSHED = 4 * 1024 * 1024;
+// One spool write takes the queued chunks up to this size: few syscalls, one thread-pool hop each.
+const MAX_WRITE = 1024 * 1024;
+
+/** A received chunk at its offset in the blob. */
+interface Piece { start: number; buf: Buffer }
 
 export type { OpenSource, SourceBody } from '../upstream/verbs.js';
 import type { OpenSource, SourceBody } from '../upstream/verbs.js';
@@ -32,6 +41,13 @@ async function* skipBytes(body: AsyncIterable<Uint8Array>, n: number): AsyncIter
   }
 }
 
+/** Lets go of a source body that will not be read (frees the upstream connection). */
+function discard(src: SourceBody): void {
+  const b = src.body as AsyncIterable<Uint8Array> & { destroy?: () => void };
+  if (typeof b.destroy === 'function') b.destroy();
+  else void b[Symbol.asyncIterator]().return?.();
+}
+
 /** Raised to every reader when the fetched bytes do not match the digest, or the source broke. */
 export class FetchFailedError extends Error {
   constructor(message: string, readonly kind: 'digest' | 'size' | 'source' | 'restart') {
@@ -41,18 +57,26 @@ export class FetchFailedError extends Error {
 }
 
 /**
- * One upstream download of one blob, shared by every client that wants it. Bytes are written to
- * the driver's writer (whose local file doubles as the spool) while any number of readers follow
- * through positional reads of that file: a late reader starts from what is already on disk and
- * then follows the live download; nothing is held in memory. The digest is checked at the end: on
- * mismatch the write is aborted and every reader is destroyed with an error, so no client sees a
- * clean end of wrong bytes.
+ * One upstream download of one blob, shared by every client that wants it. Received bytes go to a
+ * bounded window in memory and, in the background, to the driver's writer (whose local file
+ * doubles as the spool). Readers close behind the download are fed from the window (no disk read,
+ * no copy); a late or slow reader reads the spool file and catches up. The download never waits
+ * for a reader, only for the disk when more than MAX_UNFLUSHED bytes are queued: a slow client
+ * cannot slow the fetch or the others. The digest is checked at the end: on mismatch the write is
+ * aborted and every reader is destroyed with an error, so no client sees a clean end of wrong bytes.
  */
 export class BlobFetch extends EventEmitter {
   /** The repository the download was started for (joining it from another one needs a confirmation). */
   repo: RepoKey | undefined;
-  /** Bytes written so far (readable through the spool). */
+  /** Bytes received so far (readable: from the window in memory or from the spool). */
   written = 0;
+  /** Bytes on the spool file (a prefix of `written`). */
+  private flushed = 0;
+  /** Received pieces from `window[0].start` to `written`: every unflushed one and a tail of flushed ones. */
+  private window: Piece[] = [];
+  private windowBytes = 0;
+  private flushing: Promise<void> | undefined;
+  private flushError: Error | undefined;
   /** Expected size, once the source told us (Content-Length). */
   size: number | undefined;
   done = false;
@@ -91,8 +115,15 @@ export class BlobFetch extends EventEmitter {
   async run(openWriter: () => Promise<BlobWriter>, openSource: OpenSource, maxResumes = 3, maxRestarts = 3): Promise<void> {
     this.openWriter = openWriter;
     try {
-      let sink = await this.openSink();
-      let src = await openSource(0);
+      // The store's writer and the upstream's answer are independent: open both at once (time to first byte).
+      const [opened, asked] = await Promise.allSettled([this.openSink(), openSource(0)]);
+      if (opened.status === 'rejected') {
+        if (asked.status === 'fulfilled') discard(asked.value);
+        throw opened.reason;
+      }
+      if (asked.status === 'rejected') throw asked.reason;
+      let sink = opened.value;
+      let src = asked.value;
       for (let restarts = 0; ; restarts++) {
         this.size = this.expectedSize ?? src.size;
         this.resolveReady();
@@ -105,7 +136,8 @@ export class BlobFetch extends EventEmitter {
           // whoever already followed the wrong bytes is aborted (never handed a clean end).
           if (!(e instanceof FetchFailedError) || (e.kind !== 'digest' && e.kind !== 'size') || restarts >= maxRestarts) throw e;
           this.restarting = true;
-          this.written = 0;
+          await this.settleFlush();
+          this.resetWindow();
           await this.writer?.abort().catch(() => {});
           this.restartReaders(e.message);
           sink = await this.openSink();
@@ -114,6 +146,7 @@ export class BlobFetch extends EventEmitter {
       }
     } catch (e) {
       this.fail(e as Error);
+      await this.settleFlush();
       await this.writer?.abort().catch(() => {});
       throw e;
     } finally {
@@ -155,7 +188,7 @@ export class BlobFetch extends EventEmitter {
     else if (old) this.oldSpools.push(old);
     this.fh = next;
     this.writer = writer;
-    this.written = 0;
+    this.resetWindow();
     return next ? writer : this.spooled(writer);
   }
 
@@ -178,14 +211,14 @@ export class BlobFetch extends EventEmitter {
     if (this.expectedSize !== undefined && src.size !== undefined && src.size !== this.expectedSize) {
       throw new FetchFailedError(`upstream announced ${src.size} bytes; the manifest says ${this.expectedSize}`, 'size');
     }
+    this.sink = writer;
     for (let resumes = 0; ; resumes++) {
       try {
         for await (const chunk of skipBytes(src.body, src.skip ?? 0)) {
-          // The store's writer hashes what it writes: one pass over the bytes, and the commit is refused unless they match.
-          try { await writer.write(chunk); } catch (e) { throw new StoreWriteError(e as Error); }
-          this.written += chunk.length;
-          if (this.size !== undefined && this.written > this.size) throw new FetchFailedError(`upstream sent more than ${this.size} bytes`, 'size');
-          this.emit('progress');
+          if (this.size !== undefined && this.written + chunk.length > this.size) throw new FetchFailedError(`upstream sent more than ${this.size} bytes`, 'size');
+          this.accept(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+          if (this.written - this.flushed > MAX_UNFLUSHED) await this.flushedBelow(MAX_UNFLUSHED);
+          if (this.flushError) throw new StoreWriteError(this.flushError);
         }
         if (this.size === undefined || this.written === this.size) break;
         throw new Error(`stream ended after ${this.written} of ${this.size} bytes`);
@@ -196,12 +229,99 @@ export class BlobFetch extends EventEmitter {
         src = await openSource(this.written, (e as Error).message);
       }
     }
+    // The store's writer hashed every byte as it wrote it: one pass, and the commit is refused unless they match.
+    await this.settleFlush();
+    if (this.flushError) throw new StoreWriteError(this.flushError);
     if (!writer.verify()) throw new FetchFailedError(`digest mismatch: upstream bytes hash to ${writer.actual}`, 'digest');
     // Verified: readers may finish now; durability (fsync, rename) need not delay them.
     this.size = this.written;
     this.done = true;
     this.emit('progress');
     try { await writer.commit(); } catch (e) { throw new StoreWriteError(e as Error); }
+  }
+
+  /** The writer the flush loop writes to (the store's, or the spooling wrapper for object storage). */
+  private sink: BlobWriter | undefined;
+
+  /** Takes a received chunk: readers can have it at once; the spool gets it in the background. */
+  private accept(buf: Buffer): void {
+    this.window.push({ start: this.written, buf });
+    this.windowBytes += buf.length;
+    this.written += buf.length;
+    this.emit('progress');
+    this.flushing ??= this.flushLoop(this.sink!).finally(() => { this.flushing = undefined; this.emit('flushed'); });
+  }
+
+  /**
+   * Writes the queued pieces to the spool in order, a few at a time (one syscall per MAX_WRITE).
+   * Stops at the first error (kept in flushError: the download fails with it) or when the sink is
+   * replaced by a restart.
+   */
+  private async flushLoop(sink: BlobWriter): Promise<void> {
+    while (this.flushed < this.written && !this.flushError && this.sink === sink) {
+      const parts: Buffer[] = [];
+      let bytes = 0;
+      for (const p of this.window) {
+        if (p.start < this.flushed) continue;
+        if (bytes > 0 && bytes + p.buf.length > MAX_WRITE) break;
+        parts.push(p.buf);
+        bytes += p.buf.length;
+      }
+      try {
+        await sink.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes));
+      } catch (e) {
+        this.flushError = e as Error;
+        this.emit('progress');
+        return;
+      }
+      if (this.sink !== sink) return;
+      this.flushed += bytes;
+      this.trim();
+      this.emit('flushed');
+    }
+  }
+
+  /** Drops flushed pieces from the front of the window beyond KEEP_FLUSHED bytes. */
+  private trim(): void {
+    while (this.window.length > 0) {
+      const p = this.window[0]!;
+      if (p.start + p.buf.length > this.flushed || this.windowBytes - p.buf.length < KEEP_FLUSHED) return;
+      this.window.shift();
+      this.windowBytes -= p.buf.length;
+    }
+  }
+
+  private async flushedBelow(max: number): Promise<void> {
+    while (this.written - this.flushed > max && !this.flushError && this.flushing) await new Promise((r) => this.once('flushed', r));
+  }
+
+  /** Waits until nothing is being written to the spool (the end of a download, or before a restart or abort). */
+  private async settleFlush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  private resetWindow(): void {
+    this.sink = undefined;
+    this.window = [];
+    this.windowBytes = 0;
+    this.written = 0;
+    this.flushed = 0;
+    this.flushError = undefined;
+  }
+
+  /** The piece holding byte `pos`, when it is still in memory (binary search: pieces are in order). */
+  private pieceAt(pos: number): Piece | undefined {
+    const w = this.window;
+    let lo = 0;
+    let hi = w.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const p = w[mid]!;
+      if (pos < p.start) hi = mid - 1;
+      else if (pos >= p.start + p.buf.length) lo = mid + 1;
+      else return p;
+    }
+    return undefined;
   }
 
   /**
@@ -274,6 +394,16 @@ export class BlobFetch extends EventEmitter {
     const limit = this.done ? last : Math.min(last - 1, (this.size ?? Infinity) - 2);
     const available = Math.min(this.written - 1, limit) - pos + 1;
     if (available <= 0) { this.once('progress', () => this.pump(stream, gen, pos, end, advance)); return; }
+    const piece = this.pieceAt(pos);
+    if (piece) {
+      // In memory: a view of the received chunk, no copy and no disk read.
+      const from = pos - piece.start;
+      const view = piece.buf.subarray(from, Math.min(piece.buf.length, from + available));
+      advance(view.length);
+      stream.push(view);
+      return;
+    }
+    // Behind the window: on the spool file (everything before the window is flushed).
     const len = Math.min(available, READ_CHUNK);
     const buf = Buffer.allocUnsafe(len);
     this.fh!.read(buf, 0, len, pos).then(({ bytesRead }) => {

@@ -55,7 +55,24 @@ export class RepoRouter {
 
   get hasHosted(): boolean { return this.hosted.length > 0; }
 
+  /**
+   * Names routed before (the same few repositories take nearly every request): routing validates
+   * and matches patterns, which showed on warm hits. Bounded; a reload builds a new router, so an
+   * entry never outlives the table it was routed with. Entries are frozen: every request shares them.
+   */
+  private readonly seen = new Map<string, RoutedRepo>();
+
   route(rawName: string, ns?: string): RoutedRepo {
+    const key = ns ? `${ns}\0${rawName}` : rawName;
+    const known = this.seen.get(key);
+    if (known) return known;
+    const routed = Object.freeze(this.routeOnce(rawName, ns));
+    if (this.seen.size >= 10_000) this.seen.delete(this.seen.keys().next().value!);
+    this.seen.set(key, routed);
+    return routed;
+  }
+
+  private routeOnce(rawName: string, ns?: string): RoutedRepo {
     if (!ns && this.hosted.length > 0 && matchesAny(this.hosted, rawName)) {
       return { registry: HOSTED_REGISTRY, name: validateName(rawName), hosted: true };
     }

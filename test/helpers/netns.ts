@@ -10,6 +10,8 @@ export interface Netns {
   hostIp: string;
   /** The address inside the namespace: listen here, connect here from the host. */
   nsIp: string;
+  /** The namespace's end of the veth pair (shape its egress with tc to slow what the host downloads). */
+  nsIf: string;
   /** Wraps a command so it runs inside the namespace (`ip netns exec NAME cmd args...`). */
   wrap(cmd: string, args: string[]): [string, string[]];
   stop(): void;
@@ -67,7 +69,7 @@ export function createNetns(): Netns {
     throw e;
   }
   return {
-    name, hostIp, nsIp,
+    name, hostIp, nsIp, nsIf,
     wrap: (cmd, args) => ['ip', ['netns', 'exec', name, cmd, ...args]],
     stop: () => { stop(); forget(); },
   };
