@@ -5,7 +5,7 @@ import type { RepositoryReader } from '../oci/registry.js';
 import type { RepoRouter } from '../oci/addressing.js';
 import type { EventSink } from '../obs/events.js';
 import type { HostedHttp } from '../hosted/http.js';
-import { parseApiRequest } from './parse.js';
+import { ApiParser } from './parse.js';
 import { renderError } from './errors.js';
 import { clientAddress, toEvent, type RequestFacts } from './request-facts.js';
 import type { Guard } from './guard.js';
@@ -56,6 +56,7 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
   });
 
   app.decorateRequest('facts', null as unknown as RequestFacts);
+  let parser: ApiParser | undefined;
   // Callback-style hooks, not async ones: each async hook costs a promise and a microtask hop per
   // request, which showed on warm hits.
   app.addHook('onRequest', (req, reply, done) => {
@@ -72,7 +73,9 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
     // The one parse of the request: the guard authorizes what dispatch will serve.
     try {
       const path = (req.params as { '*'?: string })['*'] ?? '';
-      req.api = parseApiRequest(req.url, path, (req.query as Record<string, unknown>).ns, svc.router());
+      const router = svc.router();
+      if (parser?.router !== router) parser = new ApiParser(router);
+      req.api = parser.parse(req.url, path, (req.query as Record<string, unknown>).ns);
     } catch (e) {
       return done(e as Error);
     }
