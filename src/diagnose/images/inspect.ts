@@ -6,6 +6,7 @@ import { parseImageRef } from '../../oci/reference.js';
 import { ImageClient, ManifestError } from './image-client.js';
 import { errorText } from '../common/http.js';
 import type { Severity } from '../common/severity.js';
+import { apiHost } from '../common/target.js';
 
 interface InspectOptions {
   via?: string;
@@ -157,7 +158,7 @@ async function inspectOne(ref: string, o: InspectOptions): Promise<ImageReport> 
   }
   const reference = parsed.digest ?? parsed.tag ?? 'latest';
   const base: ImageReport = { ref, registry: parsed.registry, name: parsed.name, reference, platforms: [], findings: [] };
-  const endpoint = o.via ?? `${o.plainHttp ? 'http' : 'https'}://${parsed.registry === 'docker.io' ? 'registry-1.docker.io' : parsed.registry}`;
+  const endpoint = o.via ?? `${o.plainHttp ? 'http' : 'https'}://${apiHost(parsed.registry)}`;
   const c = new ImageClient({
     endpoint,
     registry: parsed.registry,

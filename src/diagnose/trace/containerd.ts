@@ -7,11 +7,12 @@ import type { ImageRef } from '../../oci/reference.js';
 import { checkConfigPath } from '../../runtimes/render/hosts-toml.js';
 import type { NodeSnapshot } from '../../runtimes/targets.js';
 import type { RuntimeTrace, TraceEndpoint } from './types.js';
+import { apiHost } from '../common/target.js';
 
 const CAPS = ['pull', 'resolve', 'push'];
 
 function defaultServer(registry: string): string {
-  return registry === 'docker.io' ? 'https://registry-1.docker.io' : `https://${registry}`;
+  return `https://${apiHost(registry)}`;
 }
 
 /** Directory names containerd looks for, in order; the first that exists wins. */
