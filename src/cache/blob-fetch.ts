@@ -137,9 +137,9 @@ export class BlobFetch extends EventEmitter {
           if (!(e instanceof FetchFailedError) || (e.kind !== 'digest' && e.kind !== 'size') || restarts >= maxRestarts) throw e;
           this.restarting = true;
           await this.settleFlush();
-          this.resetWindow();
-          await this.writer?.abort().catch(() => {});
+          // Readers of the wrong bytes are aborted first; openSink() then starts a fresh window.
           this.restartReaders(e.message);
+          await this.writer?.abort().catch(() => {});
           sink = await this.openSink();
           src = await openSource(0, e.message, true);
         }
