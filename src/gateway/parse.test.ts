@@ -20,6 +20,7 @@ describe('ApiParser: a memory of parsed URLs that answers as a fresh parse does'
       assert.deepEqual(p.parse(url, path(url), ns(url)), fresh, url);
       assert.deepEqual(p.parse(url, path(url), ns(url)), fresh, `${url} (remembered)`);
     }
+    for (const url of urls.filter((u) => p.parse(u, path(u), ns(u)) !== undefined)) assert.strictEqual(p.parse(url, path(url), ns(url)), p.parse(url, path(url), ns(url)), `${url}: one remembered answer`);
     const a = p.parse(urls[0]!, path(urls[0]!), undefined)!;
     assert.equal(a.repo?.name, 'library/alpine');
     assert.ok(Object.isFrozen(a) && Object.isFrozen(a.repo), 'shared by every request: frozen');
@@ -38,8 +39,25 @@ describe('ApiParser: a memory of parsed URLs that answers as a fresh parse does'
     const up = p.parse('/v2/local/app/blobs/uploads/abc', 'local/app/blobs/uploads/abc', undefined)!;
     assert.equal(up.kind, 'upload');
     assert.ok(!Object.isFrozen(up), 'not kept, so not frozen');
+    assert.equal(p.parse('/v2/local/app/tags/list', 'local/app/tags/list', undefined)?.repo?.hosted, true, 'hosted before the reload (and remembered)');
     const after = new ApiParser(new RepoRouter('docker.io', []));
     assert.equal(after.parse('/v2/local/app/tags/list', 'local/app/tags/list', undefined)?.repo?.registry, 'docker.io', 'no longer hosted after the reload');
-    assert.equal(p.parse('/v2/local/app/tags/list', 'local/app/tags/list', undefined)?.repo?.hosted, true);
+  });
+
+  it('the same URL matched by another route (the 404 route of an unknown method sees the whole path) cannot set what a GET of it is routed to', () => {
+    const p = new ApiParser(new RepoRouter('docker.io', []));
+    const url = '/v2/reg.test/team/app/manifests/v1?b';
+    const other = p.parse(url, 'v2/reg.test/team/app/manifests/v1', undefined); // PROPFIND: no route, '*' is the whole path
+    assert.equal(other?.repo?.name, 'v2/reg.test/team/app');
+    const get = p.parse(url, 'reg.test/team/app/manifests/v1', undefined);
+    assert.deepEqual(get?.repo, { registry: 'reg.test', name: 'team/app', hosted: false }, 'the GET is routed by its own path');
+  });
+
+  it('a name containing NUL never finds the answer remembered for an ns and a name', () => {
+    const r = new RepoRouter('docker.io', []);
+    assert.equal(r.route('team/app', 'reg.test').registry, 'reg.test');
+    assert.throws(() => r.route('reg.test\0team/app'), (e) => isRegistryError(e, 'NAME_INVALID'));
+    const p = new ApiParser(r);
+    assert.throws(() => p.parse('/v2/reg.test%00team/app/manifests/v1', 'reg.test\0team/app/manifests/v1', undefined), (e) => isRegistryError(e, 'NAME_INVALID'));
   });
 });

@@ -1,6 +1,7 @@
 import { RegistryError } from '../oci/errors.js';
 import { nameEnd, parseApiPath, type ApiPath } from '../oci/api-path.js';
 import type { ApiRequest, RepoRouter } from '../oci/addressing.js';
+import { PairMemo } from '../oci/memo.js';
 
 export type { ApiRequest };
 
@@ -40,25 +41,26 @@ function encodedSlashInName(url: string, p: ApiPath): boolean {
 }
 
 /**
- * parseApiRequest with a memory of the URLs it parsed: the same few manifest and blob URLs take
- * nearly every request, and parsing and routing each again showed on warm hits (several µs of a
- * ~100 µs request). One per router (a reload routes afresh); bounded; upload URLs (one per
- * session) are not kept; errors are never kept; results are frozen, as every request shares them.
+ * parseApiRequest with a memory: the same few manifest and blob paths take nearly every request,
+ * and parsing and routing each again showed on warm hits (several µs of a ~100 µs request). Keyed
+ * by exactly what the answer depends on: the routed path (`*` of the matched route: the 404 route's
+ * path is another one for the same URL, so the URL alone is not a key) and `ns`. A URL with a
+ * percent sign (the encoded-slash check reads it) or a repeated `ns` is parsed afresh; upload paths
+ * (one per session), answers that are no API endpoint and errors are never kept. One per router (a
+ * reload routes afresh); answers are frozen, as every request shares them.
  */
 export class ApiParser {
-  private readonly seen = new Map<string, ApiRequest | undefined>();
+  private readonly seen = new PairMemo<ApiRequest>();
 
   constructor(readonly router: RepoRouter) {}
 
   parse(url: string, path: string, ns: unknown): ApiRequest | undefined {
-    const known = this.seen.get(url);
-    if (known !== undefined || this.seen.has(url)) return known;
+    if ((ns !== undefined && typeof ns !== 'string') || url.includes('%')) return parseApiRequest(url, path, ns, this.router);
+    const known = this.seen.get(ns ?? '', path);
+    if (known) return known;
     const api = parseApiRequest(url, path, ns, this.router);
-    if (api?.kind === 'upload' || url.length > 1024) return api;
-    if (api) Object.freeze(api);
-    if (this.seen.size >= 10_000) this.seen.delete(this.seen.keys().next().value!);
-    this.seen.set(url, api);
+    if (!api || api.kind === 'upload' || path.length > 1024) return api;
+    this.seen.set(ns ?? '', path, Object.freeze(api));
     return api;
   }
 }
-

@@ -3,6 +3,7 @@ import { RegistryError } from './errors.js';
 import { HOSTED_REGISTRY, type RepoKey } from './repo.js';
 import { matchesAny, repoPattern, type RepoPattern } from './patterns.js';
 import type { ApiPath } from './api-path.js';
+import { PairMemo } from './memo.js';
 
 /**
  * Decides which registry a request is for, so one endpoint serves every registry:
@@ -57,18 +58,17 @@ export class RepoRouter {
 
   /**
    * Names routed before (the same few repositories take nearly every request): routing validates
-   * and matches patterns, which showed on warm hits. Bounded; a reload builds a new router, so an
-   * entry never outlives the table it was routed with. Entries are frozen: every request shares them.
+   * and matches patterns, which showed on warm hits. Keyed by (ns, name) as two keys, never one
+   * joined string; a reload builds a new router, so an answer never outlives its table; answers are
+   * frozen, as every request shares them.
    */
-  private readonly seen = new Map<string, RoutedRepo>();
+  private readonly seen = new PairMemo<RoutedRepo>();
 
   route(rawName: string, ns?: string): RoutedRepo {
-    const key = ns ? `${ns}\0${rawName}` : rawName;
-    const known = this.seen.get(key);
+    const known = this.seen.get(ns ?? '', rawName);
     if (known) return known;
     const routed = Object.freeze(this.routeOnce(rawName, ns));
-    if (this.seen.size >= 10_000) this.seen.delete(this.seen.keys().next().value!);
-    this.seen.set(key, routed);
+    this.seen.set(ns ?? '', rawName, routed);
     return routed;
   }
 
