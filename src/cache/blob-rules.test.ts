@@ -127,4 +127,27 @@ describe('blob rules (unit: memory store, fake upstreams)', () => {
     assert.equal(r.statusCode, 502);
     assert.equal(JSON.parse(r.body).errors[0].code, 'UPSTREAM_UNAVAILABLE');
   });
+
+  it('a damaged stored blob that cannot be removed is never served: the storage error, not the damaged bytes', async () => {
+    const bytes = patterned(50_000, 'damaged');
+    const digest = origin.blob('app/dmg', bytes);
+    const first = await gw.call('GET', `/v2/one.test/app/dmg/blobs/${digest}`);
+    assert.equal(first.statusCode, 200);
+    await waitFor(() => gw.inflight.size === 0, 'the download to be committed and linked');
+    const driver = gw.cache.driver;
+    let key: string | undefined;
+    for await (const e of driver.list('blobs')) if (e.key.endsWith(digest.slice('sha256:'.length))) key = e.key;
+    assert.ok(key, 'the blob is in the store');
+    await driver.put(key, bytes.subarray(0, 1000)); // cut short: its size is not the recorded one
+    const del = driver.delete.bind(driver);
+    driver.delete = async () => { throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }); };
+    try {
+      const r = await gw.call('GET', `/v2/one.test/app/dmg/blobs/${digest}`);
+      assert.equal(r.statusCode, 500, `the storage error, not the damaged blob: ${r.statusCode} ${r.body.slice(0, 200)}`);
+      assert.match(r.body, /STORAGE_ERROR/);
+    } finally { driver.delete = del; }
+    const again = await gw.call('GET', `/v2/one.test/app/dmg/blobs/${digest}`);
+    assert.equal(again.statusCode, 200);
+    assert.ok(again.rawPayload.equals(bytes), 'once it can be removed, it is fetched again and exact');
+  });
 });

@@ -59,11 +59,13 @@ export class BlobService {
     return size;
   }
 
-  /** A damaged stored blob: logged, counted, removed (readers that have it open finish), refetched by the caller. */
+  /** A damaged stored blob: logged, counted, removed (readers that have it open finish), refetched by the caller; a failed removal throws. */
   private async dropDamaged(repo: RepoKey, digest: Digest, size: number, recorded: number): Promise<void> {
     this.deps.log.error({ registry: repo.registry, repository: repo.name, digest: digest.value, size, recorded }, 'cached blob is damaged (its size is not the recorded one): removed, fetching it again');
     storageFailed(Object.assign(new Error('damaged blob'), { code: 'EDAMAGED' }));
-    await this.deps.blobs.delete(digest).catch(() => false);
+    // A damaged blob that cannot be removed must not be served either: the caller fetches again only
+    // once it is gone, so this is the storage's error, never the damaged bytes.
+    try { await this.deps.blobs.delete(digest); } catch (e) { throw storageError(e as Error); }
     this.deps.index.forget(digest.value);
   }
 
