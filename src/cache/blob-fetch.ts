@@ -136,6 +136,7 @@ export class BlobFetch extends EventEmitter {
           // whoever already followed the wrong bytes is aborted (never handed a clean end).
           if (!(e instanceof FetchFailedError) || (e.kind !== 'digest' && e.kind !== 'size') || restarts >= maxRestarts) throw e;
           this.restarting = true;
+          this.sink = undefined; // the loop stops: nothing more goes to a writer about to be aborted
           await this.settleFlush();
           // Readers of the wrong bytes are aborted first; openSink() then starts a fresh window.
           this.restartReaders(e.message);
@@ -146,6 +147,7 @@ export class BlobFetch extends EventEmitter {
       }
     } catch (e) {
       this.fail(e as Error);
+      this.sink = undefined;
       await this.settleFlush();
       await this.writer?.abort().catch(() => {});
       throw e;
@@ -232,6 +234,7 @@ export class BlobFetch extends EventEmitter {
     // The store's writer hashed every byte as it wrote it: one pass, and the commit is refused unless they match.
     await this.settleFlush();
     if (this.flushError) throw new StoreWriteError(this.flushError);
+    if (this.flushed !== this.written) throw new StoreWriteError(new Error(`spool holds ${this.flushed} of ${this.written} bytes`));
     if (!writer.verify()) throw new FetchFailedError(`digest mismatch: upstream bytes hash to ${writer.actual}`, 'digest');
     // Verified: readers may finish now; durability (fsync, rename) need not delay them.
     this.size = this.written;
@@ -249,7 +252,7 @@ export class BlobFetch extends EventEmitter {
     this.windowBytes += buf.length;
     this.written += buf.length;
     this.emit('progress');
-    this.flushing ??= this.flushLoop(this.sink!).finally(() => { this.flushing = undefined; this.emit('flushed'); });
+    this.startFlush();
   }
 
   /**
@@ -257,7 +260,31 @@ export class BlobFetch extends EventEmitter {
    * Stops at the first error (kept in flushError: the download fails with it) or when the sink is
    * replaced by a restart.
    */
+  private startFlush(): void {
+    if (this.flushRunning || !this.sink) return;
+    this.flushRunning = true;
+    const run: Promise<void> = this.flushLoop(this.sink).finally(() => {
+      if (this.flushing === run) this.flushing = undefined;
+      this.emit('flushed');
+    });
+    this.flushing = run;
+  }
+
+  /**
+   * True while a flush loop runs, cleared in the same tick it stops: a chunk accepted between the
+   * loop's last check and its promise settling must start a new loop, or it would never be written.
+   */
+  private flushRunning = false;
+
   private async flushLoop(sink: BlobWriter): Promise<void> {
+    try {
+      await this.flushPieces(sink);
+    } finally {
+      this.flushRunning = false;
+    }
+  }
+
+  private async flushPieces(sink: BlobWriter): Promise<void> {
     while (this.flushed < this.written && !this.flushError && this.sink === sink) {
       const parts: Buffer[] = [];
       let bytes = 0;
