@@ -7,6 +7,7 @@ import { TokenCache } from '../auth/tokens.js';
 import type { Credentials } from '../auth/credentials.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { upstreamRefused } from '../obs/channels.js';
+import { BlockList, isIP } from 'node:net';
 
 export type { Credentials };
 /** Looks up credentials for a host when needed (config, config.json, auth.json, helpers). */
@@ -289,13 +290,21 @@ function refuseRedirect(c: UpstreamClient, from: URL, to: URL): void {
   throw new UpstreamAuthError(c.id, 0, `${why}; refused`);
 }
 
-/** Literal loopback, unspecified and link-local addresses (names are not resolved here). */
+/** Loopback, unspecified and link-local ranges; BlockList also matches IPv4-mapped IPv6 forms (`::ffff:a9fe:a9fe`). */
+const LOCAL = new BlockList();
+LOCAL.addSubnet('127.0.0.0', 8, 'ipv4');
+LOCAL.addSubnet('169.254.0.0', 16, 'ipv4');
+LOCAL.addSubnet('0.0.0.0', 8, 'ipv4');
+LOCAL.addAddress('::1', 'ipv6');
+LOCAL.addAddress('::', 'ipv6');
+LOCAL.addSubnet('fe80::', 10, 'ipv6');
+
+/** Literal loopback, unspecified and link-local addresses, in any written form (names are not resolved here). */
 export function isLocalAddress(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h === '::1' || h === '::' || h === '0.0.0.0') return true;
-  if (/^127\./.test(h) || /^169\.254\./.test(h) || /^0\./.test(h)) return true;
-  if (/^fe[89ab][0-9a-f]:/.test(h) || /^::ffff:(127|169\.254)\./.test(h)) return true;
-  return false;
+  if (h === 'localhost') return true;
+  const v = isIP(h);
+  return v !== 0 && LOCAL.check(h, v === 4 ? 'ipv4' : 'ipv6');
 }
 
 let sharedRedirectAgent: Agent | undefined;
