@@ -63,7 +63,8 @@ describe('BlobFetch restarts on bad bytes', () => {
       assert.match(calls[1]![1]!, /digest mismatch/);
       assert.deepEqual(w.all.map((x) => x.state), ['aborted', 'committed']);
       assert.ok(Buffer.concat(w.all[1]!.chunks).equals(good), 'Buffer.concat(w.all[1]!.chunks).equals(good)');
-      if (late) assert.ok((await collect(late)).equals(good), 'a reader of the new generation gets the exact blob');
+      assert.ok(late, 'a reader of the new generation exists');
+      assert.ok((await collect(late)).equals(good), 'a reader of the new generation gets the exact blob');
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 
@@ -105,11 +106,11 @@ describe('BlobFetch restarts on bad bytes', () => {
       const r = fetch.reader();
       await done;
       assert.equal(n, 2);
-      if (r) {
-        // This reader may belong to the first (refused) source or the second: either an abort or the exact blob.
-        const got = await collect(r).catch((e: Error) => e);
-        assert.ok(got instanceof Error ? /wrong bytes/.test(got.message) : got.equals(good), 'got instanceof Error ? /wrong bytes/.test(got.message) : got.equals(good)');
-      }
+      assert.equal(w.all[0]!.chunks.length, 0, 'no byte of the refused source reached the store');
+      assert.ok(r, 'a reader joined while the download ran');
+      // This reader may belong to the first (refused) source or the second: either an abort or the exact blob.
+      const got = await collect(r).catch((e: Error) => e);
+      assert.ok(got instanceof Error ? /wrong bytes/.test(got.message) : got.equals(good), 'an abort or the exact blob, never the refused bytes');
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 

@@ -111,8 +111,11 @@ describe('BlobFetch: readers fed from memory, spool written behind', () => {
       const running = fetch.run(async () => verifiedWriter(fetch.digest, raw), (o) => src.open(o));
       await fetch.ready;
       const reader = fetch.reader()!;
+      const paused = fetch.reader()!;
+      paused.pause();
       await assert.rejects(running, (e: Error) => e instanceof StoreWriteError && /ENOSPC/.test(e.message));
       await assert.rejects(collect(reader), /ENOSPC|storage write failed/, 'the reader is aborted, never ended cleanly');
+      await assert.rejects(collect(paused.resume()), /ENOSPC|storage write failed/, 'and so is a reader that was not reading');
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 });
