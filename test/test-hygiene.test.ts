@@ -34,11 +34,11 @@ function walk(dir: string, keep: (rel: string) => boolean, out: string[] = []): 
   return out;
 }
 
-/** Test files anywhere, everything under test/ (helpers, fixtures, setup), and src/testing/. */
+/** Test files and shared suites anywhere, everything under test/ (helpers, fixtures, setup), and src/testing/. */
 function testCode(): string[] {
   const isTs = (f: string) => f.endsWith('.ts') && !f.endsWith('.d.ts');
   return [
-    ...walk(join(ROOT, 'src'), (f) => isTs(f) && (f.endsWith('.test.ts') || f.startsWith('src/testing/'))),
+    ...walk(join(ROOT, 'src'), (f) => isTs(f) && (f.endsWith('.test.ts') || f.endsWith('.suite.ts') || f.startsWith('src/testing/'))),
     ...walk(join(ROOT, 'test'), isTs),
   ].filter((f) => !EXEMPT.has(f)).sort();
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { CounterStore } from './counters.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms)); // the time is the subject: buckets refill and windows forget as time passes
 
 export function counterStoreSuite(name: string, make: () => Promise<{ store: CounterStore; cleanup: () => Promise<void> }>): void {
   describe(`counter store conformance: ${name}`, () => {
@@ -33,10 +33,10 @@ export function counterStoreSuite(name: string, make: () => Promise<{ store: Cou
     it('a bucket refills at its rate, never above its burst', async () => {
       const key = k('r');
       await s.takeTokens([{ key, rate: 20, burst: 5, used: 5 }]);
-      await sleep(150);
+      await sleep(150); // the time is the subject: refill / window expiry
       const [left] = await s.takeTokens([{ key, rate: 20, burst: 5, used: 0 }]);
       assert.ok(left! >= 2.5 && left! <= 5, `~3 tokens back after 150 ms at 20/s, got ${left}`);
-      await sleep(400);
+      await sleep(400); // the time is the subject: refill / window expiry
       const [full] = await s.takeTokens([{ key, rate: 20, burst: 5, used: 0 }]);
       assert.equal(full, 5);
     });
@@ -59,10 +59,10 @@ export function counterStoreSuite(name: string, make: () => Promise<{ store: Cou
     it('a window forgets counts older than the window', async () => {
       const key = k('old');
       await s.addToWindows([{ key, windowMs: 400, slots: 4, added: 5 }]);
-      await sleep(250);
+      await sleep(250); // the time is the subject: refill / window expiry
       const [mid] = await s.addToWindows([{ key, windowMs: 400, slots: 4, added: 1 }]);
       assert.equal(mid, 6);
-      await sleep(600);
+      await sleep(600); // the time is the subject: refill / window expiry
       assert.deepEqual(await s.addToWindows([{ key, windowMs: 400, slots: 4, added: 0 }]), [0]);
     });
   });

@@ -14,6 +14,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+// A turn of the event loop, not a wait for time: the time is the subject of none of these checks.
 import { setImmediate as tick } from 'node:timers/promises';
 import type { LineSink } from './forwarders.js';
 
