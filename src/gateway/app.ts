@@ -11,6 +11,7 @@ import { clientAddress, toEvent, type RequestFacts } from './request-facts.js';
 import type { Guard } from './guard.js';
 import { tokenRoutes } from './token-route.js';
 import { registryRoutes } from './handlers/registry.js';
+import { declaredLength } from '../oci/range.js';
 
 export { clientAddress, type RequestFacts };
 
@@ -114,6 +115,3 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
   return app as unknown as FastifyInstance;
 }
 
-function declaredLength(v: string | undefined): number | undefined {
-  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
-}

@@ -8,6 +8,7 @@ import { copyBody, parseUploadRange, readSmallBody } from './body.js';
 import { MAX_MANIFEST_BYTES } from './manifest-check.js';
 import { HOSTED_REGISTRY, type HostedRepositories } from './repositories.js';
 import { uploadLocation, uploadRange, type BodyPart, type UploadState, type Uploads } from './uploads.js';
+import { declaredLength } from '../oci/range.js';
 
 type Req = FastifyRequest<{ Params: { '*': string }; Querystring: Record<string, string | string[] | undefined> }>;
 /** Whether the caller may do `action` on a repository (the gateway's access decision). */
@@ -170,8 +171,7 @@ function one(v: string | string[] | undefined): string | undefined {
 }
 
 function contentLength(req: Req): number | undefined {
-  const v = req.headers['content-length'];
-  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+  return declaredLength(req.headers['content-length']);
 }
 
 function bodyPart(req: Req): BodyPart {

@@ -37,3 +37,8 @@ export function parseRange(header: string | undefined, size: number): Range | un
 function unsatisfiable(size: number): RegistryError {
   return new RegistryError('RANGE_INVALID', 'requested range not satisfiable', { size }, { headers: { 'content-range': `bytes */${size}` } });
 }
+
+/** A Content-Length header as a byte count; undefined when absent or not a plain decimal number. */
+export function declaredLength(v: string | undefined): number | undefined {
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+}
