@@ -150,4 +150,14 @@ describe('blob rules (unit: memory store, fake upstreams)', () => {
     assert.equal(again.statusCode, 200);
     assert.ok(again.rawPayload.equals(bytes), 'once it can be removed, it is fetched again and exact');
   });
+
+  it('a 206 to a whole-blob GET is refused before the client is answered: the next upstream serves it whole', async () => {
+    const bytes = patterned(60_000, 'partial-206');
+    const digest = both('app/p206', bytes);
+    mirror.script({ method: 'GET', path: `/v2/app/p206/blobs/${digest}`, fault: { status: 206, headers: { 'content-range': `bytes 0-29999/60000` }, body: bytes.subarray(0, 30_000).toString('latin1') } });
+    const r = await gw.call('GET', `/v2/two.test/app/p206/blobs/${digest}`);
+    assert.equal(r.statusCode, 200);
+    assert.ok(r.rawPayload.equals(bytes), 'the first client gets the whole blob, not half of it then an abort');
+    assert.equal(origin.count('GET', `/v2/app/p206/blobs/${digest}`), 1, 'from the next upstream');
+  });
 });

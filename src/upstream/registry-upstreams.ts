@@ -84,7 +84,8 @@ export class RegistryUpstreams {
       try {
         return await read({ ...res, upstream: c, attempts });
       } catch (e) {
-        if (e instanceof RegistryError) throw e;
+        // The upstream's own answer (404, 401...): its body is let go of too, or the connection stays held.
+        if (e instanceof RegistryError) { await drain(res); throw e; }
         const reason = e instanceof BadUpstreamContent ? e.reason : 'body_error';
         upstreamRefused(c.id, reason);
         this.failed(c, attempts, req, e instanceof BadUpstreamContent ? e.message : `body failed: ${describe(e)}`);

@@ -83,7 +83,9 @@ export function blobSource(ups: RegistryUpstreams, name: string, digest: Digest,
       if (res.status !== 200 && res.status !== 206) throw upstreamError(res, 'blob', { digest: digest.value });
       const cl = header(res.headers, 'content-length');
       if (offset === 0) {
+        if (res.status === 206) throw new BadUpstreamContent(`upstream ${res.upstream.id} answered a whole-blob GET with a partial 206`, 'bad_range');
         const size = cl !== undefined ? Number(cl) : undefined;
+        if (size !== undefined && !(Number.isSafeInteger(size) && size >= 0)) throw new BadUpstreamContent(`upstream ${res.upstream.id} sent Content-Length ${cl!.slice(0, 40)} for ${digest.value}`, 'body_error');
         if (expected !== undefined && size !== undefined && size !== expected) throw new BadUpstreamContent(`upstream ${res.upstream.id} announced ${size} bytes for ${digest.value}; the manifest says ${expected}`, 'size_mismatch');
         log.debug({ registry: ups.registry, repository: name, digest: digest.value, upstream: res.upstream.id, size: cl }, 'fetching blob');
         return { size, body: res.body };
