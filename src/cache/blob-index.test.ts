@@ -1,47 +1,40 @@
+// SqliteBlobIndex (an in-memory database) against the BlobIndex conformance suite, plus what only
+// it has: eviction waits while the index is being built.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BlobIndex } from './blob-index.js';
+import { SqliteBlobIndex } from './blob-index.js';
+import { blobIndexSuite, D } from './blob-index.suite.js';
+import { IndexDb } from '../store/index-db.js';
 import { silentLogger } from '../obs/logger.js';
 import type { Digest } from '../oci/digest.js';
-import type { BlobStore } from '../store/blob-store.js';
 
-/** Blobs named a, b, c... by the first letter of a digest's hex. */
-const D = (c: string) => `sha256:${c.repeat(64)}`;
-function fakeStore(deleted: string[]): Pick<BlobStore, 'list' | 'delete' | 'touch'> {
-  return {
-    delete: async (d: Digest) => { deleted.push(d.encoded[0]!); return true; },
-    touch: async () => {},
-    list: async function* () { /* empty */ },
-  };
+function make(maxSize: number, complete = () => true) {
+  const deleted: string[] = [];
+  const db = new IndexDb(':memory:');
+  const store = { delete: async (d: Digest) => { deleted.push(d.encoded[0]!); return true; } };
+  const index = new SqliteBlobIndex(db, store, { complete }, maxSize, silentLogger());
+  return { index, deleted, db, cleanup: async () => { await index.close(); db.close(); } };
 }
 
-test('evicts least recently used first, down to 90% of the cap', async () => {
-  const deleted: string[] = [];
-  const idx = new BlobIndex(fakeStore(deleted), 100, silentLogger());
-  idx.add(D('a'), 40); idx.add(D('b'), 40); idx.add(D('c'), 40);
-  idx.touch(D('a')); // b is now the oldest
-  assert.equal(idx.size, 120);
-  await idx.evictIfNeeded();
-  assert.deepEqual(deleted, ['b']);
-  assert.equal(idx.size, 80);
+blobIndexSuite('sqlite', async (max) => make(max));
+
+test('eviction waits until the index is complete: it would pick by a partial view', async () => {
+  let complete = false;
+  const { index, deleted, cleanup } = make(50, () => complete);
+  index.add(D('a'), 40); index.add(D('b'), 40);
+  assert.equal(await index.evictIfNeeded(), 0);
+  assert.deepEqual(deleted, []);
+  complete = true;
+  assert.equal(await index.evictIfNeeded(), 1);
+  await cleanup();
 });
 
-test('never evicts a pinned blob', async () => {
-  const deleted: string[] = [];
-  const idx = new BlobIndex(fakeStore(deleted), 50, silentLogger());
-  idx.add(D('a'), 40); idx.add(D('b'), 40);
-  const release = idx.pin(D('a'));
-  await idx.evictIfNeeded();
-  assert.deepEqual(deleted, ['b']);
-  release();
-  idx.add(D('c'), 40);
-  await idx.evictIfNeeded();
-  assert.deepEqual(deleted, ['b', 'a']);
-});
-
-test('no cap means no eviction', async () => {
-  const deleted: string[] = [];
-  const idx = new BlobIndex(fakeStore(deleted), 0, silentLogger());
-  idx.add(D('a'), 1e12);
-  assert.equal(await idx.evictIfNeeded(), 0);
+test('uses are batched: a touch writes nothing until the flush', async () => {
+  const { index, db, cleanup } = make(0);
+  index.add(D('a'), 1); index.add(D('b'), 1);
+  index.touch(D('a'));
+  assert.deepEqual(db.lru({ atime: -1, digest: '' }, 10).map((r) => r.digest), [D('a'), D('b')], 'not written yet');
+  index.flush();
+  assert.deepEqual(db.lru({ atime: -1, digest: '' }, 10).map((r) => r.digest), [D('b'), D('a')]);
+  await cleanup();
 });

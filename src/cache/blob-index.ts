@@ -1,82 +1,149 @@
 import type { BlobStore } from '../store/blob-store.js';
+import type { IndexDb } from '../store/index-db.js';
+import type { IndexCompleteness } from '../store/indexed-metadata.js';
 import type { Logger } from '../obs/logger.js';
 import { parseDigest } from '../oci/digest.js';
 
-interface Entry { size: number; pins: number; touchedAt: number }
+/**
+ * Sizes and recency of cached blobs (by digest) for LRU eviction under a size cap. Pinned blobs
+ * (being read or written) are never evicted: evicting a blob under a reader is the bug
+ * distribution has (#2367, #4872). Implementations: SqliteBlobIndex (one instance) and the fleet's
+ * shared index; both pass blob-index.suite.ts.
+ */
+export interface BlobIndex {
+  /** Bytes and blobs indexed. */
+  readonly size: number;
+  readonly count: number;
+  /** Blobs evicted since start. */
+  readonly evictions: number;
+  /** A blob was committed (or found in the store): indexed as just used. */
+  add(digest: string, size: number): void;
+  /** A blob was served; `size` lets a blob the index does not know yet (a crash before its row) be indexed. Batched: no write per call. */
+  touch(digest: string, size?: number): void;
+  pin(digest: string): () => void;
+  /** The blob is gone from the store. */
+  forget(digest: string): void;
+  /** Evicts least-recently-used, unpinned blobs until the total is under 90% of the cap. */
+  evictIfNeeded(): Promise<number>;
+  /** Writes batched recency now (before eviction, at shutdown). */
+  flush(): void;
+  close(): Promise<void>;
+}
+
+const FLUSH_EVERY_MS = 1000;
+const FLUSH_AT = 5000;
+const EVICT_PAGE = 256;
 
 /**
- * Sizes and recency of cached blobs (by digest) for LRU eviction under a size cap. A Map keeps insertion order,
- * so delete+set on every access makes iteration order least-recently-used first: O(1) per access.
- * Pinned blobs (being read or written) are never evicted: evicting a blob under a reader is the
- * bug distribution has (#2367, #4872).
+ * Last-use times are microseconds, strictly increasing within the process, so two uses in the
+ * same millisecond keep their order.
  */
-export class BlobIndex {
-  private readonly entries = new Map<string, Entry>();
-  private total = 0;
+export function microClock(now: () => number = Date.now): () => number {
+  let last = 0;
+  return () => { last = Math.max(Math.round(now() * 1000), last + 1); return last; };
+}
+
+/**
+ * The LRU on the SQLite index: O(1) memory in the number of blobs (only pins and the batch of
+ * recent uses live in the process), eviction O(evicted) by the (atime) index. A warm hit costs a
+ * Map.set; the batch is written once a second in one transaction.
+ */
+export class SqliteBlobIndex implements BlobIndex {
+  private readonly pins = new Map<string, number>();
+  private readonly recent = new Map<string, { at: number; size?: number }>();
+  private totals: { blobs: number; bytes: number };
   private evicting = false;
+  private waitingLogged = false;
+  private timer: NodeJS.Timeout | undefined;
   evictions = 0;
 
-  constructor(private readonly store: Pick<BlobStore, 'list' | 'delete' | 'touch'>, private readonly maxSize: number, private readonly log: Logger, private readonly now: () => number = Date.now) {}
-
-  get size(): number { return this.total; }
-  get count(): number { return this.entries.size; }
-
-  /** Rebuilds the index from the store, oldest first (mtime is refreshed on access, see touch()). */
-  async load(): Promise<void> {
-    const found: { digest: string; size: number; mtimeMs: number }[] = [];
-    for await (const e of this.store.list()) found.push(e);
-    found.sort((a, b) => a.mtimeMs - b.mtimeMs);
-    for (const e of found) this.add(e.digest, e.size, e.mtimeMs);
+  constructor(
+    private readonly db: IndexDb,
+    private readonly store: Pick<BlobStore, 'delete'>,
+    private readonly state: IndexCompleteness,
+    private readonly maxSize: number,
+    private readonly log: Logger,
+    private readonly clock: () => number = microClock(),
+  ) {
+    this.totals = db.totals();
   }
 
-  add(key: string, size: number, at = this.now()): void {
-    const old = this.entries.get(key);
-    if (old) { this.entries.delete(key); this.total -= old.size; }
-    this.entries.set(key, { size, pins: old?.pins ?? 0, touchedAt: at });
-    this.total += size;
+  get size(): number { return this.refresh().bytes; }
+  get count(): number { return this.refresh().blobs; }
+
+  /** The totals change under a background rebuild too; one single-row read. */
+  private refresh() { this.totals = this.db.totals(); return this.totals; }
+
+  add(digest: string, size: number): void {
+    this.recent.delete(digest);
+    this.db.putBlob(digest, size, this.clock());
   }
 
-  has(key: string): boolean { return this.entries.has(key); }
-
-  /** Marks a blob as just used; persists recency at most hourly per blob so restarts keep the order. */
-  touch(key: string): void {
-    const e = this.entries.get(key);
-    if (!e) return;
-    this.entries.delete(key);
-    this.entries.set(key, e);
-    const now = this.now();
-    if (now - e.touchedAt > 3_600_000) { e.touchedAt = now; void this.store.touch(parseDigest(key)).catch(() => {}); }
+  touch(digest: string, size?: number): void {
+    this.recent.set(digest, { at: this.clock(), size });
+    if (this.recent.size >= FLUSH_AT) this.flush();
+    else if (!this.timer) { this.timer = setTimeout(() => this.flush(), FLUSH_EVERY_MS); this.timer.unref(); }
   }
 
-  pin(key: string): () => void {
-    const e = this.entries.get(key);
-    if (e) e.pins++;
+  flush(): void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.recent.size === 0) return;
+    const batch = [...this.recent];
+    this.recent.clear();
+    this.db.touchBlobs(batch.map(([d, u]) => [d, u.at]));
+    // Served but not indexed: a crash came between its commit and its row. Found, so indexed now.
+    for (const [d, u] of batch) if (u.size !== undefined && this.db.blobSize(d) === undefined) this.db.putBlob(d, u.size, u.at, true);
+  }
+
+  pin(digest: string): () => void {
+    this.pins.set(digest, (this.pins.get(digest) ?? 0) + 1);
     let released = false;
-    return () => { if (!released && e) { released = true; e.pins--; } };
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.pins.get(digest) ?? 1) - 1;
+      if (n > 0) this.pins.set(digest, n); else this.pins.delete(digest);
+    };
   }
 
-  forget(key: string): void {
-    const e = this.entries.get(key);
-    if (e) { this.entries.delete(key); this.total -= e.size; }
+  forget(digest: string): void {
+    this.recent.delete(digest);
+    this.db.deleteBlob(digest);
   }
 
-  /** Evicts least-recently-used, unpinned blobs until the total is under 90% of the cap. */
   async evictIfNeeded(): Promise<number> {
-    if (this.maxSize <= 0 || this.total <= this.maxSize || this.evicting) return 0;
+    if (this.maxSize <= 0 || this.evicting || this.refresh().bytes <= this.maxSize) return 0;
+    if (!this.state.complete()) {
+      // Evicting by an index that does not know every blob would pick the wrong ones.
+      if (!this.waitingLogged) this.log.info({ max: this.maxSize }, 'cache over its size limit; eviction waits until the index is built');
+      this.waitingLogged = true;
+      return 0;
+    }
     this.evicting = true;
+    try { return await this.evict(this.maxSize * 0.9); } finally { this.evicting = false; }
+  }
+
+  private async evict(target: number): Promise<number> {
+    this.flush();
     let removed = 0;
-    try {
-      const target = this.maxSize * 0.9;
-      for (const [key, e] of [...this.entries]) {
-        if (this.total <= target) break;
-        if (e.pins > 0) continue;
-        await this.store.delete(parseDigest(key));
-        this.forget(key);
+    let after = { atime: -1, digest: '' };
+    while (this.refresh().bytes > target) {
+      const page = this.db.lru(after, EVICT_PAGE);
+      if (page.length === 0) break;
+      for (const row of page) {
+        if (this.totals.bytes <= target) break;
+        after = row;
+        if (this.pins.has(row.digest) || this.recent.has(row.digest)) continue;
+        await this.store.delete(parseDigest(row.digest)); // absent already (a crash after the delete): the row goes too
+        this.db.deleteBlob(row.digest);
+        this.totals.bytes -= row.size;
         removed++;
       }
-      this.evictions += removed;
-      if (removed) this.log.info({ removed, total: this.total, max: this.maxSize }, 'evicted least-recently-used blobs');
-    } finally { this.evicting = false; }
+    }
+    this.evictions += removed;
+    if (removed) this.log.info({ removed, total: this.refresh().bytes, max: this.maxSize }, 'evicted least-recently-used blobs');
     return removed;
   }
+
+  async close(): Promise<void> { this.flush(); }
 }

@@ -40,6 +40,8 @@ export class BlobService {
       await this.ensureLinked(repo, digest);
       return this.get(repo, digest, opts, true);
     }
+    // Not in the store: an index row for it is stale (a crash between the delete and the row's), dropped on this first read.
+    if (!running) this.deps.index.forget(digest.value);
     if (opts.head && !running) return this.headUpstream(repo, digest, opts.range);
     return this.fromFetch(repo, digest, opts);
   }
@@ -78,7 +80,7 @@ export class BlobService {
 
   private async fromStore(digest: Digest, size: number, opts: { head: boolean; range?: string }, result: CacheResult): Promise<BlobResponse> {
     const range = parseRange(opts.range, size);
-    this.deps.index.touch(digest.value);
+    this.deps.index.touch(digest.value, size);
     if (opts.head) return { size, range, result };
     const release = this.deps.index.pin(digest.value);
     const local = await this.deps.blobs.openFile(digest);

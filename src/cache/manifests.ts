@@ -84,7 +84,7 @@ export class ManifestService {
     const buf = await this.deps.blobs.getVerified(d);
     if (!buf) return undefined;
     this.memory.set(d.value, buf);
-    this.deps.index.touch(d.value);
+    this.deps.index.touch(d.value, buf.length);
     return buf;
   }
 

@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   serve: async () => (await import('./serve.js')).registerServe,
   reload: async () => (await import('./reload.js')).registerReload,
   gc: async () => (await import('./gc.js')).registerGc,
+  index: async () => (await import('./index-cmd.js')).registerIndex,
   verify: async () => (await import('./verify.js')).registerVerify,
   hosted: async () => (await import('./hosted.js')).registerHosted,
   user: async () => (await import('./user.js')).registerUser,

@@ -86,6 +86,11 @@ export const configSchema = z.object({
     path: z.string().min(1).default('./data'),
     /** 0 = unlimited. Least-recently-used blobs are evicted above it. */
     maxSize: size.default(0),
+    /**
+     * The cache index (SQLite: blob sizes and last use, repositories, tags, links), derived from the
+     * store and rebuilt from it when missing. Default: <path>/index/cache.db. Local disk only.
+     */
+    index: z.string().min(1).optional(),
     s3: s3Schema.optional(),
   }).strict().refine((s) => s.driver !== 's3' || s.s3 !== undefined, {
     message: 'storage.driver is s3 but storage.s3 is missing: give at least storage.s3.bucket', path: ['s3'],

@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from '../obs/logger.js';
 import { RegistryError } from '../oci/errors.js';
-import type { RepositoryReader } from '../oci/registry.js';
+import type { CatalogIndex, RepositoryReader } from '../oci/registry.js';
 import type { RepoRouter } from '../oci/addressing.js';
 import type { EventSink } from '../obs/events.js';
 import type { HostedHttp } from '../hosted/http.js';
@@ -27,6 +27,8 @@ export interface GatewayServices {
   trustProxy?: string[];
   /** Hosted (pushable) repositories: read side and write side; absent: every name is pull-through. */
   hosted?: { reader: RepositoryReader; http: HostedHttp };
+  /** The catalog by pages (the cache index). */
+  catalog?: CatalogIndex;
   /** Authentication, authorization and limits (gateway/guard.ts). */
   guard?: Guard;
   /** Extra Fastify/Node server options: TLS, HTTP/2, timeouts (server/tls.ts). */
@@ -111,7 +113,7 @@ export function buildApp(svc: GatewayServices): FastifyInstance {
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  void app.register(registryRoutes({ pull: svc.pull, hosted: svc.hosted, router: svc.router }));
+  void app.register(registryRoutes({ pull: svc.pull, hosted: svc.hosted, router: svc.router, catalog: svc.catalog }));
   return app as unknown as FastifyInstance;
 }
 

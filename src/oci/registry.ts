@@ -21,6 +21,18 @@ export interface RepositoryReader {
   repositories(): Promise<RepoKey[]>;
 }
 
+/** A repository as the catalog lists it: `display` is the name clients see (bare on the default registry and for hosted ones). */
+export interface CatalogEntry extends RepoKey { display: string }
+
+/**
+ * Every repository, pull-through and hosted, in catalog order, a page at a time: O(page) however
+ * many are cached (the index's, store/index-db.ts).
+ */
+export interface CatalogIndex {
+  /** Entries after `after` (a display name, or the exact entry) in (display, registry, name) order; undefined while the index cannot answer (it is being built). */
+  page(after: string | CatalogEntry | undefined, limit: number, defaultRegistry: string): CatalogEntry[] | undefined;
+}
+
 /** How a request was served, for logs, audit and metrics. */
 export type CacheResult = 'hit' | 'miss' | 'coalesced' | 'stale' | 'revalidated';
 

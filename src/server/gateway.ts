@@ -4,8 +4,9 @@ import type { Logger } from '../obs/logger.js';
 import { openStorage } from '../store/open-driver.js';
 import type { StorageDriver } from '../store/driver.js';
 import { BlobStore } from '../store/blob-store.js';
+import type { BlobIndex } from '../cache/blob-index.js';
 import { DriverMetadataStore } from '../store/metadata.js';
-import { BlobIndex } from '../cache/blob-index.js';
+import { openCacheIndex, type CacheIndex } from './cache-index.js';
 import { LocalInflight } from '../cache/inflight.js';
 import type { BlobService } from '../cache/blobs.js';
 import { PullThroughCache } from '../cache/registry.js';
@@ -33,6 +34,8 @@ export interface Gateway {
   /** Request events; observers (audit, metrics, SLO) add themselves as sinks. */
   events: EventBus;
   index: BlobIndex;
+  /** The SQLite index behind `index` and the metadata reads: status and rebuild. */
+  cacheIndex: CacheIndex;
   inflight: LocalInflight;
   routes: SwappableRoutes;
   /** Fleet coordination; `healthy()` is false while Redis is unreachable (degraded, serving alone). */
@@ -67,9 +70,13 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const blobs = new BlobStore(driver, 'cache');
   const inflight = new LocalInflight();
   const fleet = await joinFleet(config, fleetToken, { blobs, inflight, log });
-  const meta = fleet.metadata(new DriverMetadataStore(driver));
-  const index = new BlobIndex(blobs, config.storage.maxSize, log);
-  await index.load();
+  const cacheIndex = await openCacheIndex(config, driver, blobs, log);
+  const index = cacheIndex.blobs;
+  // Instances sharing one bucket each keep their own index, which does not see the others' writes:
+  // their metadata is read from the shared store itself.
+  const sharedStore = config.cluster !== undefined && config.storage.driver === 's3';
+  const files = sharedStore ? new DriverMetadataStore(driver) : cacheIndex.meta;
+  const meta = fleet.metadata(files);
 
   // Pull-through: the registry table (swapped on reload) and the cache over it.
   const routes = new SwappableRoutes();
@@ -85,13 +92,14 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   // Sign-in and routing, read per request from `live`; a reload replaces it as a whole.
   const live: { state: GuardState } = { state: { router: buildRouter(config), auth: await buildAuth(config, log) } };
   const guard = new Guard(() => live.state, config.limits, fleet.limits);
-  const hosted = await createHosted(config, driver, log);
+  const hosted = await createHosted(config, driver, files, log);
   logSignIn(config, live.state, hosted !== undefined, log);
 
   const events = new EventBus();
   const app = buildApp({
     pull, events, guard, log,
     hosted: hosted ? { reader: hosted.repos, http: hosted.http } : undefined,
+    catalog: sharedStore ? undefined : cacheIndex.meta,
     router: () => live.state.router,
     server: serverOptions(config),
     trustProxy: config.trustedProxies,
@@ -102,7 +110,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const obs = await attachObservability({ app, events, index, inflight, routes, coordinator: fleet.coordinator, windows: fleet.windows, upstreamObservers }, config, log);
   const reload = reloader({ config, log, live, guard, hosted, tls, install });
   return {
-    app, events, index, inflight, routes, obs, coordinator: fleet.coordinator,
+    app, events, index, cacheIndex, inflight, routes, obs, coordinator: fleet.coordinator,
     secure: { guard, signingKey: live.state.auth?.tokens.key, hosted, gc: hosted?.gc },
     cache: { blobs: pull.blobs, driver },
     currentConfig: reload.current,
@@ -114,6 +122,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       await inflight.drain(30_000);
       await obs.close(); // after the drain: the last requests' events are audited and saved
       await Promise.all(routes.all().map((r) => r.upstreams.close()));
+      await cacheIndex.close();
       storage.close();
       await fleet.close();
     },

@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../obs/logger.js';
 import type { StorageDriver } from '../store/driver.js';
-import { DriverMetadataStore } from '../store/metadata.js';
+import type { MutableMetadataStore } from '../store/metadata.js';
 import { HostedContent } from '../hosted/content.js';
 import { HostedRepositories } from '../hosted/repositories.js';
 import { HostedHttp } from '../hosted/http.js';
@@ -21,12 +21,12 @@ export interface HostedParts {
 }
 
 /** Undefined when no repository is hosted. */
-export async function createHosted(config: Config, driver: StorageDriver, log: Logger): Promise<HostedParts | undefined> {
+export async function createHosted(config: Config, driver: StorageDriver, meta: MutableMetadataStore, log: Logger): Promise<HostedParts | undefined> {
   let h = config.hosted;
   if (h.repositories.length === 0) return undefined;
-  // Hosted metadata goes straight to the driver, never through a shared cache (a fleet's Redis
-  // tag cache): a pushed or deleted tag must be visible at once, not after a TTL.
-  const meta = new DriverMetadataStore(driver);
+  // Hosted metadata never goes through a shared cache (a fleet's Redis tag cache): a pushed or
+  // deleted tag must be visible at once, not after a TTL. `meta` is the store's files, read
+  // through this instance's index (written in the same call, so never stale here).
   const content = new HostedContent(driver);
   const repos = new HostedRepositories(content, meta);
   const idleMs = config.limits.idleTimeout;

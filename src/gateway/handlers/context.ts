@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { RepoRouter } from '../../oci/addressing.js';
-import type { RepositoryReader } from '../../oci/registry.js';
+import type { CatalogIndex, RepositoryReader } from '../../oci/registry.js';
 import type { HostedHttp, Caller } from '../../hosted/http.js';
 import '../request-facts.js';
 import '../guard.js';
@@ -13,6 +13,8 @@ export interface RegistryContext {
   hosted?: { reader: RepositoryReader; http: HostedHttp };
   /** How names route to repositories now (hosted patterns, default registry); swapped on reload. */
   router: () => RepoRouter;
+  /** The catalog by pages; absent or not ready: the readers' whole lists, sorted per request. */
+  catalog?: CatalogIndex;
 }
 
 export type Req = FastifyRequest<{ Params: { '*': string }; Querystring: Record<string, string | undefined> }>;

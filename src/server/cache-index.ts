@@ -1,0 +1,57 @@
+import { join, resolve } from 'node:path';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../obs/logger.js';
+import type { StorageDriver } from '../store/driver.js';
+import type { BlobStore } from '../store/blob-store.js';
+import { IndexDb } from '../store/index-db.js';
+import { IndexKeeper, type IndexProgress } from '../store/index-rebuild.js';
+import { IndexedMetadataStore } from '../store/indexed-metadata.js';
+import { DriverMetadataStore } from '../store/metadata.js';
+import { SqliteBlobIndex, type BlobIndex } from '../cache/blob-index.js';
+
+/** What /metrics, /-/ui and `regway index status` show about the index. */
+export interface IndexStatus extends IndexProgress {
+  location: string;
+  blobs: number;
+  bytes: number;
+  /** Size of the index itself on disk. */
+  fileBytes: number;
+}
+
+export interface CacheIndex {
+  blobs: BlobIndex;
+  /** Repository metadata read through the index (the store's files stay the source of truth). */
+  meta: IndexedMetadataStore;
+  keeper: IndexKeeper;
+  status(): IndexStatus;
+  close(): Promise<void>;
+}
+
+/** Where the index of this config's store lives: storage.index, else <storage.path>/_index/cache.db; in memory for the memory driver. */
+export function indexLocation(storage: Config['storage']): string {
+  if (storage.index) return resolve(storage.index);
+  return storage.driver === 'memory' ? ':memory:' : join(resolve(storage.path), '_index', 'cache.db');
+}
+
+/**
+ * Opens the cache index in O(1) (no walk of the store): a missing, foreign or interrupted index is
+ * rebuilt in the background while the gateway serves (reads fall back to the store's files and
+ * eviction waits until it is complete).
+ */
+export async function openCacheIndex(config: Config, driver: StorageDriver, blobs: Pick<BlobStore, 'delete'>, log: Logger): Promise<CacheIndex> {
+  const location = indexLocation(config.storage);
+  let db: IndexDb;
+  try { db = new IndexDb(location); } catch (e) {
+    throw new Error(`cannot open the cache index ${location}: ${(e as Error).message}; check the folder's permissions and free space, or set storage.index to a writable local path`);
+  }
+  db.setDefaultRegistry(config.defaultRegistry);
+  const keeper = new IndexKeeper(db, driver, log);
+  await keeper.open();
+  const index = new SqliteBlobIndex(db, blobs, keeper, config.storage.maxSize, log);
+  const meta = new IndexedMetadataStore(new DriverMetadataStore(driver), db, keeper);
+  return {
+    blobs: index, meta, keeper,
+    status: () => ({ ...keeper.progress, location, ...db.totals(), fileBytes: db.fileBytes() }),
+    close: async () => { await index.close(); await keeper.close(); db.close(); },
+  };
+}
