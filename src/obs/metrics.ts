@@ -11,7 +11,11 @@ interface MetricSources {
   auditDropped?: () => Record<string, number>;
   /** 1 = fleet coordination (Redis) working, 0 = degraded; undefined for a single instance. */
   coordination?: () => number | undefined;
+  /** The cache index: complete or being built, store objects read by the current (or last) build, its size on disk. */
+  index?: () => IndexGauges;
 }
+
+export interface IndexGauges { complete: boolean; scanned: number; fileBytes: number }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
@@ -85,6 +89,12 @@ export class Metrics {
     const self = this;
     new Counter({ name: 'regway_cache_evictions_total', help: 'Blobs evicted to stay under the cache size limit', registers: r,
       collect() { const now = s.cache?.().evictions ?? 0; if (now > self.evictionsSeen) { this.inc(now - self.evictionsSeen); self.evictionsSeen = now; } } });
+    if (s.index) {
+      const index = s.index;
+      new Gauge({ name: 'regway_index_complete', help: 'The cache index holds everything the store holds (1); 0 while it is built in the background (reads fall back to the store, eviction waits)', registers: r, collect() { this.set(index().complete ? 1 : 0); } });
+      new Gauge({ name: 'regway_index_build_scanned', help: 'Store objects read by the current (or last) build of the cache index', registers: r, collect() { this.set(index().scanned); } });
+      new Gauge({ name: 'regway_index_size_bytes', help: 'Size of the cache index on disk', registers: r, collect() { this.set(index().fileBytes); } });
+    }
     const ups = () => s.upstreams?.() ?? [];
     new Gauge({ name: 'regway_upstream_up', help: 'Whether the upstream is considered healthy (1) or not (0)', labelNames: ['registry', 'upstream'], registers: r,
       collect() { this.reset(); for (const u of ups()) this.set({ registry: u.registry, upstream: u.upstream }, u.up ? 1 : 0); } });

@@ -39,6 +39,8 @@ interface ObservableGateway {
   app: FastifyInstance;
   events: { add(s: EventSink): void };
   index: { readonly size: number; readonly count: number; readonly evictions: number };
+  /** The cache index's state (absent: no index to report, e.g. a fleet's shared one reports elsewhere). */
+  indexStatus?: () => { phase: string; scanned: number; fileBytes: number; reason?: string; startedAt?: number; finishedAt?: number };
   inflight: { readonly size: number; waiting(): number };
   routes: { all(): { registry: string; upstreams: { clients: readonly UpstreamLike[] } }[] };
   /** Told of every upstream request (the upstreams were built with it). */
@@ -74,6 +76,7 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
     cache: () => ({ bytes: gw.index.size, blobs: gw.index.count, maxBytes: config.storage.maxSize, evictions: gw.index.evictions }),
     upstreams: () => upstreamStatus(gw, stats),
     auditDropped: () => audit.dropped,
+    ...(gw.indexStatus ? { index: () => { const st = gw.indexStatus!(); return { complete: st.phase === 'ready', scanned: st.scanned, fileBytes: st.fileBytes }; } } : {}),
     // Only a fleet has coordination to report: a single instance has no such gauge at all (an alert
     // written on "== 0" must not fire on every single-node install).
     ...(gw.coordinator?.self ? { coordination: () => (gw.coordinator!.healthy() ? 1 : 0) } : {}),
@@ -205,7 +208,7 @@ function observabilityRoutes(app: FastifyInstance, gw: ObservableGateway, o: { m
   });
   app.get('/-/status', async (_req, reply) => reply.header('cache-control', 'no-store').send({ ...o.stats.snapshot({
     upstreams: upstreamStatus(gw, o.stats),
-    cache: { bytes: gw.index.size, maxBytes: o.config.storage.maxSize, blobs: gw.index.count, evictions: gw.index.evictions },
+    cache: { bytes: gw.index.size, maxBytes: o.config.storage.maxSize, blobs: gw.index.count, evictions: gw.index.evictions, ...(gw.indexStatus ? { index: gw.indexStatus() } : {}) },
     inflight: { fetches: gw.inflight.size, waiting: gw.inflight.waiting() },
     pulls: pullsFromSlo(o.slo),
   }), ...(gw.coordinator?.self ? { cluster: { instance: gw.coordinator.self.instance, coordination: gw.coordinator.healthy() ? 'ok' : 'degraded' } } : {}) }));

@@ -34,7 +34,7 @@ interface StatusDoc {
   generatedAt: string;
   startedAt: string;
   upstreams: UpstreamStatus[];
-  cache: { bytes: number; maxBytes: number; blobs: number; evictions: number; hitRatio1h: number | null; requests1h: number };
+  cache: { bytes: number; maxBytes: number; blobs: number; evictions: number; hitRatio1h: number | null; requests1h: number; index?: { phase: string; scanned: number; fileBytes: number; reason?: string } };
   inflight: { fetches: number; waiting: number };
   /** Pulls come from the SLO tracker, so the header and the SLO panel are the same numbers. */
   traffic: { pulls1h: number; pulls24h: number; requests1h: number };

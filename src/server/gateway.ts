@@ -107,7 +107,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   fleet.registerPeers(app);
   const tls = new TlsFiles(config, app.server, log);
   log.info({ blobs: index.count, bytes: index.size, registries: [...Object.keys(config.registries)], cluster: fleet.coordinator.self?.instance }, 'cache loaded');
-  const obs = await attachObservability({ app, events, index, inflight, routes, coordinator: fleet.coordinator, windows: fleet.windows, upstreamObservers }, config, log);
+  const obs = await attachObservability({ app, events, index, indexStatus: () => cacheIndex.status(), inflight, routes, coordinator: fleet.coordinator, windows: fleet.windows, upstreamObservers }, config, log);
   const reload = reloader({ config, log, live, guard, hosted, tls, install });
   return {
     app, events, index, cacheIndex, inflight, routes, obs, coordinator: fleet.coordinator,

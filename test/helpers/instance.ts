@@ -11,13 +11,13 @@ export interface Instance { url: string; port: number; dir: string; logFile: str
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
-/** `config` is a regway YAML config as an object; `listen` and `storage.path` are filled in. */
+/** `config` is a regway YAML config as an object; `listen` is filled in, and `storage.path` unless given (a restart on the same store). */
 /** `args`: extra `regway serve` flags after `--config FILE`. */
 export async function startInstance(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, port?: number, args: string[] = []): Promise<Instance> {
   const dir = makeTempDir('instance');
   const p = port ?? await freePort();
   const file = join(dir, 'regway.yaml');
-  const storage = { ...(config.storage as Record<string, unknown> ?? {}), path: join(dir, 'data') };
+  const storage = { path: join(dir, 'data'), ...(config.storage as Record<string, unknown> ?? {}) };
   writeFileSync(file, stringify({ ...config, listen: `127.0.0.1:${p}`, storage }));
   const logFile = join(dir, 'regway.log');
   const d: Daemon = spawnDaemon(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--config', file, ...args], {

@@ -46,6 +46,7 @@ function cache(s){const c=s.cache,f=c.maxBytes?c.bytes/c.maxBytes:null;
  $('cache').innerHTML='<div class="kpis"><div class="kpi">Used<b>'+bytes(c.bytes)+'</b><span class="mut">'+(c.maxBytes?'of '+bytes(c.maxBytes):'no limit')+'</span></div>'
  +'<div class="kpi">Hit ratio 1 h<b>'+pct(c.hitRatio1h)+'</b><span class="mut">'+num(c.requests1h)+' requests</span></div>'
  +'<div class="kpi">Blobs<b>'+num(c.blobs)+'</b><span class="mut">'+num(c.evictions)+' evicted</span></div>'
+ +(c.index?'<div class="kpi">Index<b class="'+(c.index.phase==='ready'?'ok':'')+'" id="index">'+esc(c.index.phase)+'</b><span class="mut">'+(c.index.phase==='ready'?bytes(c.index.fileBytes)+' on disk':num(c.index.scanned)+' objects read')+'</span></div>':'')
  +'<div class="kpi">In flight<b>'+num(s.inflight.fetches)+'</b><span class="mut">'+num(s.inflight.waiting)+' waiting</span></div>'
  +(s.cluster?'<div class="kpi">Fleet<b class="'+(s.cluster.coordination==='ok'?'ok':'bad')+'" id="fleet">'+esc(s.cluster.coordination)+'</b><span class="mut">'+esc(s.cluster.instance)+'</span></div>':'')+'</div>'
  +(f==null?'':'<div class="meter" title="'+pct(f)+'"><i id="bar"></i></div>');
