@@ -132,7 +132,7 @@ describe('the cache index survives SIGKILL', () => {
       const names: string[] = [];
       let next: string | undefined = '/v2/_catalog?n=250';
       while (next) {
-        const r = await request(`${inst.url}${next}`);
+        const r: Awaited<ReturnType<typeof request>> = await request(`${inst.url}${next}`);
         names.push(...((await r.body.json()) as { repositories: string[] }).repositories);
         next = /<([^>]+)>/.exec(String(r.headers.link ?? ''))?.[1];
       }
