@@ -48,7 +48,7 @@ export async function openCacheIndex(config: Config, driver: StorageDriver, blob
   const keeper = new IndexKeeper(db, driver, log);
   await keeper.open();
   const index = new SqliteBlobIndex(db, blobs, keeper, config.storage.maxSize, log);
-  const meta = new IndexedMetadataStore(new DriverMetadataStore(driver), db, keeper);
+  const meta = new IndexedMetadataStore(new DriverMetadataStore(driver, { maxCached: 1000 }), db, keeper);
   return {
     blobs: index, meta, keeper,
     status: () => ({ ...keeper.progress, location, ...db.totals(), fileBytes: db.fileBytes() }),
