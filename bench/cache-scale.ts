@@ -8,6 +8,7 @@
 // Run with --help for every option.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -192,11 +193,13 @@ async function measureGc(c: Ctx, f: ScaleFolder, bytesNow: number): Promise<Part
 async function measureSize(c: Ctx, blobs: number, repos: number): Promise<ScaleRow> {
   const f = ensureFolder(join(c.o.dir, String(blobs)), blobs, repos, say);
   say(`${blobs} blobs / ${repos} repositories (${(f.totalBytes / 1e6).toFixed(1)} MB of blobs): folder ${f.action} in ${(f.generatedMs / 1000).toFixed(1)} s`);
-  const row: ScaleRow = { blobs, repos: f.repos, tags: f.tags, totalBytes: f.totalBytes, folderAction: f.action, folderMs: f.generatedMs };
+  // The load average says whether other work shared the machine: these numbers are only comparable on a quiet one.
+  const row: ScaleRow = { blobs, repos: f.repos, tags: f.tags, totalBytes: f.totalBytes, folderAction: f.action, folderMs: f.generatedMs, loadAvgBefore: loadavg()[0] };
   const { only } = c.o;
   if (only.has('ready') || only.has('catalog') || only.has('tags')) { say('start-up, memory, catalog, tags'); Object.assign(row, await measureServe(c, f)); }
   if (only.has('evict')) { say('warm manifests without and while evicting'); Object.assign(row, await measureEviction(c, f)); }
   if (only.has('gc')) { say('offline regway gc'); Object.assign(row, await measureGc(c, f, row.bytesAfterEviction ?? f.totalBytes)); }
+  row.loadAvgAfter = loadavg()[0];
   say(JSON.stringify(row));
   return row;
 }

@@ -7,6 +7,9 @@ export interface ScaleRow {
   totalBytes: number;
   folderAction: string;
   folderMs: number;
+  /** 1-minute load average before and after this size's measurements. */
+  loadAvgBefore?: number;
+  loadAvgAfter?: number;
   pageCacheDropped?: boolean;
   /** Spawn to the first 200 from GET /v2/, polled every 10 ms. */
   readyMs?: number;
