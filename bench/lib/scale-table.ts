@@ -20,6 +20,8 @@ export interface ScaleRow {
   pulledBlobs?: number;
   rssAfterPullMB?: number;
   rssEndMB?: number;
+  /** The catalog request failed (e.g. the connection closed at the idle timeout). */
+  catalogError?: string;
   catalogPageMs?: number;
   catalogPageFirstMs?: number;
   catalogWalkMs?: number;
@@ -71,7 +73,7 @@ export const SCALE_HEADER = [
 
 export function scaleCells(r: ScaleRow): string[] {
   return [
-    `${k(r.blobs)} / ${k(r.repos)}`, readyCell(r), f0(r.rssStartMB), f0(r.rssAfterPullMB), f0(r.catalogPageMs), f0(r.tagsListMs),
+    `${k(r.blobs)} / ${k(r.repos)}`, readyCell(r), f0(r.rssStartMB), f0(r.rssAfterPullMB), r.catalogError ? `failed: ${r.catalogError}` : f0(r.catalogPageMs), f0(r.tagsListMs),
     walkCell(r), gcCell(r), evictCell(r),
   ];
 }
