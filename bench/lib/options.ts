@@ -23,6 +23,8 @@ export interface BenchOptions {
   regwayBin: string | undefined;
   /** The far-upstream scenario's link rate in Mbit/s; 0 skips it. */
   farRateMbit: number;
+  /** Opt-in: also run bench/cache-scale.ts (#16) with these sizes; undefined skips it. */
+  cacheScaleSizes: string | undefined;
   help: boolean;
 }
 
@@ -47,6 +49,8 @@ Options (environment variable in brackets):
   --cpu-prof DIR             run regway with node --cpu-prof into DIR  [BENCH_CPU_PROF]
   --regway-bin PATH          regway entry point to run (A/B a build)  [BENCH_REGWAY_BIN]  default bin/regway
   --far-mbit N               link rate of the far-upstream scenario (root only; 0 skips it) [BENCH_FAR_MBIT] default 400
+  --cache-scale              also run the cache-at-scale benchmark (bench/cache-scale.ts, #16; minutes: it synthesises 300k files)
+  --cache-scale-sizes N,N    its cache sizes in blobs (implies --cache-scale) [BENCH_CACHE_SCALE_SIZES] default 30000,300000
   --no-docs                  do not rewrite docs/benchmarks.md
   -h, --help                 this text
 
@@ -71,7 +75,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       layers: { type: 'string' }, 'layer-mb': { type: 'string' }, clients: { type: 'string' }, 'pull-parallel': { type: 'string' },
       duration: { type: 'string' }, warmup: { type: 'string' }, rounds: { type: 'string' }, 'manifest-connections': { type: 'string' },
       'blob-connections': { type: 'string' }, threads: { type: 'string' }, 'nginx-workers': { type: 'string' },
-      'cpu-prof': { type: 'string' }, 'regway-bin': { type: 'string' }, 'far-mbit': { type: 'string' }, 'no-docs': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'cpu-prof': { type: 'string' }, 'regway-bin': { type: 'string' }, 'far-mbit': { type: 'string' }, 'no-docs': { type: 'boolean' },
+      'cache-scale': { type: 'boolean' }, 'cache-scale-sizes': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -94,6 +99,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     cpuProfDir: pick('cpu-prof', 'BENCH_CPU_PROF'),
     regwayBin: pick('regway-bin', 'BENCH_REGWAY_BIN'),
     farRateMbit: pick('far-mbit', 'BENCH_FAR_MBIT') === '0' ? 0 : Math.round(num('--far-mbit', pick('far-mbit', 'BENCH_FAR_MBIT'), 400)),
+    cacheScaleSizes: pick('cache-scale-sizes', 'BENCH_CACHE_SCALE_SIZES') ?? (f['cache-scale'] ? '30000,300000' : undefined),
     help: f.help === true,
   };
 }
