@@ -16,6 +16,9 @@ export interface ScaleRow {
   /** Spawn to the "cache loaded" log line, when the build logs one. */
   cacheLoadedMs?: number;
   rssStartMB?: number;
+  /** First start on a cache without an index: spawn to the index complete (built in the background), and to /v2/ answering meanwhile. */
+  indexBuildMs?: number;
+  indexReadyMs?: number;
   pullMs?: number;
   pulledBlobs?: number;
   rssAfterPullMB?: number;
@@ -68,13 +71,13 @@ function walkCell(r: ScaleRow): string {
 
 export const SCALE_HEADER = [
   'blobs / repos', 'ready ms (index loaded)', 'RSS start MB', 'RSS after pull MB', 'catalog page ms', 'tags/list ms',
-  'catalog walk ms (repos)', 'gc ms (evicted)', 'warm manifest req/s: without / while evicting (ratio; evicted in)',
+  'catalog walk ms (repos)', 'gc ms (evicted)', 'first start: index built in ms', 'warm manifest req/s: without / while evicting (ratio; evicted in)',
 ];
 
 export function scaleCells(r: ScaleRow): string[] {
   return [
     `${k(r.blobs)} / ${k(r.repos)}`, readyCell(r), f0(r.rssStartMB), f0(r.rssAfterPullMB), r.catalogError ? `failed: ${r.catalogError}` : f0(r.catalogPageMs), f0(r.tagsListMs),
-    walkCell(r), gcCell(r), evictCell(r),
+    walkCell(r), gcCell(r), r.indexBuildMs === undefined ? '-' : `${f0(r.indexBuildMs)} (serving after ${f0(r.indexReadyMs)})`, evictCell(r),
   ];
 }
 

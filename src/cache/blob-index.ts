@@ -1,5 +1,5 @@
 import type { BlobStore } from '../store/blob-store.js';
-import type { IndexDb } from '../store/index-db.js';
+import type { BlobRow, IndexDb } from '../store/index-db.js';
 import type { IndexCompleteness } from '../store/indexed-metadata.js';
 import type { Logger } from '../obs/logger.js';
 import { parseDigest } from '../oci/digest.js';
@@ -33,6 +33,7 @@ export interface BlobIndex {
 const FLUSH_EVERY_MS = 1000;
 const FLUSH_AT = 5000;
 const EVICT_PAGE = 256;
+const DELETES_AT_ONCE = 16;
 
 /**
  * Last-use times are microseconds, strictly increasing within the process, so two uses in the
@@ -130,18 +131,40 @@ export class SqliteBlobIndex implements BlobIndex {
     while (this.refresh().bytes > target) {
       const page = this.db.lru(after, EVICT_PAGE);
       if (page.length === 0) break;
-      for (const row of page) {
-        if (this.totals.bytes <= target) break;
-        after = row;
-        if (this.pins.has(row.digest) || this.recent.has(row.digest)) continue;
-        await this.store.delete(parseDigest(row.digest)); // absent already (a crash after the delete): the row goes too
-        this.db.deleteBlob(row.digest);
-        this.totals.bytes -= row.size;
-        removed++;
-      }
+      after = page[page.length - 1]!;
+      const victims = this.pick(page, this.totals.bytes - target);
+      removed += await this.remove(victims);
     }
     this.evictions += removed;
     if (removed) this.log.info({ removed, total: this.refresh().bytes, max: this.maxSize }, 'evicted least-recently-used blobs');
+    return removed;
+  }
+
+  /** The oldest unpinned, not just used blobs of a page, until `excess` bytes are covered. */
+  private pick(page: BlobRow[], excess: number): BlobRow[] {
+    const out: BlobRow[] = [];
+    for (const row of page) {
+      if (excess <= 0) break;
+      if (this.pins.has(row.digest) || this.recent.has(row.digest)) continue;
+      out.push(row);
+      excess -= row.size;
+    }
+    return out;
+  }
+
+  /**
+   * Deletes from the store a few at a time (one unlink or S3 DELETE each: waiting for them one by one
+   * made eviction run at a few hundred blobs a second), then drops the rows. A blob pinned meanwhile
+   * is left alone; one already gone from the store loses its row all the same.
+   */
+  private async remove(victims: BlobRow[]): Promise<number> {
+    let removed = 0;
+    for (let i = 0; i < victims.length; i += DELETES_AT_ONCE) {
+      const group = victims.slice(i, i + DELETES_AT_ONCE).filter((v) => !this.pins.has(v.digest));
+      await Promise.all(group.map((v) => this.store.delete(parseDigest(v.digest))));
+      this.db.batch(() => { for (const v of group) this.db.deleteBlob(v.digest); });
+      removed += group.length;
+    }
     return removed;
   }
 
