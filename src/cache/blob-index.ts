@@ -33,7 +33,8 @@ export interface BlobIndex {
 const FLUSH_EVERY_MS = 1000;
 const FLUSH_AT = 5000;
 const EVICT_PAGE = 256;
-const DELETES_AT_ONCE = 16;
+const DELETES_AT_ONCE = 8;
+const rest = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.min(ms, 100)));
 
 /**
  * Last-use times are microseconds, strictly increasing within the process, so two uses in the
@@ -65,6 +66,8 @@ export class SqliteBlobIndex implements BlobIndex {
     private readonly maxSize: number,
     private readonly log: Logger,
     private readonly clock: () => number = microClock(),
+    /** false for offline `regway gc`: nothing to leave room for. */
+    private readonly paced = true,
   ) {
     this.totals = db.totals();
   }
@@ -155,15 +158,19 @@ export class SqliteBlobIndex implements BlobIndex {
   /**
    * Deletes from the store a few at a time (one unlink or S3 DELETE each: waiting for them one by one
    * made eviction run at a few hundred blobs a second), then drops the rows. A blob pinned meanwhile
-   * is left alone; one already gone from the store loses its row all the same.
+   * is left alone; one already gone from the store loses its row all the same. Eviction is
+   * maintenance: after each group it rests as long as the group took, so serving keeps most of the
+   * machine (deleting flat out, the warm manifest rate fell to a third while it ran).
    */
   private async remove(victims: BlobRow[]): Promise<number> {
     let removed = 0;
     for (let i = 0; i < victims.length; i += DELETES_AT_ONCE) {
+      const t0 = performance.now();
       const group = victims.slice(i, i + DELETES_AT_ONCE).filter((v) => !this.pins.has(v.digest));
       await Promise.all(group.map((v) => this.store.delete(parseDigest(v.digest))));
       this.db.batch(() => { for (const v of group) this.db.deleteBlob(v.digest); });
       removed += group.length;
+      if (this.paced) await rest(performance.now() - t0);
     }
     return removed;
   }

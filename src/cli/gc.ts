@@ -30,7 +30,7 @@ is missing or incomplete it is built from the store first (regway index status s
       const log = createLogger(config.log.level);
       // storage.driver decides: a folder, or an S3 bucket.
       const storage = await openStorage(config.storage, log);
-      const index = await openCacheIndex({ ...config, storage: { ...config.storage, maxSize: max } }, storage.driver, new BlobStore(storage.driver, 'cache'), log);
+      const index = await openCacheIndex({ ...config, storage: { ...config.storage, maxSize: max } }, storage.driver, new BlobStore(storage.driver, 'cache'), log, { offline: true });
       try {
         await index.keeper.settled();
         const before = index.blobs.size;

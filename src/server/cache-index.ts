@@ -38,7 +38,7 @@ export function indexLocation(storage: Config['storage']): string {
  * rebuilt in the background while the gateway serves (reads fall back to the store's files and
  * eviction waits until it is complete).
  */
-export async function openCacheIndex(config: Config, driver: StorageDriver, blobs: Pick<BlobStore, 'delete'>, log: Logger): Promise<CacheIndex> {
+export async function openCacheIndex(config: Config, driver: StorageDriver, blobs: Pick<BlobStore, 'delete'>, log: Logger, opts: { offline?: boolean } = {}): Promise<CacheIndex> {
   const location = indexLocation(config.storage);
   let db: IndexDb;
   try { db = new IndexDb(location); } catch (e) {
@@ -47,7 +47,8 @@ export async function openCacheIndex(config: Config, driver: StorageDriver, blob
   db.setDefaultRegistry(config.defaultRegistry);
   const keeper = new IndexKeeper(db, driver, log);
   await keeper.open();
-  const index = new SqliteBlobIndex(db, blobs, keeper, config.storage.maxSize, log);
+  // Offline (regway gc), eviction need not leave room for serving.
+  const index = new SqliteBlobIndex(db, blobs, keeper, config.storage.maxSize, log, undefined, !opts.offline);
   const meta = new IndexedMetadataStore(new DriverMetadataStore(driver, { maxCached: 1000 }), db, keeper);
   return {
     blobs: index, meta, keeper,
