@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { writeFileAtomic } from '../config/atomic-write.js';
 import { assertSafeKey, NotFoundError, type ByteRange, type ObjectWriter, type StatInfo, type StorageDriver } from './driver.js';
 
+const STATS_AT_ONCE = 64;
 const READ_CHUNK = 1 << 20; // 1 MiB reads keep syscalls few on warm blob hits.
 
 /** Local filesystem driver. Writes go to `<root>/_tmp/<uuid>`, are fsynced, then renamed into place. */
@@ -98,14 +99,14 @@ export class FsDriver implements StorageDriver {
   private async *walk(key: string): AsyncIterable<{ key: string; size: number; mtimeMs: number }> {
     let entries;
     try { entries = await fsp.readdir(this.path(key), { withFileTypes: true }); } catch (e) { if (isMissing(e) || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return; throw e; }
-    for (const e of entries) {
-      const k = `${key}/${e.name}`;
-      if (e.isDirectory()) yield* this.walk(k);
-      else if (e.isFile()) {
-        const s = await fsp.stat(this.path(k)).catch(() => undefined);
-        if (s) yield { key: k, size: s.size, mtimeMs: s.mtimeMs };
-      }
+    const files = entries.filter((e) => e.isFile()).map((e) => `${key}/${e.name}`);
+    // Stats in parallel groups: one at a time, listing a cache of 300 k blobs (the index build) took minutes.
+    for (let i = 0; i < files.length; i += STATS_AT_ONCE) {
+      const group = files.slice(i, i + STATS_AT_ONCE);
+      const stats = await Promise.all(group.map((k) => fsp.stat(this.path(k)).catch(() => undefined)));
+      for (let j = 0; j < group.length; j++) { const s = stats[j]; if (s) yield { key: group[j]!, size: s.size, mtimeMs: s.mtimeMs }; }
     }
+    for (const e of entries) if (e.isDirectory()) yield* this.walk(`${key}/${e.name}`);
   }
 
   async touch(key: string): Promise<void> {

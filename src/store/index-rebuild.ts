@@ -10,7 +10,7 @@ import type { RepoKey } from './paths.js';
 /** Names this store, so an index built from another store (a moved or restored folder) is never trusted. */
 export const STORE_ID_KEY = 'maintenance/store-id';
 const BATCH = 2000;
-const READS_AT_ONCE = 32;
+const READS_AT_ONCE = 64;
 
 export type IndexPhase = 'ready' | 'rebuilding' | 'reconciling';
 export interface IndexProgress {
