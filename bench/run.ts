@@ -10,10 +10,11 @@ import { farUpstream } from './far-upstream.js';
 import { warmManifests } from './warm-manifests.js';
 import { warmBlobs, largestLayer } from './warm-blobs.js';
 import { cacheScale } from './cache-scale.js';
+import { bigLayer } from './big-layer.js';
 import { HELP, parseOptions, type BenchOptions } from './lib/options.js';
 import { ROOT, distIsStale, startDistributionProxy, startNginx, startRegway, startUpstream, type Peer } from './lib/peers.js';
 import { RssSampler } from './lib/rss.js';
-import { buildRows, formatText, type BenchResults } from './lib/table.js';
+import { bigLayerRows, buildRows, formatText, type BenchResults, type Row } from './lib/table.js';
 import { commandLine, machine, markdownBlock, updateDocs, writeJson } from './lib/report.js';
 
 const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
@@ -79,6 +80,7 @@ async function runAll(o: BenchOptions, stops: (() => Promise<void>)[]): Promise<
   const blobs = await warmBlobs([regway, dist, nginx], up, { ...mOpts, connections: o.blobConnections });
   phase('warm blobs');
 
+  const big = await runBigLayer(o, up);
   const results: BenchResults = {
     cold: { regway: coldRegway, distribution: coldDist },
     manifestByTag: { regway: manifests.byTag.regway!, distribution: manifests.byTag['distribution-proxy']! },
@@ -87,8 +89,24 @@ async function runAll(o: BenchOptions, stops: (() => Promise<void>)[]): Promise<
     rss: { regway: rssRegway.stop(), distribution: rssDist.stop() },
     coldSingle: single,
     ...(far ? { far } : {}),
+    ...(big ? { bigLayer: big } : {}),
   };
   return { results, extra: { peerLogs, image: { manifestDigest: up.image.manifestDigest, layers: up.image.layers.map((l) => ({ digest: l.digest, size: l.size })) } } };
+}
+
+/** The big-layer scenario when asked for (--big-layer-mb), on its own fresh regway. */
+async function runBigLayer(o: BenchOptions, up: Awaited<ReturnType<typeof startUpstream>>): Promise<BenchResults['bigLayer']> {
+  if (o.bigLayerMb <= 0) return undefined;
+  say(`big layer: ${o.bigLayerMb} MB, ${o.bigLayerClients} cold clients at once, fresh regway`);
+  return bigLayer(up, Math.round(o.bigLayerMb * 1e6), o.bigLayerClients, o.regwayBin);
+}
+
+/** --big-layer-only: that scenario alone, against an upstream with no image. */
+async function runBigLayerOnly(o: BenchOptions, stops: (() => Promise<void>)[]): Promise<{ rows: Row[]; extra: Record<string, unknown> }> {
+  const up = await startUpstream({ layers: 1, layerSize: 1024, name: 'bench/app', tag: 'v1' });
+  stops.push(() => up.dist.stop());
+  const big = await runBigLayer(o, up);
+  return { rows: bigLayerRows(big), extra: { results: { bigLayer: big } } };
 }
 
 async function main(): Promise<number> {
@@ -98,18 +116,23 @@ async function main(): Promise<number> {
   const mode = await regwayMode(o);
   const when = new Date();
   const stops: (() => Promise<void>)[] = [];
-  let out: Awaited<ReturnType<typeof runAll>>;
+  let rows: Row[];
+  let extra: Record<string, unknown>;
   try {
-    out = await runAll(o, stops);
+    if (o.bigLayerOnly) ({ rows, extra } = await runBigLayerOnly(o, stops));
+    else {
+      const out = await runAll(o, stops);
+      rows = buildRows(out.results);
+      extra = { ...out.extra, results: out.results };
+    }
   } finally {
     // Reverse order: nginx and the gateways before the upstream they talk to.
     for (const stop of stops.reverse()) await stop().catch((e: Error) => say(`stop failed: ${e.message}`));
   }
-  const rows = buildRows(out.results);
   const m = machine();
   process.stdout.write(`\n${formatText(rows)}\n\n`);
   const stamp = when.toISOString().replace(/[:.]/g, '-');
-  const json = writeJson(ROOT, stamp, { when: when.toISOString(), command: commandLine(argv), machine: m, regway: mode, options: o, ...out.extra, results: out.results, rows });
+  const json = writeJson(ROOT, stamp, { when: when.toISOString(), command: commandLine(argv), machine: m, regway: mode, options: o, ...extra, rows });
   say(`results: ${json}`);
   if (o.writeDocs) say(`table: ${updateDocs(ROOT, markdownBlock(rows, o, m, when, argv))}`);
   if (o.cpuProfDir) say(`regway CPU profile(s) in ${o.cpuProfDir}`);

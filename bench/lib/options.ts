@@ -25,6 +25,11 @@ export interface BenchOptions {
   farRateMbit: number;
   /** Opt-in: also run bench/cache-scale.ts (#16) with these sizes; undefined skips it. */
   cacheScaleSizes: string | undefined;
+  /** MB of the one-layer scenario pulled cold by bigLayerClients (memory flat in layer size); 0 skips it. */
+  bigLayerMb: number;
+  bigLayerClients: number;
+  /** Run only the big-layer scenario (no table in the docs: the other rows would be missing). */
+  bigLayerOnly: boolean;
   help: boolean;
 }
 
@@ -51,12 +56,16 @@ Options (environment variable in brackets):
   --far-mbit N               link rate of the far-upstream scenario (root only; 0 skips it) [BENCH_FAR_MBIT] default 400
   --cache-scale              also run the cache-at-scale benchmark (bench/cache-scale.ts, #16; minutes: it synthesises 300k files)
   --cache-scale-sizes N,N    its cache sizes in blobs (implies --cache-scale) [BENCH_CACHE_SCALE_SIZES] default 30000,300000
+  --big-layer-mb N           one layer of N MB pulled cold by --big-layer-clients at once: upstream bytes and peak RSS (0 skips it) [BENCH_BIG_LAYER_MB] default 0
+  --big-layer-clients N      clients of that scenario                  [BENCH_BIG_LAYER_CLIENTS] default 5
+  --big-layer-only           run only that scenario (implies --no-docs)
   --no-docs                  do not rewrite docs/benchmarks.md
   -h, --help                 this text
 
 Examples:
   npm run bench
   npm run bench -- --layers 3 --layer-mb 8 --duration 5 --no-docs     # a quick smoke run
+  npm run bench -- --big-layer-mb 2048 --big-layer-only               # 5 clients on a cold 2 GB layer
   npm run bench -- --cpu-prof /tmp/prof --no-docs                      # then: node --import tsx bench/cpuprofile.ts /tmp/prof/*.cpuprofile
 `;
 
@@ -77,12 +86,14 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       'blob-connections': { type: 'string' }, threads: { type: 'string' }, 'nginx-workers': { type: 'string' },
       'cpu-prof': { type: 'string' }, 'regway-bin': { type: 'string' }, 'far-mbit': { type: 'string' }, 'no-docs': { type: 'boolean' },
       'cache-scale': { type: 'boolean' }, 'cache-scale-sizes': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'big-layer-mb': { type: 'string' }, 'big-layer-clients': { type: 'string' }, 'big-layer-only': { type: 'boolean' },
     },
     strict: true,
   });
   const pick = (flag: string, envName: string) => (f as Record<string, string | undefined>)[flag] ?? env[envName];
   const workers = pick('nginx-workers', 'BENCH_NGINX_WORKERS') ?? 'auto';
   const warmup = pick('warmup', 'BENCH_WARMUP');
+  const big = pick('big-layer-mb', 'BENCH_BIG_LAYER_MB');
   return {
     layers: Math.round(num('--layers', pick('layers', 'BENCH_LAYERS'), 5)),
     layerSize: Math.round(num('--layer-mb', pick('layer-mb', 'BENCH_LAYER_MB'), 20) * 1e6),
@@ -95,11 +106,14 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     blobConnections: Math.round(num('--blob-connections', pick('blob-connections', 'BENCH_BLOB_CONNECTIONS'), 8)),
     threads: Math.round(num('--threads', pick('threads', 'BENCH_THREADS'), 2)),
     nginxWorkers: workers === 'auto' ? 'auto' : Math.round(num('--nginx-workers', workers, 1)),
-    writeDocs: !f['no-docs'],
+    writeDocs: !f['no-docs'] && !f['big-layer-only'],
     cpuProfDir: pick('cpu-prof', 'BENCH_CPU_PROF'),
     regwayBin: pick('regway-bin', 'BENCH_REGWAY_BIN'),
     farRateMbit: pick('far-mbit', 'BENCH_FAR_MBIT') === '0' ? 0 : Math.round(num('--far-mbit', pick('far-mbit', 'BENCH_FAR_MBIT'), 400)),
     cacheScaleSizes: pick('cache-scale-sizes', 'BENCH_CACHE_SCALE_SIZES') ?? (f['cache-scale'] ? '30000,300000' : undefined),
+    bigLayerMb: big === '0' ? 0 : num('--big-layer-mb', big, f['big-layer-only'] ? 2048 : 0),
+    bigLayerClients: Math.round(num('--big-layer-clients', pick('big-layer-clients', 'BENCH_BIG_LAYER_CLIENTS'), 5)),
+    bigLayerOnly: f['big-layer-only'] === true,
     help: f.help === true,
   };
 }

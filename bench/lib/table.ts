@@ -3,6 +3,7 @@
 import type { LoadResult } from './wrk.js';
 import { summarizeSingle, type ColdSingle } from '../cold-single.js';
 import type { FarUpstream } from '../far-upstream.js';
+import type { BigLayer } from '../big-layer.js';
 
 export const MB = 1e6;
 
@@ -45,6 +46,8 @@ export interface BenchResults {
   coldSingle?: ColdSingle;
   /** N clients, cold, the upstream behind a rate-limited link; or why it did not run. */
   far?: FarUpstream | { skipped: string };
+  /** One large layer, N clients, cold, through a fresh regway (--big-layer-mb). */
+  bigLayer?: BigLayer;
 }
 
 /** What the gateway must reach to be worth putting in front of a registry, measured in one run on the 2-core machine. */
@@ -218,9 +221,29 @@ function farRows(r: BenchResults): Row[] {
   }];
 }
 
+/** The big-layer scenario: the upstream sends the layer once, and memory does not grow with it. */
+export function bigLayerRows(b: BigLayer | undefined): Row[] {
+  if (!b) return [];
+  const label = `cold ${(b.layerBytes / MB).toFixed(0)} MB layer, ${b.clients} concurrent clients`;
+  const want = b.layerBytes * b.clients;
+  const note = b.clientBytes !== want ? `regway: clients verified ${b.clientBytes} of ${want} bytes` : undefined;
+  const amp = b.upstreamBlobBytes / b.layerBytes;
+  const peak = Math.max(b.rss.peakRssBytes, b.rss.hwmBytes);
+  const none = { distribution: undefined, nginx: undefined, ratio: undefined, ratioOf: '-' };
+  return [{
+    scenario: `${label}: upstream bytes / layer bytes`, unit: 'x', regway: amp, ...none,
+    target: `regway ${TARGETS.maxAmplification.toFixed(2)}x`, met: note ? false : Math.round(amp * 100) / 100 <= TARGETS.maxAmplification, note,
+  }, {
+    scenario: `${label}: regway peak RSS`, unit: 'MB', regway: peak / MB, ...none,
+    target: `< ${TARGETS.maxPeakRssBytes / MB} MB`, met: note || b.rss.samples === 0 ? false : peak < TARGETS.maxPeakRssBytes, note,
+  }, {
+    scenario: `${label}: wall time`, unit: 's', regway: b.wallMs / 1000, ...none, target: '-', met: undefined,
+  }];
+}
+
 /** Every row of the report: cold pulls first (what a cache is for), then warm hits, then memory. */
 export function buildRows(r: BenchResults): Row[] {
-  return [...coldSingleRows(r), ...coldRows(r), ...farRows(r), manifestRow('by tag', r.manifestByTag), manifestRow('by digest', r.manifestByDigest), blobRow(r), blobCpuRow(r), rssRow(r)];
+  return [...coldSingleRows(r), ...coldRows(r), ...farRows(r), ...bigLayerRows(r.bigLayer), manifestRow('by tag', r.manifestByTag), manifestRow('by digest', r.manifestByDigest), blobRow(r), blobCpuRow(r), rssRow(r)];
 }
 
 /** Numbers with a precision that suits their size: 1.00, 12.3, 4567. */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseWrkOutput, runWrk, wrkArgs, type LoadResult } from '../../bench/lib/wrk.js';
-import { buildRows, formatMarkdown, formatText, spliceGenerated, ratio, MB, type BenchResults } from '../../bench/lib/table.js';
+import { bigLayerRows, buildRows, formatMarkdown, formatText, spliceGenerated, ratio, MB, type BenchResults } from '../../bench/lib/table.js';
 import { parseStatusField, parseStatTicks } from '../../bench/lib/rss.js';
 import { combine } from '../../bench/warm-manifests.js';
 import { parseOptions } from '../../bench/lib/options.js';
@@ -246,5 +246,24 @@ describe('inputs', () => {
     assert.equal(o.writeDocs, false);
     assert.throws(() => parseOptions(['--clients', 'ten'], {}), /--clients must be a positive number/);
     assert.throws(() => parseOptions(['--bogus'], {}), /Unknown option/);
+  });
+
+  it('big layer: off unless asked for; --big-layer-only runs it at 2 GB and leaves the docs alone', () => {
+    assert.equal(parseOptions([], {}).bigLayerMb, 0);
+    const only = parseOptions(['--big-layer-only'], {});
+    assert.deepEqual([only.bigLayerMb, only.bigLayerClients, only.writeDocs], [2048, 5, false]);
+    assert.equal(parseOptions(['--big-layer-mb', '512'], { BENCH_BIG_LAYER_CLIENTS: '3' }).bigLayerClients, 3);
+  });
+
+  it('big layer rows: one upstream copy and RSS under the limit pass; a short client read fails both', () => {
+    const rss = { peakRssBytes: 150 * MB, hwmBytes: 170 * MB, samples: 10 };
+    const ok = bigLayerRows({ layerBytes: 2048 * MB, clients: 5, wallMs: 30_000, upstreamBlobBytes: 2048 * MB, clientBytes: 5 * 2048 * MB, rss });
+    assert.deepEqual(ok.map((r) => r.met), [true, true, undefined]);
+    assert.equal(ok[1]!.regway, 170, 'the peak is the larger of the samples and VmHWM');
+    const twice = bigLayerRows({ layerBytes: 2048 * MB, clients: 5, wallMs: 30_000, upstreamBlobBytes: 2 * 2048 * MB, clientBytes: 5 * 2048 * MB, rss });
+    assert.equal(twice[0]!.met, false);
+    const short = bigLayerRows({ layerBytes: 2048 * MB, clients: 5, wallMs: 30_000, upstreamBlobBytes: 2048 * MB, clientBytes: 4 * 2048 * MB, rss });
+    assert.deepEqual(short.map((r) => r.met), [false, false, undefined]);
+    assert.deepEqual(bigLayerRows(undefined), []);
   });
 });

@@ -7,7 +7,7 @@ import { freePort } from './ports.js';
 import { makeTempDir, removeTempDir, spawnDaemon, stopDaemon, killTree, type Daemon } from './proc.js';
 import { waitFor } from './wait.js';
 
-export interface Instance { url: string; port: number; dir: string; logFile: string; configFile: string; stop(): Promise<void>; kill(): void; signal(sig: NodeJS.Signals): void }
+export interface Instance { url: string; port: number; /** The regway process (setpriv execs into node: same pid), e.g. to read its /proc/<pid>/status. */ pid: number; dir: string; logFile: string; configFile: string; stop(): Promise<void>; kill(): void; signal(sig: NodeJS.Signals): void }
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -32,7 +32,7 @@ export async function startInstance(config: Record<string, unknown>, env: NodeJS
     throw new Error(`regway instance did not start (${started}):\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
   }
   return {
-    url: `http://127.0.0.1:${p}`, port: p, dir, logFile, configFile: file,
+    url: `http://127.0.0.1:${p}`, port: p, pid: d.pid, dir, logFile, configFile: file,
     signal: (sig) => { process.kill(d.pid, sig); },
     stop: async () => { await stopDaemon(d, 5000); removeTempDir(dir); },
     kill: () => killTree(d.pid, 'SIGKILL'),
