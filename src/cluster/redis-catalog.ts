@@ -18,6 +18,8 @@ export class RedisCatalog implements CatalogIndex {
   constructor(
     private readonly redis: Redis,
     private readonly key: string,
+    /** The shared index's completeness marker, read with every page: a FLUSHALL is seen at once, not at the next check. */
+    private readonly marker: string,
     private readonly state: IndexCompleteness,
     private readonly defaultRegistry: string,
   ) {}
@@ -31,17 +33,26 @@ export class RedisCatalog implements CatalogIndex {
     if (!this.state.complete() || defaultRegistry !== this.defaultRegistry) return undefined;
     // After a display name: every member of a greater display (whose bytes after the name are above \0); after an entry: strictly after it.
     const min = after === undefined ? '-' : typeof after === 'string' ? `[${after}\x01` : `(${[after.display, after.registry, after.name].join(SEP)}`;
+    return this.read((p) => p.zrangebylex(this.key, min, '+', 'LIMIT', 0, limit));
+  }
+
+  /** The marker and the members in one round trip; undefined when the marker is gone or Redis is unreachable (the caller walks the store). */
+  private async read(query: (p: ReturnType<Redis['pipeline']>) => unknown): Promise<CatalogEntry[] | undefined> {
+    const p = this.redis.pipeline().exists(this.marker);
+    query(p);
     try {
-      return (await this.redis.zrangebylex(this.key, min, '+', 'LIMIT', 0, limit)).map(parse);
+      const [[e1, present], [e2, members]] = (await p.exec()) as [[Error | null, unknown], [Error | null, unknown]];
+      if (e1 || e2 || present !== 1) return undefined;
+      return (members as string[]).map(parse);
     } catch {
-      return undefined; // Redis unreachable: the caller walks the store
+      return undefined;
     }
   }
 
   /** Every repository, or undefined while the index cannot answer. */
   async all(): Promise<RepoKey[] | undefined> {
     if (!this.state.complete()) return undefined;
-    try { return (await this.redis.zrange(this.key, 0, -1)).map(parse).map(({ registry, name }) => ({ registry, name })); } catch { return undefined; }
+    return (await this.read((p) => p.zrange(this.key, 0, -1)))?.map(({ registry, name }) => ({ registry, name }));
   }
 }
 

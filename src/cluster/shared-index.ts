@@ -83,6 +83,9 @@ export class SharedIndex implements IndexCompleteness {
 
   /** One check now (never a build awaited), then one every checkEveryMs. */
   async start(): Promise<void> {
+    // The fleet's connection queues nothing: checked before it is up, the index would read as
+    // incomplete (catalog from the bucket) until the next check.
+    await connected(this.redis, 1000);
     await this.check();
     this.timer = setInterval(() => void this.check(), this.timing.checkEveryMs);
     this.timer.unref();
@@ -180,4 +183,14 @@ export class SharedIndex implements IndexCompleteness {
     if (this.leading()) await this.redis.eval(RELEASE, 1, this.keys.leader, this.self).catch(() => {});
     this.leaderUntil = 0;
   }
+}
+
+/** Resolves once the connection is ready, or after `ms` (Redis down: the instance serves degraded, the checks retry). */
+function connected(redis: Redis, ms: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((done) => {
+    const timer = setTimeout(finish, ms);
+    function finish() { clearTimeout(timer); redis.off('ready', finish); done(); }
+    redis.once('ready', finish);
+  });
 }

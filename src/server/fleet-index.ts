@@ -21,7 +21,7 @@ export async function openFleetIndex(config: Config, redis: Redis, prefix: strin
   const keys = indexKeys(prefix);
   let catalog: InstanceType<typeof RedisCatalog> | undefined;
   const shared = new SharedIndex(redis, keys, instance, driver, (r) => catalog!.member(r), log);
-  catalog = new RedisCatalog(redis, keys.catalog, shared, config.defaultRegistry);
+  catalog = new RedisCatalog(redis, keys.catalog, keys.complete, shared, config.defaultRegistry);
   const index = new RedisBlobIndex(redis, keys, shared, blobs, config.storage.maxSize, log);
   await shared.start();
   await index.start();

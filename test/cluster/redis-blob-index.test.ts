@@ -41,7 +41,7 @@ async function instance(prefix: string, name: string, maxSize: number, driver = 
   const store = { delete: async (d: Digest) => { deleted.push(d.encoded[0]!); return true; } };
   let catalog: RedisCatalog | undefined;
   const shared = new SharedIndex(redis, keys, name, driver, (r) => catalog!.member(r), silentLogger(), TIMING);
-  catalog = new RedisCatalog(redis, keys.catalog, shared, 'docker.io');
+  catalog = new RedisCatalog(redis, keys.catalog, keys.complete, shared, 'docker.io');
   const index = new RedisBlobIndex(redis, keys, shared, store, maxSize, silentLogger(), { flushEveryMs: 60_000, graceMs: 10, ...opts });
   await shared.start();
   await shared.settled();
