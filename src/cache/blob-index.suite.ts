@@ -1,7 +1,8 @@
 /**
  * The conformance suite for BlobIndex: what the cache relies on for LRU eviction under a size
  * cap. Implementations: SqliteBlobIndex (blob-index.test.ts) and the fleet's shared index.
- * Nothing here knows which one it is testing.
+ * Nothing here knows which one it is testing. Totals are read after a flush: a shared index writes
+ * asynchronously and reads its totals back then.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ export function blobIndexSuite(name: string, make: MakeIndex): void {
       const { index, deleted, cleanup } = await make(100);
       index.add(D('a'), 40); index.add(D('b'), 40); index.add(D('c'), 40);
       index.touch(D('a')); // b is now the oldest
+      await index.flush();
       assert.equal(index.size, 120);
       assert.equal(index.count, 3);
       assert.equal(await index.evictIfNeeded(), 1);
@@ -66,6 +68,7 @@ export function blobIndexSuite(name: string, make: MakeIndex): void {
       const { index, deleted, cleanup } = await make(50);
       index.add(D('a'), 40); index.add(D('b'), 40);
       index.forget(D('a'));
+      await index.flush();
       assert.equal(index.size, 40);
       assert.equal(index.count, 1);
       assert.equal(await index.evictIfNeeded(), 0);
@@ -77,6 +80,7 @@ export function blobIndexSuite(name: string, make: MakeIndex): void {
       const { index, cleanup } = await make(0);
       index.add(D('a'), 40);
       index.add(D('a'), 50);
+      await index.flush();
       assert.equal(index.size, 50);
       assert.equal(index.count, 1);
       await cleanup?.();
@@ -85,7 +89,7 @@ export function blobIndexSuite(name: string, make: MakeIndex): void {
     it('a blob served but never indexed (a crash before its row) is indexed by its use', async () => {
       const { index, deleted, cleanup } = await make(50);
       index.touch(D('a'), 40);
-      index.flush();
+      await index.flush();
       assert.equal(index.size, 40);
       index.add(D('b'), 40);
       await index.evictIfNeeded();

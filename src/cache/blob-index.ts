@@ -8,7 +8,7 @@ import { parseDigest } from '../oci/digest.js';
  * Sizes and recency of cached blobs (by digest) for LRU eviction under a size cap. Pinned blobs
  * (being read or written) are never evicted: evicting a blob under a reader is the bug
  * distribution has (#2367, #4872). Implementations: SqliteBlobIndex (one instance) and the fleet's
- * shared index; both pass blob-index.suite.ts.
+ * shared index (cluster/redis-blob-index.ts); both pass blob-index.suite.ts.
  */
 export interface BlobIndex {
   /** Bytes and blobs indexed. */
@@ -25,8 +25,8 @@ export interface BlobIndex {
   forget(digest: string): void;
   /** Evicts least-recently-used, unpinned blobs until the total is under 90% of the cap. */
   evictIfNeeded(): Promise<number>;
-  /** Writes batched recency now (before eviction, at shutdown). */
-  flush(): void;
+  /** Writes batched recency now (before eviction, at shutdown); a shared index's totals are current once it resolves. */
+  flush(): void | Promise<void>;
   close(): Promise<void>;
 }
 

@@ -2,9 +2,9 @@ import { Redis } from 'ioredis';
 import type { Logger } from '../obs/logger.js';
 import type { Claim, FetchCoordinator, PeerInfo } from './coordinator.js';
 
-// Compare-and-act scripts: only the lease holder may renew or release it.
-const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+// Compare-and-act scripts: only the lease holder may renew or release it (the shared index's leader lease too).
+export const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+export const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 const TAKEOVER = `local v = redis.call('get', KEYS[1]) if (not v) or v == ARGV[2] then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[3]) return 1 else return 0 end`;
 
 /**

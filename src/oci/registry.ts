@@ -26,11 +26,12 @@ export interface CatalogEntry extends RepoKey { display: string }
 
 /**
  * Every repository, pull-through and hosted, in catalog order, a page at a time: O(page) however
- * many are cached (the index's, store/index-db.ts).
+ * many are cached (one instance's SQLite index, store/index-db.ts, or the fleet's in Redis,
+ * cluster/redis-catalog.ts, which answers asynchronously).
  */
 export interface CatalogIndex {
   /** Entries after `after` (a display name, or the exact entry) in (display, registry, name) order; undefined while the index cannot answer (it is being built). */
-  page(after: string | CatalogEntry | undefined, limit: number, defaultRegistry: string): CatalogEntry[] | undefined;
+  page(after: string | CatalogEntry | undefined, limit: number, defaultRegistry: string): CatalogEntry[] | undefined | Promise<CatalogEntry[] | undefined>;
 }
 
 /** How a request was served, for logs, audit and metrics. */

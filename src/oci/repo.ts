@@ -11,6 +11,11 @@ export const HOSTED_REGISTRY = '_hosted';
 
 export function isHosted(key: RepoKey): boolean { return key.registry === HOSTED_REGISTRY; }
 
+/** The catalog's name for a repository: bare on the default registry and for hosted ones, else prefixed by its registry. */
+export function displayName(r: RepoKey, defaultRegistry: string): string {
+  return r.registry === HOSTED_REGISTRY || r.registry === defaultRegistry ? r.name : `${r.registry}/${r.name}`;
+}
+
 /**
  * The one name of a repository in access rules, token scopes and challenges: `registry/name` for
  * pull-through repositories (`docker.io/library/alpine`, `ghcr.io/org/app`), the name itself for

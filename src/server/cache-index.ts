@@ -6,7 +6,8 @@ import type { BlobStore } from '../store/blob-store.js';
 import { IndexDb } from '../store/index-db.js';
 import { IndexKeeper, type IndexProgress } from '../store/index-rebuild.js';
 import { IndexedMetadataStore } from '../store/indexed-metadata.js';
-import { DriverMetadataStore } from '../store/metadata.js';
+import { DriverMetadataStore, type MutableMetadataStore } from '../store/metadata.js';
+import type { CatalogIndex } from '../oci/registry.js';
 import { SqliteBlobIndex, type BlobIndex } from '../cache/blob-index.js';
 
 /** What /metrics, /-/ui and `regway index status` show about the index. */
@@ -18,14 +19,23 @@ export interface IndexStatus extends IndexProgress {
   fileBytes: number;
 }
 
+/**
+ * The cache's index as the gateway uses it: one instance's SQLite index (openCacheIndex), or a
+ * fleet's shared one in Redis (server/fleet.ts, on a shared bucket).
+ */
 export interface CacheIndex {
   blobs: BlobIndex;
-  /** Repository metadata read through the index (the store's files stay the source of truth). */
-  meta: IndexedMetadataStore;
-  keeper: IndexKeeper;
+  /** Repository metadata read (or written) through the index (the store's files stay the source of truth). */
+  meta: MutableMetadataStore;
+  /** The catalog by pages; undefined reads fall back to walking the store. */
+  catalog: CatalogIndex;
+  keeper: { readonly progress: IndexProgress; settled(): Promise<void>; rebuild(reason?: string): Promise<void> };
   status(): IndexStatus;
   close(): Promise<void>;
 }
+
+/** The single-instance index: SQLite beside the store. */
+export interface SqliteCacheIndex extends CacheIndex { meta: IndexedMetadataStore; keeper: IndexKeeper }
 
 /** Where the index of this config's store lives: storage.index, else <storage.path>/_index/cache.db; in memory for the memory driver. */
 export function indexLocation(storage: Config['storage']): string {
@@ -38,7 +48,7 @@ export function indexLocation(storage: Config['storage']): string {
  * rebuilt in the background while the gateway serves (reads fall back to the store's files and
  * eviction waits until it is complete).
  */
-export async function openCacheIndex(config: Config, driver: StorageDriver, blobs: Pick<BlobStore, 'delete'>, log: Logger, opts: { offline?: boolean } = {}): Promise<CacheIndex> {
+export async function openCacheIndex(config: Config, driver: StorageDriver, blobs: Pick<BlobStore, 'delete'>, log: Logger, opts: { offline?: boolean } = {}): Promise<SqliteCacheIndex> {
   const location = indexLocation(config.storage);
   let db: IndexDb;
   try { db = new IndexDb(location); } catch (e) {
@@ -51,7 +61,7 @@ export async function openCacheIndex(config: Config, driver: StorageDriver, blob
   const index = new SqliteBlobIndex(db, blobs, keeper, config.storage.maxSize, log, undefined, !opts.offline);
   const meta = new IndexedMetadataStore(new DriverMetadataStore(driver, { maxCached: 1000 }), db, keeper);
   return {
-    blobs: index, meta, keeper,
+    blobs: index, meta, keeper, catalog: meta,
     status: () => ({ ...keeper.progress, location, ...db.totals(), fileBytes: db.fileBytes() }),
     close: async () => { await index.close(); await keeper.close(); db.close(); },
   };

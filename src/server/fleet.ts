@@ -6,6 +6,9 @@ import { resolveSecret } from '../config/secrets.js';
 import type { Logger } from '../obs/logger.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { MetadataStore } from '../store/metadata.js';
+import type { StorageDriver } from '../store/driver.js';
+import type { CacheIndex } from './cache-index.js';
+import { openFleetIndex } from './fleet-index.js';
 import type { SharedTokens } from '../auth/tokens.js';
 import type { InflightFetches } from '../cache/inflight.js';
 import type { FleetSource } from '../cache/context.js';
@@ -38,6 +41,8 @@ export interface Fleet {
   limits?: FleetLimits;
   /** Alert windows counted fleet-wide. */
   windows?: WindowFactory;
+  /** A fleet on one shared bucket: the index (LRU, catalog) shared in Redis instead of one per instance. */
+  sharedIndex?(driver: StorageDriver, blobs: BlobStore): Promise<CacheIndex>;
   /** The internal endpoint peers stream in-flight blobs from. */
   registerPeers(app: FastifyInstance): void;
   close(): Promise<void>;
@@ -77,7 +82,8 @@ export async function joinFleet(config: Config, token: string | undefined, deps:
   const prefix = fleetKeyPrefix(config);
   // ioredis is ~12 MB resident once loaded: only a fleet loads it.
   const { RedisCoordinator } = await import('../cluster/redis-coordinator.js');
-  const coordinator = new RedisCoordinator(fc.redis, { instance: fc.instanceId ?? `${hostname()}:${process.pid}`, url: fc.advertiseUrl }, fc.leaseTtl, log, prefix,
+  const instance = fc.instanceId ?? `${hostname()}:${process.pid}`;
+  const coordinator = new RedisCoordinator(fc.redis, { instance, url: fc.advertiseUrl }, fc.leaseTtl, log, prefix,
     { username: fc.redisUser, password: fc.redisPassword ? resolveSecret(fc.redisPassword) : undefined });
   const redis = coordinator.redis;
   const cluster = { coordinator, token, blobs, log, leaseTtl: fc.leaseTtl, peerNetworks: fc.peerNetworks ?? defaultPeerNetworks(fc.advertiseUrl) };
@@ -97,6 +103,7 @@ export async function joinFleet(config: Config, token: string | undefined, deps:
       loginAttempts: (local: LoginBackoff) => new RedisLoginAttempts(redis, local, `${prefix}login:`),
     },
     windows: (name, ms, slots, max) => counters.window(name, ms, slots, max),
+    sharedIndex: config.storage.driver === 's3' ? (driver, store) => openFleetIndex(config, redis, prefix, instance, driver, store, log) : undefined,
     registerPeers: (app) => registerPeerRoutes(app, { inflight, blobs, token }),
     close: async () => { await counters.close(); await coordinator.close(); },
   };

@@ -5,7 +5,6 @@ import { openStorage } from '../store/open-driver.js';
 import type { StorageDriver } from '../store/driver.js';
 import { BlobStore } from '../store/blob-store.js';
 import type { BlobIndex } from '../cache/blob-index.js';
-import { DriverMetadataStore } from '../store/metadata.js';
 import { openCacheIndex, type CacheIndex } from './cache-index.js';
 import { LocalInflight } from '../cache/inflight.js';
 import type { BlobService } from '../cache/blobs.js';
@@ -34,7 +33,7 @@ export interface Gateway {
   /** Request events; observers (audit, metrics, SLO) add themselves as sinks. */
   events: EventBus;
   index: BlobIndex;
-  /** The SQLite index behind `index` and the metadata reads: status and rebuild. */
+  /** The index behind `index`, the metadata reads and the catalog (SQLite, or the fleet's in Redis): status and rebuild. */
   cacheIndex: CacheIndex;
   inflight: LocalInflight;
   routes: SwappableRoutes;
@@ -70,12 +69,11 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const blobs = new BlobStore(driver, 'cache');
   const inflight = new LocalInflight();
   const fleet = await joinFleet(config, fleetToken, { blobs, inflight, log });
-  const cacheIndex = await openCacheIndex(config, driver, blobs, log);
+  // Instances sharing one bucket share one index in Redis (no instance lists the bucket to start);
+  // one instance, or a fleet on its own disks, keeps its SQLite index beside the store.
+  const cacheIndex = fleet.sharedIndex ? await fleet.sharedIndex(driver, blobs) : await openCacheIndex(config, driver, blobs, log);
   const index = cacheIndex.blobs;
-  // Instances sharing one bucket each keep their own index, which does not see the others' writes:
-  // their metadata is read from the shared store itself.
-  const sharedStore = config.cluster !== undefined && config.storage.driver === 's3';
-  const files = sharedStore ? new DriverMetadataStore(driver) : cacheIndex.meta;
+  const files = cacheIndex.meta;
   const meta = fleet.metadata(files);
 
   // Pull-through: the registry table (swapped on reload) and the cache over it.
@@ -99,7 +97,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const app = buildApp({
     pull, events, guard, log,
     hosted: hosted ? { reader: hosted.repos, http: hosted.http } : undefined,
-    catalog: sharedStore ? undefined : cacheIndex.meta,
+    catalog: cacheIndex.catalog,
     router: () => live.state.router,
     server: serverOptions(config),
     trustProxy: config.trustedProxies,

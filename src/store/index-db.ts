@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { BlobLink, ManifestLink, TagEntry } from './metadata.js';
 import type { RepoKey } from './paths.js';
 import type { Descriptor } from '../oci/manifest.js';
+import { displayName } from '../oci/repo.js';
 
 /** Bumped when the tables change: an index of another version is rebuilt from the store. */
 export const INDEX_SCHEMA = 1;
@@ -12,10 +13,7 @@ export const INDEX_SCHEMA = 1;
 export interface CatalogRow { registry: string; name: string; display: string }
 export interface BlobRow { digest: string; size: number; atime: number }
 
-/** The catalog's name for a repository: bare on the default registry and for hosted ones, else prefixed by its registry. */
-export function displayName(r: RepoKey, defaultRegistry: string): string {
-  return r.registry === '_hosted' || r.registry === defaultRegistry ? r.name : `${r.registry}/${r.name}`;
-}
+export { displayName };
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;

@@ -128,6 +128,7 @@ describe('gateway on S3 storage (Ceph RGW)', { timeout: 300_000 }, () => {
 
   it('a second instance on the same bucket serves the cached image without the upstream', async () => {
     gw2 = await startS3Gateway(ceph, bucket, up.url);
+    await gw2.gw.cacheIndex.keeper.settled(); // its new index is built from the bucket in the background
     assert.ok(gw2.gw.index.count >= img.layers.length + 2, `index loaded from the S3 listing (${gw2.gw.index.count} blobs)`);
     const before = (await up.accessLog()).length;
     const r = await skopeoCopy(`docker://${gw2.host}/${PRIVATE}/team/app:v1`, `oci:${join(tmp, 'a2')}:v1`);

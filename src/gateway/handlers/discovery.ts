@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import { parseDigest } from '../../oci/digest.js';
 import { MT } from '../../oci/mediatypes.js';
 import { paginate, validN } from '../../oci/paging.js';
-import { HOSTED_REGISTRY, type RepoKey } from '../../oci/repo.js';
+import { displayName, HOSTED_REGISTRY, type RepoKey } from '../../oci/repo.js';
 import type { CatalogEntry, RepositoryReader } from '../../oci/registry.js';
 import type { RegistryContext, Req } from './context.js';
 
@@ -31,13 +31,12 @@ export async function listReferrers(src: RepositoryReader, req: Req, reply: Fast
 export async function catalog(ctx: RegistryContext, req: Req, reply: FastifyReply): Promise<unknown> {
   const { n, last } = req.query;
   if (n !== undefined) validN(n);
-  const { page, next } = (n !== undefined ? indexedPage(ctx, req, Number(n), last) : undefined) ?? paginate(await allNames(ctx, req), n, last);
+  const { page, next } = (n !== undefined ? await indexedPage(ctx, req, Number(n), last) : undefined) ?? paginate(await allNames(ctx, req), n, last);
   if (next !== undefined) reply.header('link', `</v2/_catalog?${new URLSearchParams({ n: n!, last: next })}>; rel="next"`);
   reply.header('content-type', 'application/json');
   return reply.send(JSON.stringify({ repositories: page }));
 }
 
-const display = (k: RepoKey, defaultRegistry: string) => (k.registry === HOSTED_REGISTRY || k.registry === defaultRegistry ? k.name : `${k.registry}/${k.name}`);
 // Only what the caller may pull is listed: a catalog must not reveal other tenants' names.
 const listable = (ctx: RegistryContext, req: Req) => (k: RepoKey) => (k.registry !== HOSTED_REGISTRY || ctx.hosted !== undefined) && (!req.principal || req.principal.visible(k));
 
@@ -45,7 +44,7 @@ const listable = (ctx: RegistryContext, req: Req) => (k: RepoKey) => (k.registry
 async function allNames(ctx: RegistryContext, req: Req): Promise<string[]> {
   const defaultRegistry = ctx.router().defaultRegistry;
   const keys: RepoKey[] = [...(await ctx.pull.repositories()), ...(ctx.hosted ? await ctx.hosted.reader.repositories() : [])];
-  return [...new Set(keys.filter(listable(ctx, req)).map((k) => display(k, defaultRegistry)))].sort();
+  return [...new Set(keys.filter(listable(ctx, req)).map((k) => displayName(k, defaultRegistry)))].sort();
 }
 
 /**
@@ -53,7 +52,7 @@ async function allNames(ctx: RegistryContext, req: Req): Promise<string[]> {
  * batches after `last` until the page and one more name are found (the one more says whether
  * there is a next page). Undefined while the index is being built.
  */
-function indexedPage(ctx: RegistryContext, req: Req, n: number, last: string | undefined): { page: string[]; next?: string } | undefined {
+async function indexedPage(ctx: RegistryContext, req: Req, n: number, last: string | undefined): Promise<{ page: string[]; next?: string } | undefined> {
   if (!ctx.catalog) return undefined;
   if (n === 0) return { page: [] };
   const defaultRegistry = ctx.router().defaultRegistry;
@@ -62,7 +61,7 @@ function indexedPage(ctx: RegistryContext, req: Req, n: number, last: string | u
   const batch = Math.min(Math.max(n * 2, 100), 1000);
   let after: string | CatalogEntry | undefined = last;
   while (names.length <= n) {
-    const rows = ctx.catalog.page(after, batch, defaultRegistry);
+    const rows = await ctx.catalog.page(after, batch, defaultRegistry);
     if (!rows) return undefined;
     for (const r of rows) if (ok(r) && names[names.length - 1] !== r.display) names.push(r.display);
     if (rows.length < batch) break;
