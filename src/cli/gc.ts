@@ -5,6 +5,7 @@ import { createLogger } from '../obs/logger.js';
 import { openStorage } from '../store/open-driver.js';
 import { BlobStore } from '../store/blob-store.js';
 import { openCacheIndex } from '../server/cache-index.js';
+import { refuseSharedIndex } from './index-cmd.js';
 
 export function registerGc(program: Command): void {
   program
@@ -25,9 +26,11 @@ is missing or incomplete it is built from the store first (regway index status s
     )
     .action(async (opts: { config?: string; storage?: string; maxSize?: string }) => {
       const config = loadConfig(opts.config, { storage: opts.storage });
+      refuseSharedIndex(config, 'gc');
       const max = opts.maxSize ? parseSize(opts.maxSize) : config.storage.maxSize;
       if (max <= 0) throw new Error('no size limit: pass --max-size (e.g. 20GiB) or set storage.maxSize in the config');
-      const log = createLogger(config.log.level);
+      // Logs to stderr: stdout carries the summary line.
+      const log = createLogger(config.log.level, process.stderr);
       // storage.driver decides: a folder, or an S3 bucket.
       const storage = await openStorage(config.storage, log);
       const index = await openCacheIndex({ ...config, storage: { ...config.storage, maxSize: max } }, storage.driver, new BlobStore(storage.driver, 'cache'), log, { offline: true });

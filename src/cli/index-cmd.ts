@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { fleetKeyPrefix } from '../server/fleet.js';
 import { createLogger } from '../obs/logger.js';
 import { openStorage } from '../store/open-driver.js';
 import { BlobStore } from '../store/blob-store.js';
@@ -38,7 +40,9 @@ Examples:
 
 async function withIndex(opts: Opts, rebuild: boolean): Promise<void> {
   const config = loadConfig(opts.config, { storage: opts.storage });
-  const log = createLogger(config.log.level);
+  refuseSharedIndex(config, rebuild ? 'rebuild' : 'status');
+  // Logs to stderr: stdout carries the answer (--json).
+  const log = createLogger(config.log.level, process.stderr);
   const storage = await openStorage(config.storage, log);
   const index = await openCacheIndex(config, storage.driver, new BlobStore(storage.driver, 'cache'), log);
   try {
@@ -50,6 +54,23 @@ async function withIndex(opts: Opts, rebuild: boolean): Promise<void> {
     await index.close();
     storage.close();
   }
+}
+
+/**
+ * A fleet on one bucket keeps its index in Redis, not in a local file: opening SQLite here would
+ * build a private index by listing the whole bucket. Say what to do instead.
+ */
+export function refuseSharedIndex(config: Config, what: 'status' | 'rebuild' | 'gc'): void {
+  if (!(config.cluster && config.storage.driver === 's3')) return;
+  const complete = `${fleetKeyPrefix(config)}idx:complete`;
+  const how = {
+    status: "read regway_index_complete and regway_cache_blobs on any instance's /metrics (or its status page)",
+    rebuild: `delete the completeness marker (redis-cli DEL '${complete}'): the fleet's leader rebuilds the index from the bucket in the background while every instance serves`,
+    gc: "lower storage.maxSize and restart the instances one by one: the fleet's eviction leader evicts while serving",
+  }[what];
+  throw new Error(
+    `this config is a fleet on a shared bucket: its cache index lives in Redis, not in a local file. To ${what === 'gc' ? 'shrink the cache' : what === 'status' ? 'see it' : 'rebuild it'}, ${how}`,
+  );
 }
 
 function describe(s: IndexStatus): string {
