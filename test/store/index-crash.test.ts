@@ -81,7 +81,7 @@ describe('the cache index survives SIGKILL', () => {
       for (const ms of [30, 120, 300, 700]) {
         const inst = await startInstance(config);
         const pulls = pullAll(inst.url, up.host, images);
-        await new Promise((r) => setTimeout(r, ms));
+        await new Promise((r) => setTimeout(r, ms)); // the time is the subject: the kill lands at several points of the pulls
         inst.kill();
         await pulls;
       }
@@ -122,9 +122,10 @@ describe('the cache index survives SIGKILL', () => {
     const { blobs, repos } = synthesise(data, 12_000, 600);
     const config = { registries: { 'registry.test': { upstreams: [{ url: 'http://127.0.0.1:9' }] } }, storage: { path: data } };
     try {
-      for (const ms of [50, 250]) {
+      // Killed when the build has read a few store objects, then further in (blobs, then repositories).
+      for (const scanned of [500, 12_300]) {
         const inst = await startInstance(config);
-        await new Promise((r) => setTimeout(r, ms));
+        await waitFor(async () => ((await metric(inst, 'regway_index_build_scanned')) ?? 0) >= scanned && (await metric(inst, 'regway_index_complete')) === 0, `the index build to pass ${scanned} objects`, 30_000);
         inst.kill();
       }
       const inst = await startInstance(config);
