@@ -79,7 +79,8 @@ export class ManifestService {
 
   private async bytes(d: Digest): Promise<Buffer | undefined> {
     const mem = this.memory.get(d.value);
-    if (mem) return mem;
+    // A use all the same: a manifest only ever served from memory must not age out of the LRU and be evicted from the store.
+    if (mem) { this.deps.index.touch(d.value, mem.length); return mem; }
     // Verified as it comes off disk: a corrupted file must never be served as this digest.
     const buf = await this.deps.blobs.getVerified(d);
     if (!buf) return undefined;
