@@ -8,6 +8,7 @@ import { storageError, storageFailed } from '../store/errors.js';
 import { BlobFetch, StoreWriteError } from './blob-fetch.js';
 import { parseRange, type Range } from '../oci/range.js';
 import { routeFor, type CacheDeps, type CacheResult, type RegistryRoute } from './context.js';
+import type { BlobOptions } from '../oci/registry.js';
 
 export type { FileBody, BlobResult as BlobResponse } from '../oci/registry.js';
 import type { BlobResult as BlobResponse } from '../oci/registry.js';
@@ -20,7 +21,7 @@ export class BlobService {
   constructor(private readonly deps: CacheDeps) {}
 
   /** `confirmed`: this repository's link to the blob was just checked. */
-  async get(repo: RepoKey, digest: Digest, opts: { head: boolean; range?: string }, confirmed = false): Promise<BlobResponse> {
+  async get(repo: RepoKey, digest: Digest, opts: BlobOptions, confirmed = false): Promise<BlobResponse> {
     const local = await this.deps.blobs.stat(digest);
     const running = this.deps.inflight.get(digest.value);
     // This repository's own download, committed but not yet linked: it is the proof the link will record.
@@ -33,7 +34,7 @@ export class BlobService {
         await this.dropDamaged(repo, digest, local.size, recorded);
         return this.get(repo, digest, opts, true);
       }
-      return this.fromStore(digest, local.size, opts, 'hit');
+      return (await this.redirected(repo, digest, local.size, opts)) ?? this.fromStore(digest, local.size, opts, 'hit');
     }
     // A download started for another repository is joined only once this one is confirmed to hold the blob.
     if (running && !confirmed && !own) {
@@ -69,6 +70,20 @@ export class BlobService {
     // once it is gone, so this is the storage's error, never the damaged bytes.
     try { await this.deps.blobs.delete(digest); } catch (e) { throw storageError(e as Error); }
     this.deps.index.forget(digest.value);
+  }
+
+  /**
+   * A committed blob's GET, answered with the URL of the object itself when the registry redirects
+   * this client and repository (docs/redirects.md). Only committed blobs: a download under way has
+   * no complete object yet, so it is streamed as without redirects. The caller was authorized for
+   * this repository before the reader was asked (gateway/guard.ts), and the link check above ran.
+   */
+  private async redirected(repo: RepoKey, digest: Digest, size: number, opts: BlobOptions): Promise<BlobResponse | undefined> {
+    const redirect = opts.head || opts.client === undefined ? undefined : this.deps.routes.get(repo.registry)?.redirect;
+    if (!redirect || !redirect.applies(opts.client!, repo.name)) return undefined;
+    const range = parseRange(opts.range, size);
+    this.deps.index.touch(digest.value, size);
+    return { size, range, result: 'hit', location: await redirect.location(digest), redirect: redirect.target };
   }
 
   /** HEAD of a blob neither cached nor being fetched: the upstream's HEAD, never a download. */

@@ -8,6 +8,7 @@ import type { RepoKey } from '../oci/repo.js';
 import { RegistryError } from '../oci/errors.js';
 import type { OpenSource } from './blob-fetch.js';
 import type { DescriptorSizes } from './descriptor-sizes.js';
+import type { Redirector } from './redirect.js';
 
 /**
  * The fleet's part in a blob download, injected by the composition root (the cache never imports
@@ -28,6 +29,8 @@ export interface RegistryRoute {
   maxStale: number;
   /** How long the origin's 404 for a tag is remembered. */
   negativeTtl: number;
+  /** Cached blobs answered with a 307 to the store or a CDN (docs/redirects.md); absent: always served. */
+  redirect?: Redirector;
 }
 
 /** Resolves a registry name to its route; swapped atomically on reload. */

@@ -1,7 +1,7 @@
 import type { Digest } from '../oci/digest.js';
 import type { RepoKey } from '../oci/repo.js';
 import { HOSTED_REGISTRY } from '../oci/repo.js';
-import type { BlobResult, ManifestResult, Reference, ReferrersResult, RepositoryReader, TagPage } from '../oci/registry.js';
+import type { BlobOptions, BlobResult, ManifestResult, Reference, ReferrersResult, RepositoryReader, TagPage } from '../oci/registry.js';
 import { BlobService } from './blobs.js';
 import { ManifestService } from './manifests.js';
 import { DiscoveryService } from './discovery.js';
@@ -23,7 +23,7 @@ export class PullThroughCache implements RepositoryReader {
   }
 
   manifest(repo: RepoKey, ref: Reference): Promise<ManifestResult> { return this.manifests.get(repo, ref); }
-  blob(repo: RepoKey, digest: Digest, opts: { head: boolean; range?: string }): Promise<BlobResult> { return this.blobs.get(repo, digest, opts); }
+  blob(repo: RepoKey, digest: Digest, opts: BlobOptions): Promise<BlobResult> { return this.blobs.get(repo, digest, opts); }
   tags(repo: RepoKey, n?: string, last?: string): Promise<TagPage> { return this.discovery.tags(repo, n, last); }
   referrers(repo: RepoKey, subject: Digest, artifactType?: string): Promise<ReferrersResult> { return this.discovery.referrers(repo, subject, artifactType); }
 

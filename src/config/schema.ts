@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { duration, size, secret } from './primitives.js';
 import { trustedProxiesSchema, auditSchema, alertsSchema, sloSchema } from './observability.js';
 import { authSchema, hostedSchema, limitsSchema, tlsSchema } from './hosted-schema.js';
+import { redirectSchema } from './redirect-schema.js';
 
 
 export type { SecretRef } from './primitives.js';
@@ -51,6 +52,8 @@ const registrySchema = z.object({
   maxStale: duration.optional(),
   /** How long the origin's 404 for a tag is remembered (a storm of requests costs one call). */
   negativeTtl: duration.optional(),
+  /** Cached blobs answered with a 307 to the object store or a CDN (needs storage.driver s3); see docs/redirects.md. */
+  redirect: redirectSchema.optional(),
 }).strict();
 
 /** S3-compatible object storage (AWS S3, Ceph RGW, MinIO, R2); see docs/scale-out.md. */
@@ -169,7 +172,14 @@ export const configSchema = z.object({
     /** Name of this instance in logs and metrics (default: host:pid). */
     instanceId: z.string().optional(),
   }).strict().optional(),
-}).strict();
+}).strict().superRefine((c, ctx) => {
+  // A redirect hands out the object's own URL: only an object store has one.
+  for (const [name, reg] of Object.entries(c.registries)) {
+    if (reg.redirect && c.storage.driver !== 's3') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['registries', name, 'redirect'], message: `blob redirects need storage.driver s3 (the redirect points at the object in the bucket, or a CDN in front of it); storage.driver is ${c.storage.driver}` });
+    }
+  }
+});
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

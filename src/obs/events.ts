@@ -28,6 +28,10 @@ export interface RequestEvent {
   errorCode?: string;
   /** True when the client went away before the response ended. */
   aborted?: boolean;
+  /** A blob GET answered with a 307 (docs/redirects.md): where the client fetches the bytes instead. */
+  redirect?: 'presigned' | 'cdn';
+  /** Bytes the client fetches from the redirect target (the blob, or its range): not sent by regway. */
+  redirectedBytes?: number;
 }
 
 /** Anything that wants request events. Must not block or throw: it runs on the response path. */

@@ -44,6 +44,8 @@ export class Metrics {
   private readonly refusals: Counter<'upstream' | 'reason'>;
   private readonly storageErrors: Counter<'code'>;
   private readonly tools: TallyCounter<'tool' | 'operation'>;
+  private readonly redirects: TallyCounter<'registry' | 'target'>;
+  private readonly redirectedBytes: TallyCounter<'registry' | 'target'>;
   private evictionsSeen = 0;
 
   constructor(private readonly sources: MetricSources = {}, opts: { defaultMetrics?: boolean } = {}) {
@@ -62,6 +64,8 @@ export class Metrics {
     this.refusals = new Counter({ name: 'regway_upstream_refusals_total', help: 'Upstream answers refused as unsafe or wrong (bad media type, digest or size mismatch, body cut or stalled, token realm downgrade or foreign host, redirect), by upstream and reason', labelNames: ['upstream', 'reason'], registers: r });
     this.storageErrors = new Counter({ name: 'regway_storage_errors_total', help: 'Storage failures by errno code (ENOSPC: disk full)', labelNames: ['code'], registers: r });
     this.tools = new TallyCounter({ name: 'regway_tool_requests_total', help: "Requests from regway's own tools (User-Agent regway-<tool>/...: doctor, trace, bench, warm, inspect), counted here only: never as pulls, cache answers, alerts or SLO samples", labelNames: ['tool', 'operation'], registers: r });
+    this.redirects = new TallyCounter({ name: 'regway_blob_redirects_total', help: 'Blob GETs answered with a 307 to the object store (presigned) or a CDN, by registry and target', labelNames: ['registry', 'target'], registers: r });
+    this.redirectedBytes = new TallyCounter({ name: 'regway_blob_redirected_bytes_total', help: 'Blob bytes clients were sent to fetch from the redirect target instead of from regway (the blob or the range asked for)', labelNames: ['registry', 'target'], registers: r });
     this.gauges(r);
   }
 
@@ -136,6 +140,15 @@ export class Metrics {
       if (cc) cc.n++; else this.cache.add(ck, { operation: op, result: cache });
     }
     if (e.pull || e.pullFailed) this.pull(e);
+    if (e.redirect) this.redirected(e.registry ?? '', e.redirect, e.redirectedBytes ?? 0);
+  }
+
+  private redirected(registry: string, target: string, bytes: number): void {
+    const k = `${registry} ${target}`;
+    const c = this.redirects.cell(k);
+    if (c) c.n++; else this.redirects.add(k, { registry, target });
+    const b = this.redirectedBytes.cell(k);
+    if (b) b.n += bytes; else this.redirectedBytes.add(k, { registry, target }, bytes);
   }
 
   private pull(e: ObservedEvent): void {

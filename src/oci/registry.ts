@@ -12,8 +12,11 @@ import type { RepoKey } from './repo.js';
  */
 export interface RepositoryReader {
   manifest(repo: RepoKey, ref: Reference): Promise<ManifestResult>;
-  /** `head`: no body; `range`: the Range header as sent (parsed against the blob's size). */
-  blob(repo: RepoKey, digest: Digest, opts: { head: boolean; range?: string }): Promise<BlobResult>;
+  /**
+   * `head`: no body; `range`: the Range header as sent (parsed against the blob's size); `client`:
+   * the (authorized) caller's address, for readers that may answer with a redirect.
+   */
+  blob(repo: RepoKey, digest: Digest, opts: BlobOptions): Promise<BlobResult>;
   /** A page of tags (`n`, `last` as the client sent them); `next` when there are more. */
   tags(repo: RepoKey, n?: string, last?: string): Promise<TagPage>;
   referrers(repo: RepoKey, subject: Digest, artifactType?: string): Promise<ReferrersResult>;
@@ -50,8 +53,13 @@ export interface ManifestResult {
 /** An open local file to send, bytes [start, end]; `release` runs once when sending ends. */
 export interface FileBody { fh: FileHandle; start: number; end: number; release(): void }
 
+export interface BlobOptions { head: boolean; range?: string; client?: string }
+
 export interface BlobResult {
   size: number;
+  /** Instead of a body: where the client fetches the committed blob itself (a 307), and what kind of place that is. */
+  location?: string;
+  redirect?: 'presigned' | 'cdn';
   range?: Range;
   /** Absent for HEAD. */
   body?: Readable;

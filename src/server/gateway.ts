@@ -80,7 +80,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const routes = new SwappableRoutes();
   const upstreamObservers = new UpstreamObservers();
   const install = (c: Config) => {
-    const table = buildRoutes(c, log, fleet.tokens, upstreamObservers);
+    const table = buildRoutes(c, log, fleet.tokens, upstreamObservers, driver.presignGet ? blobs : undefined);
     for (const r of table.values()) r.upstreams.startProbes(c.health.probeInterval);
     return routes.swap(table);
   };

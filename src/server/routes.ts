@@ -9,6 +9,8 @@ import { Upstream } from '../upstream/upstream.js';
 import { RegistryUpstreams } from '../upstream/registry-upstreams.js';
 import type { RegistryRoute, RouteTable } from '../cache/context.js';
 import { canonicalRegistry } from '../oci/reference.js';
+import { Redirector, type ObjectUrls } from '../cache/redirect.js';
+import type { RedirectConfig } from '../config/redirect-schema.js';
 
 /** The registry table, replaced atomically as a whole (hot reload swaps it). */
 export class SwappableRoutes implements RouteTable {
@@ -29,7 +31,14 @@ function credentialSources(config: Config, u: UpstreamConfig): CredentialSource[
 }
 
 /** Every configured registry's ordered upstreams (clients, health, credentials, token cache) and cache settings. */
-export function buildRoutes(config: Config, log: Logger, sharedTokens?: SharedTokens, observers?: UpstreamObservers): Map<string, RegistryRoute> {
+/** A registry's redirects, its CDN key resolved here (the edge); built again on every reload. */
+function buildRedirect(r: RedirectConfig, urls: ObjectUrls): Redirector {
+  const cdn = r.cdn ? { baseUrl: r.cdn.baseUrl, signing: r.cdn.signing, key: r.cdn.key === undefined ? undefined : resolveSecret(r.cdn.key) } : undefined;
+  return new Redirector({ ...r, cdn }, urls);
+}
+
+/** `urls`: the cache's blob store, when it can hand out object URLs (S3): needed by registries with `redirect`. */
+export function buildRoutes(config: Config, log: Logger, sharedTokens?: SharedTokens, observers?: UpstreamObservers, urls?: ObjectUrls): Map<string, RegistryRoute> {
   const table = new Map<string, RegistryRoute>();
   for (const [name, reg] of Object.entries(config.registries)) {
     const registry = canonicalRegistry(name);
@@ -48,6 +57,7 @@ export function buildRoutes(config: Config, log: Logger, sharedTokens?: SharedTo
       tagTtl: reg.tagTtl ?? config.cache.tagTtl,
       maxStale: reg.maxStale ?? config.cache.maxStale,
       negativeTtl: reg.negativeTtl ?? config.cache.negativeTtl,
+      redirect: reg.redirect && urls ? buildRedirect(reg.redirect, urls) : undefined,
     });
   }
   return table;

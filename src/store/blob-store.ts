@@ -62,6 +62,18 @@ export class BlobStore {
     return this.driver.openFile ? this.driver.openFile(this.keyOf(d)).catch(() => undefined) : undefined;
   }
 
+  /** A presigned URL of the blob (object stores; docs/redirects.md); throws when the driver has none. */
+  presign(d: Digest, expiresInSec: number): Promise<string> {
+    if (!this.driver.presignGet) throw new Error(`storage driver ${this.driver.name} cannot presign URLs`);
+    return this.driver.presignGet(this.keyOf(d), expiresInSec);
+  }
+
+  /** The blob's key in its bucket (object stores), for a CDN in front of the bucket. */
+  bucketKey(d: Digest): string {
+    if (!this.driver.bucketKey) throw new Error(`storage driver ${this.driver.name} has no bucket keys`);
+    return this.driver.bucketKey(this.keyOf(d));
+  }
+
   /** A small blob (a manifest) read whole and checked: undefined when missing or damaged. */
   async getVerified(d: Digest): Promise<Buffer | undefined> {
     const buf = await this.driver.get(this.keyOf(d));

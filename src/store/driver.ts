@@ -25,6 +25,10 @@ export interface StorageDriver {
    * Undefined when the object does not exist.
    */
   openFile?(key: string): Promise<{ fh: import('node:fs/promises').FileHandle; size: number } | undefined>;
+  /** Optional capability (object stores): where a client may GET the object itself for `expiresInSec`, without credentials. */
+  presignGet?(key: string, expiresInSec: number): Promise<string>;
+  /** Optional capability (object stores): the object's key in its bucket, prefix included, for a CDN in front of the bucket. */
+  bucketKey?(key: string): string;
 }
 
 export interface StatInfo { size: number; mtimeMs: number }

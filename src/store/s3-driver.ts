@@ -3,6 +3,7 @@ import {
   S3Client, HeadObjectCommand, GetObjectCommand, PutObjectCommand, DeleteObjectCommand, ListObjectsV2Command,
   CreateBucketCommand, ListMultipartUploadsCommand, AbortMultipartUploadCommand,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { assertSafeKey, NotFoundError, type ByteRange, type ObjectWriter, type StatInfo, type StorageDriver } from './driver.js';
 import { S3MultipartWriter, MIN_PART_SIZE } from './s3-writer.js';
 import { isMissingObject, s3Code, wrapS3Error } from './s3-errors.js';
@@ -139,6 +140,17 @@ export class S3Driver implements StorageDriver {
       throw wrapS3Error('GetObject', this.where(key), e);
     }
   }
+
+  /**
+   * A SigV4 presigned GET of one object: the signature covers the method, the host and this exact
+   * key, so the URL cannot be turned into another object's; a Range header is not signed, so the
+   * client may still ask for part of it. Computed locally (no request to the store).
+   */
+  presignGet(key: string, expiresInSec: number): Promise<string> {
+    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: this.k(key) }), { expiresIn: expiresInSec });
+  }
+
+  bucketKey(key: string): string { return this.k(key); }
 
   async writer(key: string): Promise<ObjectWriter> {
     const Key = this.k(key);
