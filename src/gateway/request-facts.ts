@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestEvent } from '../obs/events.js';
 
 /** What a handler learned about a request, for its event. */
-export type RequestFacts = Partial<Pick<RequestEvent, 'operation' | 'registry' | 'repository' | 'reference' | 'digest' | 'cache' | 'upstream' | 'user' | 'errorCode' | 'clientIp'>>;
+export type RequestFacts = Partial<Pick<RequestEvent, 'operation' | 'registry' | 'repository' | 'reference' | 'digest' | 'cache' | 'upstream' | 'user' | 'errorCode' | 'clientIp' | 'policy'>>;
 
 declare module 'fastify' {
   interface FastifyRequest { facts: RequestFacts }
@@ -44,5 +44,6 @@ export function toEvent(req: FastifyRequest, reply: FastifyReply): RequestEvent 
     cache: f.cache,
     upstream: f.upstream,
     errorCode: f.errorCode,
+    policy: f.policy,
   };
 }

@@ -54,6 +54,7 @@ export function toEcs(e: ObservedEvent): Record<string, unknown> {
       operation: e.operation, registry: e.registry, repository: e.repository, reference: e.reference, digest: e.digest,
       cache: e.cache, upstream: e.upstream, pull: e.pull ?? false, pull_failed: e.pullFailed, aborted: e.aborted || undefined,
       tool: toolOf(e.userAgent),
+      policy: e.policy ? { name: e.policy.policy, decision: e.policy.decision, reason: e.policy.reason } : undefined,
     }),
   });
 }
@@ -103,6 +104,7 @@ export function ecsLine(e: ObservedEvent): string {
   s += `,"service":{"name":"regway","type":"registry"},"regway":{"operation":${q(e.operation)}`
     + opt('registry', e.registry) + opt('repository', e.repository) + opt('reference', e.reference) + opt('digest', e.digest)
     + opt('cache', e.cache) + opt('upstream', e.upstream) + `,"pull":${e.pull ?? false}`
-    + (e.pullFailed === undefined ? '' : `,"pull_failed":${e.pullFailed}`) + (e.aborted ? ',"aborted":true' : '') + opt('tool', toolOf(e.userAgent)) + '}}';
+    + (e.pullFailed === undefined ? '' : `,"pull_failed":${e.pullFailed}`) + (e.aborted ? ',"aborted":true' : '') + opt('tool', toolOf(e.userAgent))
+    + (e.policy ? `,"policy":{"name":${q(e.policy.policy)},"decision":${q(e.policy.decision)},"reason":${q(e.policy.reason)}}` : '') + '}}';
   return s;
 }
