@@ -25,6 +25,7 @@ import { serverOptions, TlsFiles } from './tls.js';
 import { reloader } from './reload.js';
 import { PolicyReader } from '../policy/reader.js';
 import { compilePolicies, type PolicySet } from '../policy/rules.js';
+import { policyChecker, type PolicyReport } from './policy.js';
 
 export { fleetKeyPrefix } from './fleet.js';
 export { buildRoutes, SwappableRoutes } from './routes.js';
@@ -45,8 +46,8 @@ export interface Gateway {
   obs: Observability;
   /** Sign-in and limits (the guard), the token-signing key, hosted repositories and their GC. */
   secure: { guard: Guard; signingKey?: SigningKey; hosted?: HostedParts; gc?: HostedParts['gc'] };
-  /** The pull policy over the pull-through cache (hosted repositories have their own reader): `check` evaluates without serving. */
-  policy: PolicyReader;
+  /** The pull policy's verdict on an image as clients name it, without serving it (regway policy check). */
+  policy: { check(image: string): Promise<PolicyReport> };
   /** The pull-through read side and the store, for tools that fill or repair the cache in process (verify). */
   cache: { blobs: BlobService; driver: StorageDriver };
   /**
@@ -97,13 +98,13 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const hosted = await createHosted(config, driver, files, log);
   // Pull policy: both readers serve manifests only as the policy allows; the set is swapped on reload.
   const policies: { set: PolicySet } = { set: compilePolicies(config.policies) };
-  const policedPull = new PolicyReader(pull, () => policies.set);
+  const policed = { pull: new PolicyReader(pull, () => policies.set), hosted: hosted ? new PolicyReader(hosted.repos, () => policies.set) : undefined };
   logSignIn(config, live.state, hosted !== undefined, log);
 
   const events = new EventBus();
   const app = buildApp({
-    pull: policedPull, events, guard, log,
-    hosted: hosted ? { reader: new PolicyReader(hosted.repos, () => policies.set), http: hosted.http } : undefined,
+    pull: policed.pull, events, guard, log,
+    hosted: hosted ? { reader: policed.hosted!, http: hosted.http } : undefined,
     catalog: cacheIndex.catalog,
     router: () => live.state.router,
     server: serverOptions(config),
@@ -117,7 +118,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   return {
     app, events, index, cacheIndex, inflight, routes, obs, coordinator: fleet.coordinator,
     secure: { guard, signingKey: live.state.auth?.tokens.key, hosted, gc: hosted?.gc },
-    policy: policedPull,
+    policy: { check: policyChecker(policed, () => live.state.router) },
     cache: { blobs: pull.blobs, driver },
     currentConfig: reload.current,
     reload: reload.apply,

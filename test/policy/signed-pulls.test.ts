@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { request } from 'undici';
+import { stringify } from 'yaml';
 import { startDistribution, type Distribution } from '../helpers/distribution.js';
 import { pushImage, pushIndex, type PushedImage, type PushedIndex } from '../helpers/images.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
@@ -133,6 +134,23 @@ describe('pull policy: cosign signatures, through regway, with real clients', ()
       assert.equal(r.statusCode, 200);
     }
     assert.equal(await sigFetches(), before);
+  });
+
+  it('regway policy check evaluates without pulling: verdict, reason, exit status, --json', async () => {
+    const cfgFile = join(tmp, 'check.yaml');
+    writeFileSync(cfgFile, stringify({ storage: { path: join(tmp, 'check-data') }, registries: { [PRIVATE]: { upstreams: [{ url: up.url }] } }, policies: [{ name: 'team-signed', repositories: [`${PRIVATE}/team/**`], keys: [{ file: trustedFile }] }] }));
+    const before = (await up.accessLog()).length;
+    const cli = (image: string, json = false) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'policy', 'check', image, '--config', cfgFile, ...(json ? ['--json'] : [])], { encoding: 'utf8', timeout: 60_000 });
+    const ok = cli(`${PRIVATE}/team/signed:v1`);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /allowed by policy team-signed \(enforce\): signed/);
+    const bad = cli(`${PRIVATE}/team/wrongkey:v1`, true);
+    assert.equal(bad.status, 1, bad.stderr);
+    const report = JSON.parse(bad.stdout);
+    assert.deepEqual({ policy: report.policy, decision: report.decision, reason: report.reason, digest: report.digest }, { policy: 'team-signed', decision: 'deny', reason: 'unknown-key', digest: img.wrongkey!.manifestDigest });
+    const layers = new Set([...Object.values(img).flatMap((i) => i.layers.map((l) => l.digest))]);
+    const fetched = (await up.accessLog()).slice(before).filter((l) => [...layers].some((d) => l.path.includes(d)));
+    assert.deepEqual(fetched, [], 'no layer was fetched');
   });
 
   describe('containerd', () => {
