@@ -21,14 +21,16 @@ export const ALLOWED: Record<string, readonly string[]> = {
   cache: ['upstream', 'store', 'config', 'oci', 'obs'],
   hosted: ['store', 'config', 'oci', 'obs'],
   cluster: ['cache', 'store', 'limits', 'auth', 'config', 'oci', 'obs'],
+  // Pull policy: a RepositoryReader over the others (signatures are read like any content).
+  policy: ['config', 'oci'],
   gateway: ['hosted', 'auth', 'limits', 'config', 'oci', 'obs'],
-  server: ['gateway', 'cluster', 'cache', 'hosted', 'upstream', 'client', 'store', 'limits', 'auth', 'config', 'oci', 'obs'],
+  server: ['policy', 'gateway', 'cluster', 'cache', 'hosted', 'upstream', 'client', 'store', 'limits', 'auth', 'config', 'oci', 'obs'],
   runtimes: ['config', 'oci', 'obs'],
   diagnose: ['runtimes', 'upstream', 'client', 'auth', 'config', 'oci', 'obs'],
   controller: ['diagnose', 'config', 'oci', 'obs'],
   // Test support (memory gateway, scripted fake upstream, waitFor): no row names it, so only *.test.ts files reach it.
   testing: ['server', 'config', 'oci', 'obs'],
-  cli: ['server', 'controller', 'diagnose', 'runtimes', 'hosted', 'cache', 'store', 'auth', 'config', 'oci', 'obs'],
+  cli: ['policy', 'server', 'controller', 'diagnose', 'runtimes', 'hosted', 'cache', 'store', 'auth', 'config', 'oci', 'obs'],
 };
 
 interface Edge { from: string; to: string; spec: string }

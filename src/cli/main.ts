@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   gc: async () => (await import('./gc.js')).registerGc,
   index: async () => (await import('./index-cmd.js')).registerIndex,
   verify: async () => (await import('./verify.js')).registerVerify,
+  policy: async () => (await import('./policy.js')).registerPolicy,
   hosted: async () => (await import('./hosted.js')).registerHosted,
   user: async () => (await import('./user.js')).registerUser,
   tls: async () => (await import('./tls.js')).registerTls,

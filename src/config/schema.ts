@@ -3,6 +3,7 @@ import { duration, size, secret } from './primitives.js';
 import { trustedProxiesSchema, auditSchema, alertsSchema, sloSchema } from './observability.js';
 import { authSchema, hostedSchema, limitsSchema, tlsSchema } from './hosted-schema.js';
 import { redirectSchema } from './redirect-schema.js';
+import { policiesSchema } from './policy-schema.js';
 
 
 export type { SecretRef } from './primitives.js';
@@ -142,6 +143,8 @@ export const configSchema = z.object({
   auth: authSchema.optional(),
   tls: tlsSchema.optional(),
   limits: limitsSchema.default({}),
+  /** Pull policy: manifests served only when signed by given keys (docs/policy.md). */
+  policies: policiesSchema,
   /** Several instances as one cache: Redis coordination (see docs/scale-out.md). Absent: one instance. */
   cluster: z.object({
     /** redis://host:port/db; when Redis is unreachable each instance keeps serving alone. */

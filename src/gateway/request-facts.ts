@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestEvent } from '../obs/events.js';
 
 /** What a handler learned about a request, for its event. */
-export type RequestFacts = Partial<Pick<RequestEvent, 'operation' | 'registry' | 'repository' | 'reference' | 'digest' | 'cache' | 'upstream' | 'user' | 'errorCode' | 'clientIp' | 'redirect' | 'redirectedBytes'>>;
+export type RequestFacts = Partial<Pick<RequestEvent, 'operation' | 'registry' | 'repository' | 'reference' | 'digest' | 'cache' | 'upstream' | 'user' | 'errorCode' | 'clientIp' | 'redirect' | 'redirectedBytes' | 'policy'>>;
 
 declare module 'fastify' {
   interface FastifyRequest { facts: RequestFacts }
@@ -46,5 +46,6 @@ export function toEvent(req: FastifyRequest, reply: FastifyReply): RequestEvent 
     errorCode: f.errorCode,
     redirect: f.redirect,
     redirectedBytes: f.redirectedBytes,
+    policy: f.policy,
   };
 }

@@ -1,3 +1,5 @@
+import type { PolicyDecision } from '../oci/registry.js';
+
 /**
  * One event per request that matters, emitted by the gateway when the response ends. The audit
  * log, metrics, anomaly detector and SLO tracker all consume these (and only these), so they can
@@ -26,6 +28,8 @@ export interface RequestEvent {
   cache?: 'hit' | 'miss' | 'coalesced' | 'stale' | 'revalidated';
   upstream?: string;
   errorCode?: string;
+  /** A pull policy's decision on this manifest (docs/policy.md). */
+  policy?: PolicyDecision;
   /** True when the client went away before the response ended. */
   aborted?: boolean;
   /** A blob GET answered with a 307 (docs/redirects.md): where the client fetches the bytes instead. */

@@ -46,6 +46,7 @@ export class Metrics {
   private readonly tools: TallyCounter<'tool' | 'operation'>;
   private readonly redirects: TallyCounter<'registry' | 'target'>;
   private readonly redirectedBytes: TallyCounter<'registry' | 'target'>;
+  private readonly policy: TallyCounter<'policy' | 'decision' | 'reason'>;
   private evictionsSeen = 0;
 
   constructor(private readonly sources: MetricSources = {}, opts: { defaultMetrics?: boolean } = {}) {
@@ -63,6 +64,7 @@ export class Metrics {
     this.alerts = new Counter({ name: 'regway_alerts_fired_total', help: 'Anomaly alerts fired, by rule', labelNames: ['rule'], registers: r });
     this.refusals = new Counter({ name: 'regway_upstream_refusals_total', help: 'Upstream answers refused as unsafe or wrong (bad media type, digest or size mismatch, body cut or stalled, token realm downgrade or foreign host, redirect), by upstream and reason', labelNames: ['upstream', 'reason'], registers: r });
     this.storageErrors = new Counter({ name: 'regway_storage_errors_total', help: 'Storage failures by errno code (ENOSPC: disk full)', labelNames: ['code'], registers: r });
+    this.policy = new TallyCounter({ name: 'regway_policy_decisions_total', help: 'Pull policy decisions on manifest requests, by policy, decision (allow, deny, would-deny: an audit-mode refusal, served) and reason', labelNames: ['policy', 'decision', 'reason'], registers: r });
     this.tools = new TallyCounter({ name: 'regway_tool_requests_total', help: "Requests from regway's own tools (User-Agent regway-<tool>/...: doctor, trace, bench, warm, inspect), counted here only: never as pulls, cache answers, alerts or SLO samples", labelNames: ['tool', 'operation'], registers: r });
     this.redirects = new TallyCounter({ name: 'regway_blob_redirects_total', help: 'Blob GETs answered with a 307 to the object store (presigned) or a CDN, by registry and target', labelNames: ['registry', 'target'], registers: r });
     this.redirectedBytes = new TallyCounter({ name: 'regway_blob_redirected_bytes_total', help: 'Blob bytes clients were sent to fetch from the redirect target instead of from regway (the blob or the range asked for)', labelNames: ['registry', 'target'], registers: r });
@@ -140,6 +142,12 @@ export class Metrics {
       if (cc) cc.n++; else this.cache.add(ck, { operation: op, result: cache });
     }
     if (e.pull || e.pullFailed) this.pull(e);
+    const p = e.policy;
+    if (p) {
+      const pk = `${p.policy} ${p.decision} ${p.reason}`;
+      const pc = this.policy.cell(pk);
+      if (pc) pc.n++; else this.policy.add(pk, { policy: p.policy, decision: p.decision, reason: p.reason });
+    }
     if (e.redirect) this.redirected(e.registry ?? '', e.redirect, e.redirectedBytes ?? 0);
   }
 

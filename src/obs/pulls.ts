@@ -34,7 +34,7 @@ function observed(e: RequestEvent, pull: true | undefined, pullFailed: true | un
   const o: { [K in keyof Required<ObservedEvent>]: ObservedEvent[K] } = {
     time: e.time, operation: e.operation, method: e.method, status: e.status, durationMs: e.durationMs, bytes: e.bytes,
     clientIp: e.clientIp, user: e.user, userAgent: e.userAgent, registry: e.registry, repository: e.repository,
-    reference: e.reference, digest: e.digest, cache: e.cache, upstream: e.upstream, errorCode: e.errorCode, aborted: e.aborted,
+    reference: e.reference, digest: e.digest, cache: e.cache, upstream: e.upstream, errorCode: e.errorCode, policy: e.policy, aborted: e.aborted,
     redirect: e.redirect, redirectedBytes: e.redirectedBytes,
     pull, pullFailed,
   };

@@ -66,7 +66,7 @@ export const ERROR_CATALOGUE = {
   },
   DENIED: {
     status: 403, exit: 1, message: 'requested access to the resource is denied',
-    description: "The caller is signed in but the access rules do not allow this action (pull, push, delete, catalog, observe), a token was asked for another service, or an upstream refused the gateway's own credentials. The message says which; operators fix the access rules or the registry's upstream credentials.",
+    description: "The caller is signed in but the access rules do not allow this action (pull, push, delete, catalog, observe), a token was asked for another service, an upstream refused the gateway's own credentials, or a pull policy refuses the manifest (detail: policy and reason: unsigned, unknown-key, wrong-digest; docs/policy.md). The message says which; operators fix the access rules, the registry's upstream credentials, or sign the image with a key the policy trusts.",
   },
   UNSUPPORTED: {
     status: 405, exit: 1, message: 'the operation is unsupported',

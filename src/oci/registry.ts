@@ -48,7 +48,12 @@ export interface ManifestResult {
   digest: string;
   result: CacheResult;
   upstream?: string;
+  /** The pull policy's decision, when a policy covers the repository (docs/policy.md). */
+  policy?: PolicyDecision;
 }
+
+/** What a pull policy decided for one manifest: `would-deny` is an audit-mode policy's refusal, served anyway. */
+export interface PolicyDecision { policy: string; decision: 'allow' | 'deny' | 'would-deny'; reason: string }
 
 /** An open local file to send, bytes [start, end]; `release` runs once when sending ends. */
 export interface FileBody { fh: FileHandle; start: number; end: number; release(): void }

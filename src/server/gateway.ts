@@ -23,6 +23,9 @@ import { joinFleet, peerToken } from './fleet.js';
 import { buildRoutes, SwappableRoutes } from './routes.js';
 import { serverOptions, TlsFiles } from './tls.js';
 import { reloader } from './reload.js';
+import { PolicyReader } from '../policy/reader.js';
+import { compilePolicies, type PolicySet } from '../policy/rules.js';
+import { policyChecker, type PolicyReport } from './policy.js';
 
 export { fleetKeyPrefix } from './fleet.js';
 export { buildRoutes, SwappableRoutes } from './routes.js';
@@ -43,6 +46,8 @@ export interface Gateway {
   obs: Observability;
   /** Sign-in and limits (the guard), the token-signing key, hosted repositories and their GC. */
   secure: { guard: Guard; signingKey?: SigningKey; hosted?: HostedParts; gc?: HostedParts['gc'] };
+  /** The pull policy's verdict on an image as clients name it, without serving it (regway policy check). */
+  policy: { check(image: string): Promise<PolicyReport> };
   /** The pull-through read side and the store, for tools that fill or repair the cache in process (verify). */
   cache: { blobs: BlobService; driver: StorageDriver };
   /**
@@ -91,12 +96,15 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const live: { state: GuardState } = { state: { router: buildRouter(config), auth: await buildAuth(config, log) } };
   const guard = new Guard(() => live.state, config.limits, fleet.limits);
   const hosted = await createHosted(config, driver, files, log);
+  // Pull policy: both readers serve manifests only as the policy allows; the set is swapped on reload.
+  const policies: { set: PolicySet } = { set: compilePolicies(config.policies) };
+  const policed = { pull: new PolicyReader(pull, () => policies.set), hosted: hosted ? new PolicyReader(hosted.repos, () => policies.set) : undefined };
   logSignIn(config, live.state, hosted !== undefined, log);
 
   const events = new EventBus();
   const app = buildApp({
-    pull, events, guard, log,
-    hosted: hosted ? { reader: hosted.repos, http: hosted.http } : undefined,
+    pull: policed.pull, events, guard, log,
+    hosted: hosted ? { reader: policed.hosted!, http: hosted.http } : undefined,
     catalog: cacheIndex.catalog,
     router: () => live.state.router,
     server: serverOptions(config),
@@ -106,10 +114,11 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const tls = new TlsFiles(config, app.server, log);
   log.info({ blobs: index.count, bytes: index.size, registries: [...Object.keys(config.registries)], cluster: fleet.coordinator.self?.instance }, 'cache loaded');
   const obs = await attachObservability({ app, events, index, indexStatus: () => cacheIndex.status(), inflight, routes, coordinator: fleet.coordinator, windows: fleet.windows, upstreamObservers }, config, log);
-  const reload = reloader({ config, log, live, guard, hosted, tls, install });
+  const reload = reloader({ config, log, live, guard, hosted, tls, install, policies });
   return {
     app, events, index, cacheIndex, inflight, routes, obs, coordinator: fleet.coordinator,
     secure: { guard, signingKey: live.state.auth?.tokens.key, hosted, gc: hosted?.gc },
+    policy: { check: policyChecker(policed, () => live.state.router) },
     cache: { blobs: pull.blobs, driver },
     currentConfig: reload.current,
     reload: reload.apply,

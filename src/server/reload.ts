@@ -6,6 +6,7 @@ import type { Guard, GuardState } from '../gateway/guard.js';
 import { buildAuth, buildRouter } from './auth.js';
 import type { HostedParts } from './hosted.js';
 import type { TlsFiles } from './tls.js';
+import { compilePolicies, type PolicySet } from '../policy/rules.js';
 
 interface ReloadParts {
   config: Config;
@@ -17,6 +18,8 @@ interface ReloadParts {
   tls: TlsFiles;
   /** Builds and installs a registry table; returns the one it replaced. */
   install(config: Config): Map<string, RegistryRoute>;
+  /** The pull policies the readers apply; replaced as a whole. */
+  policies: { set: PolicySet };
 }
 
 /**
@@ -43,8 +46,11 @@ export function reloader(p: ReloadParts): { current(): Config; apply(requested: 
       // Build everything before swapping anything: a failure leaves the running state untouched.
       const auth = p.live.state.auth ? await buildAuth(next, p.log) : undefined;
       const router = buildRouter(next);
+      // Key files are read again on every reload (a rotated key takes effect), so verdicts start afresh.
+      const policies = compilePolicies(next.policies);
       const old = p.install(next);
       p.live.state = { router, auth };
+      p.policies.set = policies;
       p.guard.configure(next.limits);
       p.hosted?.reconfigure(next);
       // A certificate replaced in place (same paths) is a change too: it is what renewals do.

@@ -24,6 +24,8 @@ export async function startGateway(opts: {
   tagTtl?: string;
   defaultRegistry?: string;
   keepStorage?: boolean;
+  /** Pull policies (docs/policy.md). */
+  policies?: ConfigInput['policies'];
 }): Promise<TestGateway> {
   const storage = opts.storage ?? mkdtempSync(join(tmpdir(), 'regway-gw-'));
   const registries: NonNullable<ConfigInput['registries']> = {};
@@ -36,6 +38,7 @@ export async function startGateway(opts: {
     cache: { tagTtl: opts.tagTtl ?? '5m' },
     defaultRegistry: opts.defaultRegistry ?? 'docker.io',
     registries,
+    ...(opts.policies ? { policies: opts.policies } : {}),
     log: { level: process.env.REGWAY_TEST_LOG ? 'debug' : 'silent' },
   }, {});
   const log = process.env.REGWAY_TEST_LOG ? createLogger('debug') : silentLogger();

@@ -399,3 +399,11 @@ export async function pushReferrer(
 export async function pushBuiltImage(registryUrl: string, name: string, tag: string, img: BuiltImage, auth?: BasicAuth): Promise<PushedImage> {
   return pushBuilt(new Session(registryUrl, auth), name, tag, img);
 }
+
+/** Pushes blobs, then a manifest referencing them, as name:reference (artifacts: signatures, attestations). */
+export async function pushManifestWithBlobs(registryUrl: string, name: string, reference: string, blobs: Buffer[], manifest: Buffer, mediaType: string, auth?: BasicAuth): Promise<{ digest: string; subjectAcknowledged: boolean }> {
+  const s = new Session(registryUrl, auth);
+  for (const b of blobs) await pushBlob(s, name, b);
+  const res = await pushManifest(s, name, reference, manifest, mediaType);
+  return { digest: sha256(manifest), subjectAcknowledged: res.headers.get('oci-subject') !== null };
+}

@@ -1,9 +1,9 @@
 import type { FastifyReply } from 'fastify';
-import { RegistryError } from '../../oci/errors.js';
+import { RegistryError, isRegistryError } from '../../oci/errors.js';
 import { parseReference } from '../../oci/reference.js';
 import { acceptable, parseAccept } from '../../oci/mediatypes.js';
 import type { RepoKey } from '../../oci/repo.js';
-import type { RepositoryReader } from '../../oci/registry.js';
+import type { PolicyDecision, RepositoryReader } from '../../oci/registry.js';
 import type { Req } from './context.js';
 
 /**
@@ -25,9 +25,9 @@ function acceptOf(h: string | string[] | undefined): ReturnType<typeof parseAcce
 export async function getManifest(src: RepositoryReader, req: Req, reply: FastifyReply, repo: RepoKey, ref: string): Promise<unknown> {
   req.facts.reference = ref;
   const parsed = parseReference(ref, { read: true });
-  const r = await src.manifest(repo, parsed);
   const f = req.facts;
-  f.digest = r.digest; f.cache = r.result; f.upstream = r.upstream;
+  const r = await src.manifest(repo, parsed).catch((e: unknown) => { f.policy = refusal(e); throw e; });
+  f.digest = r.digest; f.cache = r.result; f.upstream = r.upstream; f.policy = r.policy;
   // By digest the client named these exact bytes: Accept cannot make them another format.
   if (parsed.kind === 'tag' && !acceptable(r.mediaType, acceptOf(req.headers.accept))) {
     // We never convert formats: say what is stored instead of sending something the client cannot use.
@@ -40,6 +40,13 @@ export async function getManifest(src: RepositoryReader, req: Req, reply: Fastif
   if (inm && notModified(inm, r.digest)) return reply.code(304).send();
   reply.header('content-length', r.bytes.length).header('x-regway-cache', r.result);
   return req.method === 'HEAD' ? reply.send() : reply.send(r.bytes);
+}
+
+/** A pull policy's refusal (reader in src/policy), for the audit log and the metrics. */
+function refusal(e: unknown): PolicyDecision | undefined {
+  if (!isRegistryError(e, 'DENIED')) return undefined;
+  const d = e.detail as { policy?: unknown; reason?: unknown };
+  return typeof d.policy === 'string' && typeof d.reason === 'string' ? { policy: d.policy, decision: 'deny', reason: d.reason } : undefined;
 }
 
 /** RFC 9110 §13.1.2: `*` or a list of entity tags (weak ones compare equal too). */

@@ -55,6 +55,7 @@ export function toEcs(e: ObservedEvent): Record<string, unknown> {
       cache: e.cache, upstream: e.upstream, pull: e.pull ?? false, pull_failed: e.pullFailed, aborted: e.aborted || undefined,
       redirect: e.redirect ? { target: e.redirect, bytes: e.redirectedBytes ?? 0 } : undefined,
       tool: toolOf(e.userAgent),
+      policy: e.policy ? { name: e.policy.policy, decision: e.policy.decision, reason: e.policy.reason } : undefined,
     }),
   });
 }
@@ -105,6 +106,7 @@ export function ecsLine(e: ObservedEvent): string {
     + opt('registry', e.registry) + opt('repository', e.repository) + opt('reference', e.reference) + opt('digest', e.digest)
     + opt('cache', e.cache) + opt('upstream', e.upstream) + `,"pull":${e.pull ?? false}`
     + (e.pullFailed === undefined ? '' : `,"pull_failed":${e.pullFailed}`) + (e.aborted ? ',"aborted":true' : '')
-    + (e.redirect ? `,"redirect":{"target":${q(e.redirect)},"bytes":${e.redirectedBytes ?? 0}}` : '') + opt('tool', toolOf(e.userAgent)) + '}}';
+    + (e.redirect ? `,"redirect":{"target":${q(e.redirect)},"bytes":${e.redirectedBytes ?? 0}}` : '') + opt('tool', toolOf(e.userAgent))
+    + (e.policy ? `,"policy":{"name":${q(e.policy.policy)},"decision":${q(e.policy.decision)},"reason":${q(e.policy.reason)}}` : '') + '}}';
   return s;
 }

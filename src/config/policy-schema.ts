@@ -1,0 +1,37 @@
+import { z } from 'zod';
+
+// Pull policy (docs/policy.md): which manifests the gateway serves, by signature. Hot-reloadable.
+
+const repoPattern = z.string().min(1).regex(/^[a-z0-9._*/:-]+$/, 'a repository pattern: registry/name with "*" (one segment) and "**" (any), e.g. docker.io/library/* or ghcr.io/acme/**');
+const sha256 = z.string().regex(/^sha256:[a-f0-9]{64}$/, 'a digest, sha256:<64 hex>');
+
+/** A cosign public key: PEM text inline, or a file holding it. */
+const publicKey = z.union([
+  z.string().includes('-----BEGIN PUBLIC KEY-----', { message: 'an inline key is PEM text (-----BEGIN PUBLIC KEY-----); give a file as { file: path }' }),
+  z.object({ file: z.string().min(1) }).strict(),
+]);
+
+export const policySchema = z.object({
+  /** Names the policy in denials, metrics and the audit log. */
+  name: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'letters, digits, _ . - (up to 64)'),
+  /** Repositories it covers, as access rules name them: registry/name (hosted: the name). The first policy that matches a repository is its policy. */
+  repositories: z.array(repoPattern).min(1),
+  /** enforce: refuse with 403 DENIED; audit: serve, but log and count what would have been refused. */
+  mode: z.enum(['enforce', 'audit']).default('enforce'),
+  /** signed: a cosign signature by one of `keys` must be attached; none: only allowDigests / audit matter. */
+  require: z.enum(['signed', 'none']).default('signed'),
+  /** Cosign public keys (ECDSA P-256) whose signatures count. */
+  keys: z.array(publicKey).default([]),
+  /** Manifests served whatever else the policy says (a break-glass list). */
+  allowDigests: z.array(sha256).default([]),
+}).strict().refine((p) => p.require !== 'signed' || p.keys.length > 0, { message: 'require: signed needs at least one key under keys', path: ['keys'] });
+
+export const policiesSchema = z.array(policySchema).default([]).superRefine((ps, ctx) => {
+  const seen = new Set<string>();
+  ps.forEach((p, i) => {
+    if (seen.has(p.name)) ctx.addIssue({ code: 'custom', message: `policy name ${p.name} is used twice`, path: [i, 'name'] });
+    seen.add(p.name);
+  });
+});
+
+export type PolicyConfig = z.infer<typeof policySchema>;
