@@ -6,7 +6,7 @@
 // The gateway is warmed first (it holds the image), so the rows time the distribution to the nodes.
 //   npm run build && node --import tsx bench/p2p.ts [--nodes 4,16] [--mb 100] [--layers 4] [--rate 200] [--d 1]
 import { parseArgs } from 'node:util';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { pushImage, type PushedImage } from '../test/helpers/images.js';
@@ -14,7 +14,15 @@ import { canShape, p2pStatus, pullOnNode, startCluster, type Cluster } from '../
 
 const ROOT = join(import.meta.dirname, '..');
 
-interface Row { nodes: number; mode: string; ms: number; limitMs: number; gatewayOut: number; imageBytes: number; fromPeers: number; parentChanges: number }
+interface Row { nodes: number; mode: string; ms: number; limitMs: number; gatewayOut: number; imageBytes: number; fromPeers: number; parentChanges: number; schedulerErrors: number; cpuS: number }
+
+/** User + system CPU seconds of a process so far (/proc/PID/stat fields 14 and 15). */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch { return 0; }
+}
 
 async function warm(c: Cluster, img: PushedImage, name: string): Promise<void> {
   for (const d of [img.config.digest, ...img.layers.map((l) => l.digest)]) {
@@ -34,6 +42,7 @@ async function scenario(n: number, p2p: boolean, o: { mb: number; layers: number
     const imageBytes = image.layers.reduce((s, l) => s + l.size, 0) + image.config.size;
     await warm(c, image, 'big');
     const before = c.gateway.ns.txBytes();
+    const cpu0 = [c.gateway, ...c.nodes].reduce((s, x) => s + cpuSeconds(x.pid), 0);
     say(`${n} nodes, ${p2p ? `P2P (d=${o.d})` : 'all from the gateway'}: pulling ${(imageBytes / 1e6).toFixed(0)} MB on every node at once`);
     const t0 = performance.now();
     const digests = await Promise.all(c.nodes.map((node) => pullOnNode(node.ns, 'big:v1', 900_000)));
@@ -44,6 +53,7 @@ async function scenario(n: number, p2p: boolean, o: { mb: number; layers: number
     return {
       nodes: n, mode: p2p ? `P2P d=${o.d}` : 'gateway', ms, limitMs: (imageBytes * 8) / (o.rate * 1e6) * 1000, gatewayOut, imageBytes,
       fromPeers: stats.reduce((s, x) => s + (x.received.peer ?? 0), 0), parentChanges: stats.reduce((s, x) => s + x.parentChanges, 0),
+      schedulerErrors: stats.reduce((s, x) => s + x.schedulerErrors, 0), cpuS: [c.gateway, ...c.nodes].reduce((s, x) => s + cpuSeconds(x.pid), 0) - cpu0,
     };
   } finally {
     await c.stop();
@@ -61,12 +71,12 @@ async function main(): Promise<void> {
     for (const d of values.d.split(',').map(Number)) rows.push(await scenario(n, true, { ...o, d }, say));
   }
   console.log(`\n${o.mb} MB image (${o.layers} layers), every link ${o.rate} Mbit/s each way (tc tbf)\n`);
-  console.log('| nodes | mode | all nodes hold the verified image | vs limit | gateway bytes out / image | bytes from peers | parent changes |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('| nodes | mode | all nodes hold the verified image | vs limit | gateway bytes out / image | bytes from peers | parent changes | scheduler errors | regway CPU s |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const gw = rows.find((x) => x.nodes === r.nodes && x.mode === 'gateway');
     const speedup = gw && r !== gw ? ` (${(gw.ms / r.ms).toFixed(1)}x faster than the gateway)` : '';
-    console.log(`| ${r.nodes} | ${r.mode} | ${(r.ms / 1000).toFixed(1)} s${speedup} | ${(r.ms / r.limitMs).toFixed(2)}x of ${(r.limitMs / 1000).toFixed(1)} s | ${(r.gatewayOut / r.imageBytes).toFixed(2)} | ${(r.fromPeers / 1e6).toFixed(0)} MB | ${r.parentChanges} |`);
+    console.log(`| ${r.nodes} | ${r.mode} | ${(r.ms / 1000).toFixed(1)} s${speedup} | ${(r.ms / r.limitMs).toFixed(2)}x of ${(r.limitMs / 1000).toFixed(1)} s | ${(r.gatewayOut / r.imageBytes).toFixed(2)} | ${(r.fromPeers / 1e6).toFixed(0)} MB | ${r.parentChanges} | ${r.schedulerErrors} | ${r.cpuS.toFixed(0)} |`);
   }
 }
 

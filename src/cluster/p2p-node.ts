@@ -32,6 +32,8 @@ const agent = new Agent({ connect: { timeout: 1000 }, keepAliveTimeout: 10_000 }
 /** After the scheduler failed, nodes go to the gateway directly for this long before asking again. */
 const SCHEDULER_BACKOFF_MS = 5000;
 const PROGRESS_EVERY_MS = 500;
+/** A busy scheduler answers late rather than never: waiting this long still beats the gateway's N-fold load. */
+const SCHEDULER_TIMEOUT_MS = 5000;
 /** Parents tried per break before falling back to the gateway. */
 const MAX_PARENTS_PER_BREAK = 3;
 
@@ -52,7 +54,7 @@ export class P2pNode {
     const all: [string, string][] = [['node', self.url], ['max', String(self.maxChildren)], ...(self.zone ? [['zone', self.zone] as [string, string]] : []), ...params.map(([k, v]) => [k, String(v)] as [string, string])];
     const url = `${path}?${new URLSearchParams(all).toString()}`;
     const r = await request(`${this.opts.scheduler}${url}`, {
-      method: 'POST', dispatcher: agent, headersTimeout: 2000, bodyTimeout: 2000,
+      method: 'POST', dispatcher: agent, headersTimeout: SCHEDULER_TIMEOUT_MS, bodyTimeout: SCHEDULER_TIMEOUT_MS,
       headers: { [PEER_AUTH_HEADER]: signPeerRequest(this.opts.token, url, 0) },
     });
     const text = await r.body.text();
