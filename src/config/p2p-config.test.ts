@@ -29,3 +29,10 @@ test('--p2p-advertise replaces p2p.advertiseUrl, and needs a p2p section', () =>
   assert.equal(c.p2p?.advertiseUrl, 'http://10.0.3.9:5000');
   assert.throws(() => applyOverrides({}, { p2pAdvertise: 'http://10.0.3.9:5000' }), /needs a p2p section/);
 });
+
+test('p2p settings are built at start: a reload reports them as needing a restart', async () => {
+  const { classifyChanges } = await import('./changes.js');
+  const a = configSchema.parse({ p2p: node });
+  const b = configSchema.parse({ p2p: { ...node, maxChildren: 4 } });
+  assert.deepEqual(classifyChanges(a, b).needsRestart, ['p2p.maxChildren']);
+});
