@@ -50,6 +50,7 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--pull-through <who>', 'with sign-in on, who may pull every pull-through (cached) registry without a rule naming it').choices(['rules', 'anonymous', 'authenticated']))
     .option('--default-registries', 'serve the embedded public registries too, next to the ones you name')
     .option('--no-default-registries', 'never serve the embedded public registries, even when you name none')
+    .option('--p2p-advertise <url>', 'node mode: the URL other nodes reach this one at (overrides p2p.advertiseUrl; e.g. http://$(NODE_IP):5000 in a DaemonSet)')
     .option('--pid-file <file>', 'write the process id here (removed at exit); `regway reload --pid-file FILE` signals exactly this gateway')
     .addHelpText(
       'after',
@@ -64,6 +65,7 @@ Examples:
   regway serve --upstream docker.io=http://10.0.0.5:5000     # only docker.io (air-gapped: nothing public)
   regway serve --upstream docker.io=https://mirror.internal,https://registry-1.docker.io --default-registries
   regway serve --config /etc/regway/regway.yaml
+  regway serve --config /etc/regway/node.yaml --p2p-advertise http://10.0.3.7:5000   # node mode (docs/p2p.md)
   regway serve --hosted 'local/**' --htpasswd /etc/regway/htpasswd --no-default-registries   # a private registry only
   regway serve --hosted 'local/**' --htpasswd /etc/regway/htpasswd --pull-through anonymous
                                                  # a private registry, and nodes keep pulling through the cache without credentials
@@ -82,6 +84,7 @@ or point containerd's hosts.toml / dockerd's registry-mirrors at it (see README)
         pullThrough?: 'rules' | 'anonymous' | 'authenticated';
         defaultRegistries?: boolean;
         pidFile?: string;
+        p2pAdvertise?: string;
       }) => {
         boundHeapGrowth();
         const overrides = {
@@ -92,6 +95,7 @@ or point containerd's hosts.toml / dockerd's registry-mirrors at it (see README)
           htpasswd: opts.htpasswd,
           pullThrough: opts.pullThrough,
           defaultRegistries: opts.defaultRegistries,
+          p2pAdvertise: opts.p2pAdvertise,
         };
         const config = loadConfig(opts.config, overrides);
         const log = createLogger(config.log.level);

@@ -14,11 +14,11 @@ interface ConfigChanges {
 
 /**
  * Paths (prefixes) that a running gateway cannot change: the socket, the storage and the fleet
- * are opened once; the observability pipeline (audit sinks, alert rules, SLO targets) is built once;
+ * and node mode (p2p) are opened once; the observability pipeline (audit sinks, alert rules, SLO targets) is built once;
  * server timeouts are socket options; `memoryManifests` sizes a cache built at start.
  */
 const RESTART_ONLY = [
-  'listen', 'storage', 'cluster', 'trustedProxies', 'watchConfig', 'audit', 'alerts', 'slo',
+  'listen', 'storage', 'cluster', 'p2p', 'trustedProxies', 'watchConfig', 'audit', 'alerts', 'slo',
   'cache.memoryManifests', 'limits.headersTimeout', 'limits.requestTimeout', 'limits.idleTimeout', 'limits.keepAliveTimeout',
 ];
 

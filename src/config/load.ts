@@ -26,6 +26,8 @@ interface ConfigOverrides {
   pullThrough?: 'rules' | 'anonymous' | 'authenticated';
   /** `--default-registries` (true) / `--no-default-registries` (false); undefined: the rule below decides. */
   defaultRegistries?: boolean;
+  /** Node mode's advertised URL (`--p2p-advertise`): per node, so a DaemonSet passes it from the pod's environment. */
+  p2pAdvertise?: string;
 }
 
 /**
@@ -88,6 +90,10 @@ export function applyOverrides(input: ConfigInput, o: ConfigOverrides, source = 
   if (o.hosted?.length) merged.hosted = { ...(input.hosted ?? {}), repositories: [...(input.hosted?.repositories ?? []), ...o.hosted] };
   if (o.htpasswd) merged.auth = { ...(input.auth ?? {}), htpasswd: o.htpasswd };
   if (o.pullThrough) merged.auth = { ...(merged.auth ?? {}), pullThrough: o.pullThrough };
+  if (o.p2pAdvertise) {
+    if (!input.p2p) throw new Error(`${source}: --p2p-advertise needs a p2p section (node mode: p2p.scheduler and p2p.peerToken)`);
+    merged.p2p = { ...input.p2p, advertiseUrl: o.p2pAdvertise };
+  }
   for (const flag of o.upstreams ?? []) {
     const [registry, urls] = parseUpstreamFlag(flag);
     merged.registries![registry] = {
@@ -96,6 +102,6 @@ export function applyOverrides(input: ConfigInput, o: ConfigOverrides, source = 
     };
   }
   const r = configSchema.safeParse(merged);
-  if (!r.success) throw formatIssues(r.error, source + (o.listen || o.storage || o.upstreams?.length || o.hosted?.length || o.htpasswd || o.pullThrough ? ' (with command-line flags)' : ''));
+  if (!r.success) throw formatIssues(r.error, source + (o.listen || o.storage || o.upstreams?.length || o.hosted?.length || o.htpasswd || o.pullThrough || o.p2pAdvertise ? ' (with command-line flags)' : ''));
   return r.data;
 }

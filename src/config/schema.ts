@@ -78,6 +78,26 @@ const s3Schema = z.object({
   message: 'give both accessKeyId and secretAccessKey, or neither (then the AWS default credential chain is used)',
 });
 
+/** Node mode and the scheduler of peer-to-peer distribution (docs/p2p.md). */
+const p2pSchema = z.object({
+  /** Shared secret of the nodes and the scheduler (at least 16 characters): every peer and scheduler request is signed with it. */
+  peerToken: secret,
+  /** Node mode: the central gateway's URL (the scheduler); absent: this instance is the scheduler. */
+  scheduler: z.string().url().refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http:// or https:// URL').optional(),
+  /** Node mode: the URL other nodes reach this one at (its peer endpoint). */
+  advertiseUrl: z.string().url().optional(),
+  /** Topology label (e.g. the node's topology.kubernetes.io/zone): parents in the same zone are preferred. */
+  zone: z.string().min(1).max(100).optional(),
+  /** How many children this node streams to at once (d in a d-ary tree); 1 is a chain. */
+  maxChildren: z.number().int().min(1).max(64).default(2),
+  /** A parent that sends nothing for this long is given up; the child resumes from another with a Range. */
+  stallTimeout: duration.default('5s'),
+  /** Scheduler: how long a parent that sent bytes which failed verification is handed to no one. */
+  quarantine: duration.default('5m'),
+  /** Where other nodes may be (CIDRs, names, `*.suffix`); a parent outside is not contacted. Default: around advertiseUrl. */
+  peerNetworks: z.array(z.string().min(1)).optional(),
+}).strict().refine((p) => !p.scheduler || p.advertiseUrl, { message: 'node mode (p2p.scheduler) needs p2p.advertiseUrl: the URL other nodes reach this one at', path: ['advertiseUrl'] });
+
 const registryName = z.string().regex(/^[a-z0-9.-]+(?::\d{1,5})?$/i, 'a registry name is a host or host:port, e.g. ghcr.io or registry.example.com:5000');
 
 export const configSchema = z.object({
@@ -175,12 +195,21 @@ export const configSchema = z.object({
     /** Name of this instance in logs and metrics (default: host:pid). */
     instanceId: z.string().optional(),
   }).strict().optional(),
+  /**
+   * Peer-to-peer distribution between node-local instances (docs/p2p.md). With `scheduler`: node
+   * mode (a miss asks the scheduler for a parent and streams from it). Without: this instance is
+   * the scheduler (the central gateway nodes pull through).
+   */
+  p2p: p2pSchema.optional(),
 }).strict().superRefine((c, ctx) => {
   // A redirect hands out the object's own URL: only an object store has one.
   for (const [name, reg] of Object.entries(c.registries)) {
     if (reg.redirect && c.storage.driver !== 's3') {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['registries', name, 'redirect'], message: `blob redirects need storage.driver s3 (the redirect points at the object in the bucket, or a CDN in front of it); storage.driver is ${c.storage.driver}` });
     }
+  }
+  if (c.p2p?.scheduler && c.cluster) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['p2p'], message: 'p2p.scheduler (node mode) and cluster (a fleet on shared storage) exclude each other: a node is one instance on its own disk' });
   }
 });
 

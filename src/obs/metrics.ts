@@ -13,7 +13,12 @@ interface MetricSources {
   coordination?: () => number | undefined;
   /** The cache index: complete or being built, store objects read by the current (or last) build, its size on disk. */
   index?: () => IndexGauges;
+  /** Peer-to-peer distribution (node or scheduler). */
+  p2p?: () => P2pStatusLike;
 }
+
+/** Peer-to-peer distribution as observability sees it: a node's counters, or the scheduler's trees. */
+export type P2pStatusLike = { role: 'node'; received: Record<string, number>; parentChanges: number; quarantines: number; schedulerErrors: number } | { role: 'scheduler'; trees: unknown[] };
 
 export interface IndexGauges { complete: boolean; scanned: number; fileBytes: number }
 
@@ -110,6 +115,16 @@ export class Metrics {
       collect() { this.reset(); for (const u of ups()) if (u.rateLimitRemaining !== undefined) this.set({ registry: u.registry, upstream: u.upstream }, u.rateLimitRemaining); } });
     new Gauge({ name: 'regway_upstream_rate_limit_limit', help: 'Size of the upstream rate-limit window (Docker Hub ratelimit-limit)', labelNames: ['registry', 'upstream'], registers: r,
       collect() { this.reset(); for (const u of ups()) if (u.rateLimitLimit !== undefined) this.set({ registry: u.registry, upstream: u.upstream }, u.rateLimitLimit); } });
+    const p2p = s.p2p;
+    if (p2p) {
+      const node = () => { const st = p2p(); return st.role === 'node' ? st : undefined; };
+      new Gauge({ name: 'regway_p2p_received_bytes', help: 'Blob bytes this node received, by source (peer, or the upstream id: the central gateway or the upstream directly); a counter read at scrape time', labelNames: ['source'], registers: r,
+        collect() { this.reset(); for (const [k, v] of Object.entries(node()?.received ?? {})) this.set({ source: k }, v); } });
+      new Gauge({ name: 'regway_p2p_parent_changes', help: 'Times a parent stream broke or stalled and the node resumed from another source', registers: r, collect() { this.set(node()?.parentChanges ?? 0); } });
+      new Gauge({ name: 'regway_p2p_quarantines', help: 'Parents this node quarantined because their bytes failed verification', registers: r, collect() { this.set(node()?.quarantines ?? 0); } });
+      new Gauge({ name: 'regway_p2p_scheduler_errors', help: 'Scheduler requests that failed (the node pulled from the gateway directly)', registers: r, collect() { this.set(node()?.schedulerErrors ?? 0); } });
+      new Gauge({ name: 'regway_p2p_trees', help: 'Scheduler: blobs being distributed between nodes now', registers: r, collect() { const st = p2p(); this.set(st.role === 'scheduler' ? st.trees.length : 0); } });
+    }
     const dropsSeen = new Map<string, number>();
     new Counter({ name: 'regway_audit_dropped_lines_total', help: 'Audit lines dropped because a destination (file, stdout, http) could not keep up or was down', labelNames: ['sink'], registers: r,
       collect() {

@@ -10,7 +10,7 @@ import { RotatingFile } from './audit/rotating-file.js';
 import { HttpSink, StdoutSink, type LineSink } from './audit/forwarders.js';
 import { AlertEngine, type Alert, type WindowFactory } from './alerts/engine.js';
 import { WebhookNotifier } from './alerts/webhooks.js';
-import { Metrics } from './metrics.js';
+import { Metrics, type P2pStatusLike } from './metrics.js';
 import { SloTracker } from './slo.js';
 import { StatusStats, type UpstreamStatus } from './status.js';
 import { readIfExists, saveState } from './persist.js';
@@ -49,6 +49,8 @@ interface ObservableGateway {
   coordinator?: { readonly self: { instance: string } | undefined; healthy(): boolean; claimOnce?(key: string, ttlMs: number): Promise<boolean> };
   /** Counters for the alert rules shared by the fleet; absent: this process's own. */
   windows?: WindowFactory;
+  /** Peer-to-peer distribution: a node's counters (role node) or the scheduler's trees (role scheduler). */
+  p2p?: () => P2pStatusLike;
 }
 
 export interface Observability {
@@ -80,6 +82,7 @@ export async function attachObservability(gw: ObservableGateway, config: ObsConf
     // Only a fleet has coordination to report: a single instance has no such gauge at all (an alert
     // written on "== 0" must not fire on every single-node install).
     ...(gw.coordinator?.self ? { coordination: () => (gw.coordinator!.healthy() ? 1 : 0) } : {}),
+    ...(gw.p2p ? { p2p: gw.p2p } : {}),
   });
   const audit = buildAudit(config.audit, obsDir);
   const webhooks = new WebhookNotifier(
@@ -211,7 +214,7 @@ function observabilityRoutes(app: FastifyInstance, gw: ObservableGateway, o: { m
     cache: { bytes: gw.index.size, maxBytes: o.config.storage.maxSize, blobs: gw.index.count, evictions: gw.index.evictions, ...(gw.indexStatus ? { index: gw.indexStatus() } : {}) },
     inflight: { fetches: gw.inflight.size, waiting: gw.inflight.waiting() },
     pulls: pullsFromSlo(o.slo),
-  }), ...(gw.coordinator?.self ? { cluster: { instance: gw.coordinator.self.instance, coordination: gw.coordinator.healthy() ? 'ok' : 'degraded' } } : {}) }));
+  }), ...(gw.coordinator?.self ? { cluster: { instance: gw.coordinator.self.instance, coordination: gw.coordinator.healthy() ? 'ok' : 'degraded' } } : {}), ...(gw.p2p ? { p2p: gw.p2p() } : {}) }));
   app.get('/-/ui', async (_req, reply) => reply
     .header('content-type', 'text/html; charset=utf-8').header('content-security-policy', STATUS_PAGE.csp)
     .header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer').header('cache-control', 'no-cache')

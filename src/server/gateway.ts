@@ -20,6 +20,7 @@ import { UpstreamObservers } from '../obs/upstream-observers.js';
 import { buildAuth, buildRouter } from './auth.js';
 import { createHosted, type HostedParts } from './hosted.js';
 import { joinFleet, peerToken } from './fleet.js';
+import { joinP2p } from './p2p.js';
 import { buildRoutes, SwappableRoutes } from './routes.js';
 import { serverOptions, TlsFiles } from './tls.js';
 import { reloader } from './reload.js';
@@ -74,6 +75,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const blobs = new BlobStore(driver, 'cache');
   const inflight = new LocalInflight();
   const fleet = await joinFleet(config, fleetToken, { blobs, inflight, log });
+  const p2p = joinP2p(config, log, { blobs, inflight });
   // Instances sharing one bucket share one index in Redis (no instance lists the bucket to start);
   // one instance, or a fleet on its own disks, keeps its SQLite index beside the store.
   const cacheIndex = fleet.sharedIndex ? await fleet.sharedIndex(driver, blobs) : await openCacheIndex(config, driver, blobs, log);
@@ -90,7 +92,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     return routes.swap(table);
   };
   install(config);
-  const pull = new PullThroughCache({ blobs, meta, index, inflight, routes, log, fleet: fleet.source, sizes: new DescriptorSizes() }, config.cache.memoryManifests);
+  const pull = new PullThroughCache({ blobs, meta, index, inflight, routes, log, fleet: p2p?.source ?? fleet.source, sizes: new DescriptorSizes() }, config.cache.memoryManifests);
 
   // Sign-in and routing, read per request from `live`; a reload replaces it as a whole.
   const live: { state: GuardState } = { state: { router: buildRouter(config), auth: await buildAuth(config, log) } };
@@ -111,9 +113,10 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     trustProxy: config.trustedProxies,
   });
   fleet.registerPeers(app);
+  p2p?.register(app);
   const tls = new TlsFiles(config, app.server, log);
   log.info({ blobs: index.count, bytes: index.size, registries: [...Object.keys(config.registries)], cluster: fleet.coordinator.self?.instance }, 'cache loaded');
-  const obs = await attachObservability({ app, events, index, indexStatus: () => cacheIndex.status(), inflight, routes, coordinator: fleet.coordinator, windows: fleet.windows, upstreamObservers }, config, log);
+  const obs = await attachObservability({ app, events, index, indexStatus: () => cacheIndex.status(), inflight, routes, coordinator: fleet.coordinator, windows: fleet.windows, upstreamObservers, p2p: p2p?.status }, config, log);
   const reload = reloader({ config, log, live, guard, hosted, tls, install, policies });
   return {
     app, events, index, cacheIndex, inflight, routes, obs, coordinator: fleet.coordinator,

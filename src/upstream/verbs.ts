@@ -49,7 +49,8 @@ export async function headBlob(ups: RegistryUpstreams, name: string, digest: Dig
 }
 
 /** A body to append; `skip` bytes are dropped first (an upstream that ignored our Range). */
-export interface SourceBody { size?: number; body: AsyncIterable<Uint8Array>; skip?: number }
+/** `upstream`: which one sent it (for byte accounting by source). */
+export interface SourceBody { size?: number; body: AsyncIterable<Uint8Array>; skip?: number; upstream?: string }
 /**
  * Opens the source at `offset` (0 first; later after a break, with why the last one broke).
  * `restart`: the bytes so far were wrong (digest or length): the source that sent them failed,
@@ -88,15 +89,15 @@ export function blobSource(ups: RegistryUpstreams, name: string, digest: Digest,
         if (size !== undefined && !(Number.isSafeInteger(size) && size >= 0)) throw new BadUpstreamContent(`upstream ${res.upstream.id} sent Content-Length ${cl!.slice(0, 40)} for ${digest.value}`, 'body_error');
         if (expected !== undefined && size !== undefined && size !== expected) throw new BadUpstreamContent(`upstream ${res.upstream.id} announced ${size} bytes for ${digest.value}; the manifest says ${expected}`, 'size_mismatch');
         log.debug({ registry: ups.registry, repository: name, digest: digest.value, upstream: res.upstream.id, size: cl }, 'fetching blob');
-        return { size, body: res.body };
+        return { size, body: res.body, upstream: res.upstream.id };
       }
       log.warn({ registry: ups.registry, repository: name, digest: digest.value, upstream: res.upstream.id, offset, status: res.status, reason: brokeBecause }, 'blob stream broke; resuming from the next upstream');
       if (res.status === 206) {
         const start = Number(/bytes (\d+)-/.exec(header(res.headers, 'content-range') ?? '')?.[1] ?? -1);
         if (start !== offset) throw new BadUpstreamContent(`upstream ${res.upstream.id} answered a resume at ${offset} with range start ${start}`, 'bad_range');
-        return { body: res.body };
+        return { body: res.body, upstream: res.upstream.id };
       }
-      return { body: res.body, skip: offset };
+      return { body: res.body, skip: offset, upstream: res.upstream.id };
     });
   };
 }

@@ -10,6 +10,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse } from 'yaml';
+import { configSchema } from '../../src/config/schema.js';
+import { helmBin } from '../helpers/kube.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const KUSTOMIZE = join(ROOT, 'deploy/kustomize');
@@ -27,7 +29,7 @@ type Any = any;
 
 test('kustomize base and every overlay render; every namespaced object lands in regway-system', () => {
   const overlays = readdirSync(join(KUSTOMIZE, 'overlays'));
-  assert.deepEqual(overlays.sort(), ['daemonset', 'ha', 'remediation']);
+  assert.deepEqual(overlays.sort(), ['daemonset', 'ha', 'p2p', 'remediation']);
   for (const name of ['base', ...overlays.map((o) => `overlays/${o}`)]) {
     for (const o of kustomize(join(KUSTOMIZE, name)).objs) {
       if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind)) assert.equal(o.metadata.namespace, 'regway-system', `${o.kind}/${o.metadata.name}`);
@@ -88,6 +90,43 @@ test('overlays: daemonset on hostPort, ha replicas and PDBs, remediation adds th
   const rem = kustomize(join(KUSTOMIZE, 'overlays/remediation')).objs;
   assert.ok((find(rem, 'Deployment', 'regway-controller') as Any).spec.template.spec.containers[0].args.includes('--pull-secret=regcred'));
   assert.deepEqual((find(rem, 'ClusterRole', 'regway-controller-remediation') as Any).rules, [{ apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'patch'] }]);
+});
+
+test('overlay p2p: the central gateway schedules, a node-mode DaemonSet advertises its node address, both configs are valid', () => {
+  const { objs } = kustomize(join(KUSTOMIZE, 'overlays/p2p'));
+  const gwCfg = configSchema.parse(parse((find(objs, 'ConfigMap', 'regway-config') as Any).data['regway.yaml']));
+  assert.deepEqual(gwCfg.p2p?.peerToken, { env: 'REGWAY_P2P_TOKEN' });
+  assert.equal(gwCfg.p2p?.scheduler, undefined, 'the central gateway is the scheduler, not a node');
+  const gw = (find(objs, 'Deployment', 'regway-gateway') as Any).spec.template.spec.containers[0];
+  assert.equal(gw.env.find((e: Any) => e.name === 'REGWAY_P2P_TOKEN').valueFrom.secretKeyRef.name, 'regway-p2p');
+  const node = (find(objs, 'DaemonSet', 'regway-node') as Any).spec.template.spec;
+  const c = node.containers[0];
+  assert.deepEqual(c.args, ['serve', '--config', '/etc/regway/node.yaml', '--p2p-advertise', 'http://$(NODE_IP):5000']);
+  assert.equal(c.env.find((e: Any) => e.name === 'NODE_IP').valueFrom.fieldRef.fieldPath, 'status.hostIP');
+  assert.equal(c.ports[0].hostPort, 5000);
+  assert.equal(node.volumes.find((v: Any) => v.name === 'cache').hostPath.path, '/var/lib/regway');
+  const nodeCfg = configSchema.parse(parse((find(objs, 'ConfigMap', 'regway-node-config') as Any).data['node.yaml']));
+  assert.equal(nodeCfg.p2p?.scheduler, 'http://regway.regway-system.svc:5000');
+  assert.equal(nodeCfg.registries['docker.io']!.upstreams[0]!.url, 'http://regway.regway-system.svc:5000', 'nodes read from the central gateway first');
+});
+
+test('Helm chart p2p: a daemonset release in node mode and a deployment release that schedules render valid configs', (t) => {
+  let helm: string;
+  try { helm = helmBin(); } catch (e) { t.skip(`no helm: ${(e as Error).message}`); return; }
+  const render = (...set: string[]) => parseAllDocuments(execFileSync(helm, ['template', 'r', CHART, ...set.flatMap((x) => ['--set', x])], { encoding: 'utf8' })).map((d) => d.toJS() as K8sObj).filter(Boolean);
+  const token = 'gateway.p2p.token=0123456789abcdef0123';
+  const node = render('gateway.mode=daemonset', 'gateway.p2p.enabled=true', 'gateway.p2p.scheduler=http://regway.regway-system.svc:5000', token);
+  const cfg = configSchema.parse(parse((find(node, 'ConfigMap', 'r-regway-config') as Any).data['regway.yaml']));
+  assert.equal(cfg.p2p?.scheduler, 'http://regway.regway-system.svc:5000');
+  const c = (find(node, 'DaemonSet', 'r-regway-gateway') as Any).spec.template.spec.containers[0];
+  assert.deepEqual(c.args.slice(-2), ['--p2p-advertise', 'http://$(NODE_IP):5000']);
+  assert.equal(c.env.find((e: Any) => e.name === 'REGWAY_P2P_TOKEN').valueFrom.secretKeyRef.name, 'r-regway-p2p');
+  const central = render('gateway.p2p.enabled=true', token);
+  const ccfg = configSchema.parse(parse((find(central, 'ConfigMap', 'r-regway-config') as Any).data['regway.yaml']));
+  assert.deepEqual(ccfg.p2p?.peerToken, { env: 'REGWAY_P2P_TOKEN' });
+  assert.equal(ccfg.p2p?.scheduler, undefined);
+  const off = render();
+  assert.equal(configSchema.parse(parse((find(off, 'ConfigMap', 'r-regway-config') as Any).data['regway.yaml'])).p2p, undefined);
 });
 
 /** `.Values.a.b.c` references of every template, checked against values.yaml. */

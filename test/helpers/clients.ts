@@ -85,6 +85,8 @@ export interface SkopeoCopyOptions {
   registriesConf?: string;
   extra?: string[];
   timeoutMs?: number;
+  /** Runs skopeo through this (e.g. a network namespace's `ip netns exec NAME`). */
+  wrap?: (cmd: string, args: string[]) => [string, string[]];
 }
 
 /** Per-call skopeo sandbox: HOME, auth file, policy, registries.conf, lookaside config, tmp. */
@@ -126,7 +128,8 @@ export async function skopeoCopy(src: string, dest: string, opts: SkopeoCopyOpti
     if (opts.destCreds) args.push('--dest-creds', creds(opts.destCreds));
     args.push(...(opts.extra ?? []), src, dest);
     const [cmd, full] = isolated(sb.cache, 'skopeo', args);
-    return await run(cmd, full, { env: sb.env, timeoutMs: opts.timeoutMs ?? 120_000 });
+    const [c, a] = opts.wrap ? opts.wrap(cmd, full) : [cmd, full];
+    return await run(c, a, { env: sb.env, timeoutMs: opts.timeoutMs ?? 120_000 });
   } finally {
     removeTempDir(sb.home);
   }

@@ -15,6 +15,8 @@ export interface DistributionOptions {
   proxy?: { remoteurl: string; username?: string; password?: string };
   /** Access log lines are on by default (the tests assert on them); false turns them off. */
   logAccess?: boolean;
+  /** Address to listen on (default 127.0.0.1), e.g. a bridge address network namespaces reach. */
+  host?: string;
 }
 
 export interface AccessLine {
@@ -108,7 +110,7 @@ function buildConfig(dir: string, port: number, opts: DistributionOptions): Reco
       maintenance: { uploadpurging: { enabled: false } },
     },
     http: {
-      addr: `127.0.0.1:${port}`,
+      addr: `${opts.host ?? '127.0.0.1'}:${port}`,
       // A fixed secret silences the startup warning and keeps upload state valid across requests.
       secret: randomBytes(16).toString('hex'),
       headers: { 'X-Content-Type-Options': ['nosniff'] },
@@ -146,7 +148,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
       stderrFile: appLogFile,
       cwd: dir,
     });
-    const url = `http://127.0.0.1:${port}`;
+    const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
     try {
       // Race readiness against early exit (e.g. "address already in use").
       await Promise.race([
@@ -163,7 +165,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     let stopped = false;
     return {
       url,
-      host: `127.0.0.1:${port}`,
+      host: `${opts.host ?? '127.0.0.1'}:${port}`,
       port,
       dir,
       accessLogFile,

@@ -64,9 +64,18 @@ function slo(r){const t=r.targets;$('slotarget').textContent='targets: '+t.succe
 function alerts(a){const l=a.alerts;$('alerts').innerHTML=l.length?l.map((x)=>'<li><span class="tag '+(x.severity==='critical'?'bad':'warn')+'">'+esc(x.rule)+'</span>'+esc(x.summary)+' <span class="mut">'+ago(x.time?new Date(x.time).toISOString():'')+'</span></li>').join(''):'<li class="mut">no alerts</li>';}
 function tops(s){table('imgs',[{h:'Image',f:(x)=>esc(x.image)},{h:'Pulls 24 h',n:1,f:(x)=>num(x.pulls)}],s.topImages,'no pulls yet');
  table('clients',[{h:'Client',f:(x)=>esc(x.client)},{h:'Pulls 24 h',n:1,f:(x)=>num(x.pulls)}],s.topClients,'no pulls yet');}
+function p2p(s){const p=s.p2p,el=$('p2p');el.parentNode.hidden=!p;if(!p)return;
+ if(p.role==='node'){el.innerHTML='<div class="kpis">'+Object.entries(p.received).map(([k,v])=>'<div class="kpi">'+(k==='peer'?'From peers':'From '+esc(k))+'<b>'+bytes(v)+'</b></div>').join('')
+ +'<div class="kpi">Parent changes<b>'+num(p.parentChanges)+'</b></div><div class="kpi">Quarantines<b class="'+(p.quarantines?'bad':'')+'">'+num(p.quarantines)+'</b></div>'
+ +'<div class="kpi">Scheduler errors<b class="'+(p.schedulerErrors?'warn':'')+'">'+num(p.schedulerErrors)+'</b></div></div>';return}
+ const lines=[];for(const t of p.trees){const by=new Map(t.nodes.map((n)=>[n.id,n])),seen=new Set();
+ const walk=(n,d)=>{if(seen.has(n.id))return;seen.add(n.id);lines.push({digest:t.digest,n,d});for(const c of n.children){const m=by.get(c);if(m)walk(m,d+1)}};
+ for(const n of t.nodes)if(!n.parent||!by.has(n.parent))walk(n,0)}
+ table('p2p',[{h:'Blob',f:(x)=>x.d?'':esc(x.digest.slice(0,19))},{h:'Node (parent above)',f:(x)=>'&nbsp;'.repeat(x.d*3)+(x.d?'└ ':'')+esc(x.n.id)},
+ {h:'Received',n:1,f:(x)=>bytes(x.n.bytes)+(x.n.size?' / '+bytes(x.n.size):'')},{h:'State',f:(x)=>x.n.done?'holds it':x.d||x.n.parent?'receiving':'receiving from the gateway'}],lines,'no blob being distributed now')}
 async function get(p){const r=await fetch(p,{cache:'no-store'});if(!r.ok)throw new Error(p+': HTTP '+r.status);return r.json()}
 async function refresh(){try{const [s,r,a]=await Promise.all([get('/-/status'),get('/-/slo'),get('/-/alerts?limit=20')]);
- upstreams(s);cache(s);slo(r);alerts(a);tops(s);$('age').textContent='updated '+new Date().toLocaleTimeString();$('age').className='mut';document.body.dataset.loaded='1';}
+ upstreams(s);cache(s);slo(r);alerts(a);tops(s);p2p(s);$('age').textContent='updated '+new Date().toLocaleTimeString();$('age').className='mut';document.body.dataset.loaded='1';}
  catch(e){$('age').textContent='refresh failed: '+e.message;$('age').className='bad';}}
 refresh();setInterval(refresh,5000);`;
 
@@ -78,6 +87,7 @@ const BODY = `<header><h1>regway</h1><span id="overall" class="mut">loading…</
 <section class="wide"><h2>SLO</h2><div class="mut" id="slotarget"></div><div id="slo" class="scroll"></div></section>
 <section><h2>Top images</h2><div id="imgs" class="scroll"></div></section>
 <section><h2>Top clients</h2><div id="clients" class="scroll"></div></section>
+<section class="wide" hidden><h2>Peer-to-peer</h2><div id="p2p" class="scroll"></div></section>
 </main>`;
 
 const hash = (s: string) => `'sha256-${createHash('sha256').update(s).digest('base64')}'`;

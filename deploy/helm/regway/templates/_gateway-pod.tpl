@@ -59,7 +59,21 @@ spec:
     - name: gateway
       image: {{ include "regway.image" . }}
       imagePullPolicy: {{ .Values.image.pullPolicy }}
+      {{- if and .Values.gateway.p2p.enabled .Values.gateway.p2p.scheduler }}
+      # Node mode: this node's own address is what its children connect to (hostPort on the node).
+      args: ["serve", "--config", "/etc/regway/regway.yaml", "--p2p-advertise", "http://$(NODE_IP):{{ .Values.gateway.hostPort }}"]
+      {{- else }}
       args: ["serve", "--config", "/etc/regway/regway.yaml"]
+      {{- end }}
+      {{- if .Values.gateway.p2p.enabled }}
+      env:
+        {{- if .Values.gateway.p2p.scheduler }}
+        - name: NODE_IP
+          valueFrom: {fieldRef: {fieldPath: status.hostIP}}
+        {{- end }}
+        - name: REGWAY_P2P_TOKEN
+          valueFrom: {secretKeyRef: {name: {{ default (printf "%s-p2p" (include "regway.fullname" .)) .Values.gateway.p2p.existingSecret }}, key: token}}
+      {{- end }}
       ports:
         - name: registry
           containerPort: {{ .Values.gateway.port }}
