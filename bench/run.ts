@@ -11,6 +11,7 @@ import { warmManifests } from './warm-manifests.js';
 import { warmBlobs, largestLayer } from './warm-blobs.js';
 import { cacheScale } from './cache-scale.js';
 import { bigLayer } from './big-layer.js';
+import { runRedirectBench } from './redirects.js';
 import { HELP, parseOptions, type BenchOptions } from './lib/options.js';
 import { ROOT, distIsStale, startDistributionProxy, startNginx, startRegway, startUpstream, type Peer } from './lib/peers.js';
 import { RssSampler } from './lib/rss.js';
@@ -138,7 +139,11 @@ async function main(): Promise<number> {
   if (o.cpuProfDir) say(`regway CPU profile(s) in ${o.cpuProfDir}`);
   // Opt-in and after the side-by-side run: it takes minutes and keeps its own table and JSON.
   const scale = o.cacheScaleSizes ? await cacheScale(['--sizes', o.cacheScaleSizes, ...(o.regwayBin ? ['--bin', o.regwayBin] : [])]) : 0;
-  return rows.every((r) => r.met !== false) && scale === 0 ? 0 : 1;
+  const redirects = o.redirects ? await runRedirectBench(
+    { layerSize: o.layerSize, clients: o.blobConnections, durationSec: o.durationSec, rounds: o.rounds, warmupSec: o.warmupSec },
+    (msg) => say(`redirects: ${msg}`),
+  ) : 0;
+  return rows.every((r) => r.met !== false) && scale === 0 && redirects === 0 ? 0 : 1;
 }
 
 main().then((code) => process.exit(code), (e: Error) => {

@@ -30,6 +30,8 @@ export interface BenchOptions {
   bigLayerClients: number;
   /** Run only the big-layer scenario (no table in the docs: the other rows would be missing). */
   bigLayerOnly: boolean;
+  /** Opt-in: also run bench/redirects.ts (#18: warm blobs streamed vs redirected, on a real Ceph RGW). */
+  redirects: boolean;
   help: boolean;
 }
 
@@ -59,6 +61,8 @@ Options (environment variable in brackets):
   --big-layer-mb N           one layer of N MB pulled cold by --big-layer-clients at once: upstream bytes and peak RSS (0 skips it) [BENCH_BIG_LAYER_MB] default 0
   --big-layer-clients N      clients of that scenario                  [BENCH_BIG_LAYER_CLIENTS] default 5
   --big-layer-only           run only that scenario (implies --no-docs)
+  --redirects                also run the blob-redirect benchmark (bench/redirects.ts, #18): --blob-connections clients on
+                             one --layer-mb blob, streamed vs 307 to a presigned URL, on a real Ceph RGW [BENCH_REDIRECTS=1]
   --no-docs                  do not rewrite docs/benchmarks.md
   -h, --help                 this text
 
@@ -66,6 +70,7 @@ Examples:
   npm run bench
   npm run bench -- --layers 3 --layer-mb 8 --duration 5 --no-docs     # a quick smoke run
   npm run bench -- --big-layer-mb 2048 --big-layer-only               # 5 clients on a cold 2 GB layer
+  npm run bench -- --redirects                                         # adds regway CPU per GB, streamed vs redirected
   npm run bench -- --cpu-prof /tmp/prof --no-docs                      # then: node --import tsx bench/cpuprofile.ts /tmp/prof/*.cpuprofile
 `;
 
@@ -87,6 +92,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       'cpu-prof': { type: 'string' }, 'regway-bin': { type: 'string' }, 'far-mbit': { type: 'string' }, 'no-docs': { type: 'boolean' },
       'cache-scale': { type: 'boolean' }, 'cache-scale-sizes': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       'big-layer-mb': { type: 'string' }, 'big-layer-clients': { type: 'string' }, 'big-layer-only': { type: 'boolean' },
+      redirects: { type: 'boolean' },
     },
     strict: true,
   });
@@ -114,6 +120,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     bigLayerMb: big === '0' ? 0 : num('--big-layer-mb', big, f['big-layer-only'] ? 2048 : 0),
     bigLayerClients: Math.round(num('--big-layer-clients', pick('big-layer-clients', 'BENCH_BIG_LAYER_CLIENTS'), 5)),
     bigLayerOnly: f['big-layer-only'] === true,
+    redirects: f.redirects === true || env.BENCH_REDIRECTS === '1',
     help: f.help === true,
   };
 }

@@ -34,6 +34,8 @@ export interface UpstreamRequest {
   path: string;
   query?: string;
   headers?: Record<string, string>;
+  /** false: a 3xx is returned as is (the doctor follows a blob redirect itself, to say where it leads). */
+  followRedirects?: boolean;
 }
 
 export interface UpstreamResponse {
@@ -138,7 +140,7 @@ export class UpstreamClient {
       if (auth === undefined) break;
       res = await this.raw(req, auth);
     }
-    return this.followRedirects(req, res);
+    return req.followRedirects === false ? res : this.followRedirects(req, res);
   }
 
   private async raw(req: UpstreamRequest, auth: string | undefined): Promise<UpstreamResponse> {

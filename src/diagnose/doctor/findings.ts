@@ -249,6 +249,46 @@ export const FINDINGS = {
     meaning: 'A blob named by the manifest cannot be downloaded (404 BLOB_UNKNOWN: incomplete replication or garbage collection; or a redirect to storage that fails).',
     fix: 'Push the image again (docker push re-uploads missing blobs) or fix replication; if the blob redirects to object storage, check that the node can reach it.',
   },
+  BLOB_REDIRECT_OK: {
+    severity: 'ok',
+    title: 'blob bytes come from storage or a CDN',
+    meaning: "The registry answers blob GETs with a redirect (307) and the target (an object store's presigned URL or a CDN) serves the bytes to this node.",
+    fix: '',
+  },
+  BLOB_REDIRECT_UNREACHABLE: {
+    severity: 'error',
+    title: 'blob redirect target unreachable',
+    meaning:
+      'The registry sends clients to another host for the blob bytes (307 to object storage or a CDN) and this node cannot reach that host: every pull fails at its first layer, although the registry itself answers.',
+    fix: "Make the host reachable from the nodes (DNS, routes, firewall, the proxy clients use: NO_PROXY may skip it). A presigned URL is signed for the host name in the gateway's storage.s3.endpoint: clients must reach the store under that same name. If these nodes cannot reach it by design, keep them on the gateway: add their network to the registry's `redirect.exceptNetworks` (or narrow `redirect.clientNetworks`) and `regway reload`, or remove `redirect`.",
+  },
+  BLOB_REDIRECT_CLOCK_SKEW: {
+    severity: 'error',
+    title: 'clock skew breaks the redirect signature',
+    meaning:
+      "The redirect target refuses the URL (401/403) and its clock (its Date header) is far from this node's: a signed URL is valid for `redirect.expiry` from the gateway's clock, judged by the target's clock.",
+    fix: 'Synchronise the clocks of the gateway hosts, the object store / CDN and the nodes (NTP: `timedatectl status`, `chronyc tracking`). A longer `redirect.expiry` tolerates a little skew, at the price of URLs that live longer.',
+  },
+  BLOB_REDIRECT_EXPIRED: {
+    severity: 'error',
+    title: 'redirect URL expired when used',
+    meaning:
+      'The redirect target refuses the URL (401/403) and it was outside its validity when this node used it, although this node and the target agree on the time: the gateway signs with a wrong clock, or the expiry is shorter than the time between redirect and download.',
+    fix: "Check the clock of the gateway hosts (`timedatectl status`; the URL's signing time is in the detail) and raise the registry's `redirect.expiry` to minutes (5m is the default).",
+  },
+  BLOB_REDIRECT_DENIED: {
+    severity: 'error',
+    title: 'redirect target refuses the URL',
+    meaning: 'The redirect target answers 401/403 although the URL is in time and the clocks agree: it does not accept the signature.',
+    fix: "Presigned: clients must reach the store under the host name of storage.s3.endpoint (SigV4 signs the Host; a proxy in between must keep it), and the gateway's S3 keys need s3:GetObject. CDN: the CDN's key must equal `redirect.cdn.key`, with the same `signing` scheme, and the CDN must not rewrite the path before checking it (docs/redirects.md).",
+  },
+  BLOB_REDIRECT_FAILED: {
+    severity: 'error',
+    title: 'redirect target failed',
+    meaning:
+      "The redirect target answered with another error: 404 (the object was evicted from the bucket since the redirect, or the CDN's origin path is wrong), 5xx (the store or the CDN is failing).",
+    fix: "A 404 once is an eviction race: pull again. Repeated: check the CDN's origin (bucket and path) against docs/redirects.md, and the store's and the CDN's logs for that key.",
+  },
   UPLOAD_OK: { severity: 'ok', title: 'upload path accepts large bodies', meaning: 'An upload announcing a large body was accepted (the session was cancelled, nothing was stored).', fix: '' },
   UPLOAD_BODY_LIMIT: {
     severity: 'error',

@@ -73,8 +73,8 @@ export async function rawRequest(ctx: DoctorContext, url: URL, opts: { method?: 
   return { status: r.statusCode, headers: r.headers, body: Buffer.concat(chunks), ms: performance.now() - t0 };
 }
 
-/** For token realms on other hosts: verified TLS with the same CAs (tokens must not go to an impostor). */
-function foreignAgent(ctx: DoctorContext): Agent {
+/** For token realms and blob redirect targets on other hosts: verified TLS with the same CAs (tokens must not go to an impostor). */
+export function foreignAgent(ctx: DoctorContext): Agent {
   let m = agents.get(ctx);
   if (!m) {
     m = new Map();

@@ -116,9 +116,9 @@ export class ImageClient {
     return { status: 200, digest: m.digest.value, mediaType: m.mediaType, bytes: m.bytes, info: m.info, headers };
   }
 
-  /** GET of a blob; the caller reads (or abandons) the body. */
-  blob(name: string, digest: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' = 'GET'): Promise<UpstreamResponse> {
-    return this.client.send(blobRequest(method, name, digest, headers, this.query));
+  /** GET of a blob; the caller reads (or abandons) the body. `follow: false` returns a redirect as is. */
+  blob(name: string, digest: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' = 'GET', follow = true): Promise<UpstreamResponse> {
+    return this.client.send({ ...blobRequest(method, name, digest, headers, this.query), ...(follow ? {} : { followRedirects: false }) });
   }
 
   /** The top manifest and, for an index, its children's platforms. Throws ManifestError on a non-200. */
