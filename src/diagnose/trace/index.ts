@@ -8,7 +8,7 @@ import { containerdTrace } from './containerd.js';
 import { containersTrace } from './containers.js';
 import { dockerTrace } from './docker.js';
 import { probeRuntime } from './probe.js';
-import type { RuntimeName, TraceReport } from './types.js';
+import type { BlobSource, RuntimeName, TraceReport } from './types.js';
 
 export type { TraceReport, RuntimeTrace, TraceEndpoint, RuntimeName } from './types.js';
 
@@ -51,6 +51,18 @@ export async function trace(image: string, o: TraceOptions = {}): Promise<TraceR
   return { image, registry: ref.registry, name: ref.name, reference: ref.digest ?? ref.tag ?? 'latest', probed: o.probe !== false, runtimes };
 }
 
+/** Where the blob bytes come from, in one line. Pure. */
+export function blobLine(b: BlobSource, endpoint: string): string {
+  if (b.error && !b.redirectedTo) return `blob bytes: could not ask for one (${b.error})`;
+  if (!b.redirectedTo) return `blob bytes: from ${endpoint} itself (${b.status} for ${b.digest})`;
+  const target = b.error
+    ? `fails: ${b.error}`
+    : b.targetStatus === 200 || b.targetStatus === 206
+      ? `answers ${b.targetStatus}`
+      : `answers ${b.targetStatus}: the pull fails there (regway doctor says why: expired or refused signature, clock skew, unreachable)`;
+  return `blob bytes: redirected (${b.status}) to ${b.redirectedTo}, which ${target}`;
+}
+
 /** Human output. Pure. */
 export function formatTrace(r: TraceReport): string {
   const out = [`${r.image} (registry ${r.registry}, repository ${r.name}, ${r.reference})`];
@@ -73,6 +85,7 @@ export function formatTrace(r: TraceReport): string {
     });
     const a = t.answeredBy !== undefined ? t.endpoints[t.answeredBy] : undefined;
     if (r.probed) out.push(a ? `  => ${t.runtime} gets the manifest from ${a.probe?.url ?? a.url}` : `  => no endpoint serves it: ${t.runtime} pull fails`);
+    if (r.probed && a?.blob) out.push(`  => ${blobLine(a.blob, a.probe?.url ?? a.url)}`);
   }
   return out.join('\n') + '\n';
 }

@@ -7,7 +7,7 @@ import { bearerChallenge } from '../../auth/challenge.js';
 import { MANIFEST_TYPES } from '../../oci/mediatypes.js';
 import { toolUserAgent } from '../../obs/tools.js';
 import { explainErrors, parseErrorBody } from '../common/registry-error.js';
-import type { Probe, RuntimeTrace, TraceEndpoint } from './types.js';
+import type { BlobSource, Probe, RuntimeTrace, TraceEndpoint } from './types.js';
 
 const ACCEPT = MANIFEST_TYPES.join(', ');
 const AGENT = toolUserAgent('trace');
@@ -39,8 +39,8 @@ async function get(url: string, agent: Agent, headers: Record<string, string>, m
   return { status: r.statusCode, headers: r.headers, body: Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY) };
 }
 
-async function withToken(url: string, agent: Agent, method: 'HEAD' | 'GET' = 'HEAD'): Promise<Answer> {
-  const first = await get(url, agent, {}, method);
+async function withToken(url: string, agent: Agent, method: 'HEAD' | 'GET' = 'HEAD', extra: Record<string, string> = {}): Promise<Answer> {
+  const first = await get(url, agent, extra, method);
   if (first.status !== 401) return first;
   const ch = bearerChallenge(first.headers['www-authenticate']);
   if (!ch?.params.realm) return first;
@@ -50,7 +50,7 @@ async function withToken(url: string, agent: Agent, method: 'HEAD' | 'GET' = 'HE
   const tr = await request(t, { dispatcher: agent, headers: { 'user-agent': AGENT } });
   const doc = (await tr.body.json().catch(() => ({}))) as { token?: string; access_token?: string };
   const token = doc.token ?? doc.access_token;
-  return token ? get(url, agent, { authorization: `Bearer ${token}` }, method) : first;
+  return token ? get(url, agent, { ...extra, authorization: `Bearer ${token}` }, method) : first;
 }
 
 /** What the endpoint's error body says about a refusal (GET, since HEAD has none); undefined when it says nothing. */
@@ -91,7 +91,59 @@ export async function probeRuntime(t: RuntimeTrace, timeoutMs: number, registry 
     e.probe = await probeEndpoint(e, timeoutMs, registry);
     if (e.probe.status === 200) {
       t.answeredBy = i;
+      e.blob = await probeBlobSource(e, timeoutMs);
       return;
     }
   }
+}
+
+/**
+ * Where the bytes of a pull really come from: one blob of the image (a layer, else the config; the
+ * first platform of an index), asked for its first byte without following a redirect, then the
+ * redirect's target asked the same way without credentials (as dockerd, containerd and podman do).
+ */
+export async function probeBlobSource(e: TraceEndpoint, timeoutMs: number): Promise<BlobSource | undefined> {
+  const base = e.probe?.url ?? e.url;
+  const agent = new Agent({ connect: { timeout: timeoutMs, rejectUnauthorized: !e.insecure }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  try {
+    const digest = await someBlob(base + e.request, agent);
+    if (!digest) return undefined;
+    const url = base + e.request.replace(/\/manifests\/[^?]+/, `/blobs/${digest}`);
+    const r = await withToken(url, agent, 'GET', { range: 'bytes=0-0' });
+    const location = r.headers.location;
+    if (!(r.status >= 300 && r.status < 400 && typeof location === 'string')) return { digest, status: r.status };
+    const target = new URL(location, url);
+    const out: BlobSource = { digest, status: r.status, redirectedTo: `${target.protocol}//${target.host}` };
+    try {
+      const t = await get(target.href, agent, { range: 'bytes=0-0' }, 'GET');
+      return { ...out, targetStatus: t.status };
+    } catch (err) {
+      return { ...out, error: errorText(err) };
+    }
+  } catch (err) {
+    return { digest: '', error: errorText(err) };
+  } finally {
+    await agent.close().catch(() => undefined);
+  }
+}
+
+/** A blob digest of the manifest at `url` (following an index to its first child). */
+async function someBlob(url: string, agent: Agent, depth = 0): Promise<string | undefined> {
+  const r = await withToken(url, agent, 'GET');
+  if (r.status !== 200 || !r.body) return undefined;
+  let doc: { layers?: { digest?: string }[]; config?: { digest?: string }; manifests?: { digest?: string }[] };
+  try {
+    doc = JSON.parse(r.body.toString('utf8')) as typeof doc;
+  } catch {
+    return undefined;
+  }
+  const child = doc.manifests?.[0]?.digest;
+  if (child && depth === 0) return someBlob(url.replace(/\/manifests\/[^?]+/, `/manifests/${child}`), agent, 1);
+  const d = doc.layers?.[0]?.digest ?? doc.config?.digest;
+  return typeof d === 'string' && /^sha(256|512):[0-9a-f]+$/.test(d) ? d : undefined;
+}
+
+function errorText(err: unknown): string {
+  const c = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  return `${c.cause?.code ?? c.code ?? 'ERROR'}: ${c.cause?.message ?? c.message}`;
 }

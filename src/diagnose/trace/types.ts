@@ -12,6 +12,18 @@ export interface Probe {
   said?: string;
 }
 
+/** Where a blob's bytes come from on the endpoint that serves the manifest (one blob of the image, asked for its first byte). */
+export interface BlobSource {
+  digest: string;
+  /** The endpoint's answer to the blob GET: 200/206 streams itself, 307/302 hands the bytes to another host. */
+  status?: number;
+  /** Host (scheme://host) the endpoint redirected to: an object store or a CDN. */
+  redirectedTo?: string;
+  /** That host's answer to the redirected GET (sent without credentials, as clients do). */
+  targetStatus?: number;
+  error?: string;
+}
+
 export interface TraceEndpoint {
   /** Base URL the runtime connects to (for containerd override_path, the full API root). */
   url: string;
@@ -27,6 +39,8 @@ export interface TraceEndpoint {
   /** The file (node path) that put it there. */
   source: string;
   probe?: Probe;
+  /** On the endpoint that answered: where the image's blob bytes come from. */
+  blob?: BlobSource;
 }
 
 export interface RuntimeTrace {
