@@ -14,6 +14,10 @@ import { skopeoCopy, ociLayoutDigest, startContainerd, writeHostsToml, ctrPull, 
 import { cosignSign, makeKey, writePublicKey, type TestKey } from '../helpers/cosign.js';
 import { cosignAttestVuln } from '../helpers/attest.js';
 import { makeTempDir, removeTempDir } from '../helpers/proc.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { runDoctor } from '../../src/diagnose/doctor/index.js';
+import { trace, formatTrace } from '../../src/diagnose/trace/index.js';
+import { get, isolated, show } from '../diagnose/fixtures/assert.js';
 
 const PRIVATE = 'registry.example.com';
 const DAY = 86_400_000;
@@ -159,6 +163,35 @@ describe('pull policy: vulnerability reports, through regway, with real clients'
       assert.equal(m.statusCode, 200);
     }
     assert.equal(await attFetches(), before);
+  });
+
+  it('regway doctor through the gateway shows the verdict and what would make the image pass', async () => {
+    const doctor = (n: string) => runDoctor(`${PRIVATE}/${n}:v1`, { ...isolated(tmp), via: gw.url, timeoutMs: 10_000, platform: 'linux/amd64' });
+    const over = await doctor('scanned/over');
+    const denied = get(over, 'POLICY_DENIED');
+    assert.match(denied.detail, /pull policy scanned: deny \(vulnerabilities-above-limit\): pull policy scanned refuses sha256:\S+: 3 critical \(limit 1\) above the limit/, show(over));
+    assert.match(denied.fix ?? '', /fix the vulnerabilities .* attest a new scan, raise maxCritical/);
+    assert.equal(over.worst, 'error');
+    const half = await doctor('scanned/half');
+    assert.match(get(half, 'POLICY_DENIED').detail, /deny \(report-missing\)/, show(half));
+    assert.match(get(half, 'POLICY_DENIED').fix ?? '', /cosign attest --key scanner\.key --type vuln/);
+    assert.match(get(await doctor('scanned/clean'), 'POLICY_ALLOWED').detail, /pull policy scanned: allow \(report-passed\)/);
+    const audit = await doctor('audit/over');
+    assert.match(get(audit, 'POLICY_WOULD_DENY').detail, /pull policy audit-scan: would-deny \(vulnerabilities-above-limit\)/, show(audit));
+  });
+
+  it('regway trace shows the verdict of the gateway endpoint, with what would make it pass', async () => {
+    const root = join(tmp, 'node');
+    mkdirSync(join(root, 'etc/containerd/certs.d', PRIVATE), { recursive: true });
+    writeFileSync(join(root, 'etc/containerd/certs.d', PRIVATE, 'hosts.toml'), `server = "http://127.0.0.1:1"\n\n[host."${gw.url}"]\n  capabilities = ["pull", "resolve"]\n`);
+    const over = await trace(`${PRIVATE}/scanned/over:v1`, { root, runtimes: ['containerd'], timeoutMs: 5_000 });
+    const p = over.runtimes[0]!.endpoints[0]!.probe;
+    assert.equal(p?.status, 403);
+    assert.match(p?.said ?? '', /pull policy scanned: deny \(vulnerabilities-above-limit\): .*3 critical \(limit 1\).*; to pass: fix the vulnerabilities/);
+    assert.match(formatTrace(over), /403: pull policy scanned: deny/);
+    const clean = await trace(`${PRIVATE}/scanned/clean:v1`, { root, runtimes: ['containerd'], timeoutMs: 5_000 });
+    assert.match(clean.runtimes[0]!.endpoints[0]!.probe?.policy ?? '', /^pull policy scanned: allow \(report-passed\)$/);
+    assert.match(formatTrace(clean), /pull policy scanned: allow \(report-passed\)/);
   });
 
   describe('containerd', () => {
