@@ -11,7 +11,7 @@ export function registerPolicy(program: Command): void {
   const policy = program.command('policy').description('Pull policy (docs/policy.md): evaluate images against the configured policies');
   policy
     .command('check <image>')
-    .description("Evaluate an image against the config's pull policy without pulling it: fetches its manifest and signatures through the config's upstreams, never a layer")
+    .description("Evaluate an image against the config's pull policy without pulling it: fetches its manifest, signatures and vulnerability reports through the config's upstreams, never a layer")
     .option('-c, --config <file>', 'YAML config file (registries, routing and policies)')
     .option('--json', 'print the verdict as JSON')
     .addHelpText(

@@ -2,9 +2,28 @@
 // names and hosts kept as reported) -> the cause the controller must name.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classify, hasCauseDetail, imageFromMessage, renderFix, CAUSES, type PullCause } from './classify.js';
+import { classify, hasCauseDetail, imageFromMessage, policyRefusal, renderFix, CAUSES, type PullCause } from './classify.js';
+
+// containerd's own words for a platform manifest regway's policy refused (captured by
+// test/policy/vuln-pulls.test.ts from ctr), wrapped as the kubelet wraps CRI errors.
+const POLICY_MESSAGE =
+  'Failed to pull image "registry.example.com/scanned/half:v1": rpc error: code = Unknown desc = failed to pull and unpack image "registry.example.com/scanned/half:v1": failed to copy: httpReadSeeker: failed open: unexpected status code http://127.0.0.1:44057/v2/scanned/half/manifests/sha256:%D?ns=registry.example.com: 403 Forbidden - Server message: denied: pull policy scanned refuses sha256:%D: report missing: no vulnerability report (cosign vuln attestation, neither the sha256-<hex>.att tag nor a referrer); scan it and attest the result with a trusted key'.replaceAll(
+    '%D',
+    '9caa903ad5aae70f81d94f81a214a9f823efb3ec70deab72fc9d6cf8dc8d28c3',
+  );
 
 const CASES: Array<[PullCause, string, string?]> = [
+  // a regway pull policy's 403 DENIED (body quoted by containerd's GET, by dockerd and skopeo)
+  ['policy', POLICY_MESSAGE],
+  [
+    'policy',
+    'Back-off pulling image "registry.example.com/team/app:v1": ErrImagePull: Error response from daemon: denied: pull policy team-signed refuses sha256:9caa903ad5aae70f81d94f81a214a9f823efb3ec70deab72fc9d6cf8dc8d28c3: 3 critical (limit 0) above the limit: fix them and scan again, or add the digest to allowDigests',
+  ],
+  // ... but a refused HEAD has no body: containerd says only 403 Forbidden
+  [
+    'unauthorized',
+    'Failed to pull image "registry.example.com/scanned/over:v1": rpc error: code = Unknown desc = failed to pull and unpack image "registry.example.com/scanned/over:v1": failed to resolve reference "registry.example.com/scanned/over:v1": pulling from host 127.0.0.1:44057 failed with status code [manifests v1]: 403 Forbidden',
+  ],
   // unauthorized / missing pull secret
   [
     'unauthorized',
@@ -144,12 +163,22 @@ test('classify: every cause of the catalogue is reachable from the table', () =>
 });
 
 test('imageFromMessage and hasCauseDetail', () => {
-  assert.equal(imageFromMessage(CASES[0]![1]), 'registry.app.xxx.net/XXXXX/partsgo42:GitActionsNew-2e7e78f');
+  assert.equal(imageFromMessage(CASES.find(([, m]) => m.includes('partsgo42'))![1]), 'registry.app.xxx.net/XXXXX/partsgo42:GitActionsNew-2e7e78f');
   assert.equal(imageFromMessage('Back-off pulling image "127.0.0.1:5000/a:b"'), '127.0.0.1:5000/a:b');
   assert.equal(imageFromMessage('no image here'), undefined);
   assert.equal(hasCauseDetail('Back-off pulling image "127.0.0.1:5000/a:b"'), false);
   assert.equal(hasCauseDetail('Back-off pulling image "a:b": ErrImagePull: 401 Unauthorized'), true);
   assert.equal(hasCauseDetail(undefined), false);
+});
+
+test('a policy refusal names the policy, the digest and the reason, and the fix says them', () => {
+  const r = policyRefusal(POLICY_MESSAGE);
+  assert.deepEqual(r && { policy: r.policy, digest: r.digest }, { policy: 'scanned', digest: 'sha256:9caa903ad5aae70f81d94f81a214a9f823efb3ec70deab72fc9d6cf8dc8d28c3' });
+  assert.match(r!.why, /^report missing: no vulnerability report .*trusted key$/);
+  const fix = renderFix('policy', { policy: r!.policy, why: r!.why, image: 'registry.example.com/scanned/half:v1' });
+  assert.match(fix, /^pull policy scanned refuses it: report missing: /);
+  assert.match(fix, /regway policy check registry\.example\.com\/scanned\/half:v1/);
+  assert.equal(policyRefusal('pulling from host x failed with status code [manifests v1]: 403 Forbidden'), undefined);
 });
 
 test('renderFix fills placeholders and marks the missing ones', () => {

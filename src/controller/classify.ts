@@ -10,18 +10,23 @@
 // found"). Real message shapes for every rule are in classify.test.ts.
 
 /** Why a pull failed, as far as the message tells. */
-export type PullCause = 'name-invalid' | 'rate-limited' | 'platform-mismatch' | 'dns' | 'timeout' | 'tls' | 'connection-refused' | 'unauthorized' | 'manifest-unknown' | 'unknown';
+export type PullCause = 'policy' | 'name-invalid' | 'rate-limited' | 'platform-mismatch' | 'dns' | 'timeout' | 'tls' | 'connection-refused' | 'unauthorized' | 'manifest-unknown' | 'unknown';
 
 interface CauseInfo {
   /** The Kubernetes Event reason the controller writes (CamelCase, like the kubelet's). */
   reason: string;
   title: string;
-  /** The next step, with {image}, {registry}, {namespace}, {serviceAccount}, {secret} placeholders. */
+  /** The next step, with {image}, {registry}, {namespace}, {serviceAccount}, {secret}, {policy}, {why} placeholders. */
   fix: string;
 }
 
 /** The catalogue: one entry per cause, used for Events, metrics labels and docs. */
 export const CAUSES: Readonly<Record<PullCause, CauseInfo>> = {
+  policy: {
+    reason: 'PullDeniedByPolicy',
+    title: "regway's pull policy refuses the image",
+    fix: 'pull policy {policy} refuses it: {why}. Sign the image / attest a fresh passing vulnerability report (cosign attest --type vuln) with a key the policy trusts, or add its digest to allowDigests; regway policy check {image} evaluates it again (docs/policy.md)',
+  },
   'name-invalid': {
     reason: 'PullNameInvalid',
     title: 'the image reference is not valid',
@@ -76,7 +81,13 @@ export const CAUSES: Readonly<Record<PullCause, CauseInfo>> = {
 
 type Rule = readonly [PullCause, RegExp];
 
+// A regway pull policy's 403 DENIED: containerd quotes the body when it GETs a manifest
+// (`403 Forbidden - Server message: denied: pull policy NAME refuses sha256:…: REASON`), dockerd and
+// skopeo print `denied: pull policy …`. A refusal of a HEAD shows only "403 Forbidden" (no body).
+const POLICY_REFUSAL = /denied: pull policy ([A-Za-z0-9_.-]{1,64}) refuses (sha256:[0-9a-f]{64}): ([^\n]*)/;
+
 const RULES: readonly Rule[] = [
+  ['policy', POLICY_REFUSAL],
   ['name-invalid', /invalid reference format|couldn't parse image (?:name|reference)|Failed to apply default image tag|repository name must be lowercase/i],
   ['rate-limited', /toomanyrequests|429 Too Many Requests|pull rate limit|rate limit exceeded/i],
   ['platform-mismatch', /no match for platform in manifest|no matching manifest for|image operating system "?[^ ]+"? cannot be used on this platform|does not match the specified platform/i],
@@ -100,6 +111,12 @@ export function classify(input: { reason?: string; message?: string }): PullCaus
   return 'unknown';
 }
 
+/** The policy and its reason when the message is a regway pull policy's refusal. */
+export function policyRefusal(message: string | undefined): { policy: string; digest: string; why: string } | undefined {
+  const m = POLICY_REFUSAL.exec(message ?? '');
+  return m ? { policy: m[1]!, digest: m[2]!, why: m[3]!.replace(/[\s.]+$/, '') } : undefined;
+}
+
 /** Waiting reasons that mean "the image could not be pulled". */
 export const PULL_FAILURE_REASONS: ReadonlySet<string> = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'RegistryUnavailable']);
 
@@ -120,6 +137,6 @@ export function imageFromMessage(message: string): string | undefined {
 }
 
 /** Fills the placeholders of a catalogue fix. Unknown values stay readable ("<secret>"). */
-export function renderFix(cause: PullCause, ctx: Partial<Record<'image' | 'registry' | 'namespace' | 'serviceAccount' | 'secret', string>>): string {
+export function renderFix(cause: PullCause, ctx: Partial<Record<'image' | 'registry' | 'namespace' | 'serviceAccount' | 'secret' | 'policy' | 'why', string>>): string {
   return CAUSES[cause].fix.replace(/\{(\w+)\}/g, (_, k: string) => (ctx as Record<string, string | undefined>)[k] ?? `<${k}>`);
 }

@@ -10,7 +10,7 @@
 // - Remediation (attaching a pull secret to a ServiceAccount) is proposed only when configured, only
 //   for auth failures, only when the Pod does not already list that secret, once per interval.
 import { parseImageRef } from '../oci/reference.js';
-import { CAUSES, PULL_FAILURE_REASONS, classify, hasCauseDetail, imageFromMessage, renderFix, type PullCause } from './classify.js';
+import { CAUSES, PULL_FAILURE_REASONS, classify, hasCauseDetail, imageFromMessage, policyRefusal, renderFix, type PullCause } from './classify.js';
 import type { DoctorReport, Finding } from './doctor-contract.js';
 import type { ContainerStatus, KubeEvent, Pod } from './k8s-types.js';
 
@@ -262,7 +262,9 @@ function sentence(s: string): string {
 /** The Event for one failure: reason from the catalogue, a message that names the cause and the fix. */
 function describe(f: PullFailure, d: Diagnosis | undefined, cfg: ReconcileConfig): { reason: string; message: string; signature: string } {
   const info = CAUSES[f.cause];
+  const refused = f.cause === 'policy' ? policyRefusal(f.message) : undefined;
   const fix = renderFix(f.cause, {
+    ...(refused ? { policy: refused.policy, why: clip(refused.why, 200) } : {}),
     image: f.image,
     namespace: f.namespace,
     serviceAccount: f.serviceAccount,

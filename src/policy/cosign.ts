@@ -22,7 +22,11 @@ export function signatureTag(digest: string): string {
   return digest.replace(':', '-') + '.sig';
 }
 
-export interface SignatureLayer { digest: string; size: number; signature: string }
+export interface SignatureLayer {
+  digest: string;
+  size: number;
+  signature: string;
+}
 
 /** The simple-signing layers of a signature manifest that carry a signature (bounded). */
 export function signatureLayers(info: ManifestInfo): SignatureLayer[] {
@@ -73,8 +77,10 @@ export function signedDigest(payload: Buffer): string | undefined {
 
 /** The simple-signing payload cosign signs for an image (what `cosign sign` and `cosign generate` write). */
 export function simpleSigningPayload(dockerReference: string, digest: string): Buffer {
-  return Buffer.from(JSON.stringify({
-    critical: { identity: { 'docker-reference': dockerReference }, image: { 'docker-manifest-digest': digest }, type: COSIGN_SIGNATURE_TYPE },
-    optional: null,
-  }));
+  return Buffer.from(
+    JSON.stringify({
+      critical: { identity: { 'docker-reference': dockerReference }, image: { 'docker-manifest-digest': digest }, type: COSIGN_SIGNATURE_TYPE },
+      optional: null,
+    }),
+  );
 }

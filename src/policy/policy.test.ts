@@ -26,7 +26,16 @@ test('a cosign signature is valid only by a trusted key and only for the digest 
 
 test('only manifests without a filesystem layer are artifacts', () => {
   const m = (layers: string[], config = 'application/vnd.oci.image.config.v1+json') =>
-    parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: config, digest: D, size: 1 }, layers: layers.map((mediaType) => ({ mediaType, digest: D, size: 1 })) })));
+    parseManifest(
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: config, digest: D, size: 1 },
+          layers: layers.map((mediaType) => ({ mediaType, digest: D, size: 1 })),
+        }),
+      ),
+    );
   assert.equal(isArtifact(m(['application/vnd.dev.cosign.simplesigning.v1+json'])), true);
   assert.equal(isArtifact(m(['application/vnd.oci.image.layer.v1.tar+gzip'])), false);
   assert.equal(isArtifact(m(['application/vnd.docker.image.rootfs.diff.tar.gzip', 'application/json'])), false, 'one runnable layer makes it an image');
@@ -37,7 +46,7 @@ test('only manifests without a filesystem layer are artifacts', () => {
   assert.equal(isArtifact(idx([{ mediaType: 'x', digest: D, size: 1, platform: { os: 'linux', architecture: 'amd64' } }])), false);
 });
 
-test('the first policy whose pattern matches the access name is the repository\'s', () => {
+test("the first policy whose pattern matches the access name is the repository's", () => {
   const pem = keyPair().publicKey.export({ type: 'spki', format: 'pem' }).toString();
   const set = compilePolicies([
     { name: 'a', repositories: ['ghcr.io/acme/**'], mode: 'enforce', require: 'signed', keys: [pem], allowDigests: [] },
@@ -47,5 +56,8 @@ test('the first policy whose pattern matches the access name is the repository\'
   assert.equal(policyFor(set, { registry: 'ghcr.io', name: 'other/x' })?.name, 'b');
   assert.equal(policyFor(set, { registry: '_hosted', name: 'local/app' })?.name, 'b');
   assert.equal(policyFor(set, { registry: 'docker.io', name: 'library/alpine' }), undefined);
-  assert.throws(() => compilePolicies([{ name: 'bad', repositories: ['x/**'], mode: 'enforce', require: 'signed', keys: [{ file: '/nonexistent.pub' }], allowDigests: [] }]), /policy bad: \/nonexistent.pub/);
+  assert.throws(
+    () => compilePolicies([{ name: 'bad', repositories: ['x/**'], mode: 'enforce', require: 'signed', keys: [{ file: '/nonexistent.pub' }], allowDigests: [] }]),
+    /policy bad: \/nonexistent.pub/,
+  );
 });

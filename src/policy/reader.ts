@@ -10,7 +10,10 @@ import { policyFor, type Policy, type PolicySet } from './rules.js';
 const MAX_VERDICTS = 100_000;
 const REFUSAL_TTL_MS = 60_000;
 
-interface Remembered { v: Verdict; until: number }
+interface Remembered {
+  v: Verdict;
+  until: number;
+}
 
 /**
  * A RepositoryReader that serves a manifest only when the repository's pull policy allows it
@@ -20,9 +23,15 @@ interface Remembered { v: Verdict; until: number }
 export class PolicyReader implements RepositoryReader {
   private verdicts = new Map<string, Remembered>();
   private flights = new Map<string, Promise<Verdict>>();
+  /** Platform images listed by an index whose signature verified (this generation): their signature check passes. */
+  private signedByIndex = new Set<string>();
   private generation = -1;
 
-  constructor(private readonly inner: RepositoryReader, private readonly policies: () => PolicySet, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly inner: RepositoryReader,
+    private readonly policies: () => PolicySet,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async manifest(repo: RepoKey, ref: Reference): Promise<ManifestResult> {
     const r = await this.inner.manifest(repo, ref);
@@ -44,13 +53,17 @@ export class PolicyReader implements RepositoryReader {
   }
 
   private async judge(set: PolicySet, policy: Policy, repo: RepoKey, r: ManifestResult): Promise<Verdict> {
-    if (set.generation !== this.generation) { this.verdicts.clear(); this.generation = set.generation; }
+    if (set.generation !== this.generation) {
+      this.verdicts.clear();
+      this.signedByIndex.clear();
+      this.generation = set.generation;
+    }
     const key = `${repo.registry}/${repo.name}@${r.digest}`;
     const known = this.verdicts.get(key);
     if (known && known.until > this.now()) return known.v;
     let flight = this.flights.get(key);
     if (!flight) {
-      flight = this.decide(policy, repo, r).finally(() => this.flights.delete(key));
+      flight = this.decide(policy, repo, r, key).finally(() => this.flights.delete(key));
       this.flights.set(key, flight);
     }
     const v = await flight;
@@ -58,25 +71,41 @@ export class PolicyReader implements RepositoryReader {
     return v;
   }
 
-  private async decide(policy: Policy, repo: RepoKey, r: ManifestResult): Promise<Verdict> {
+  private async decide(policy: Policy, repo: RepoKey, r: ManifestResult, key: string): Promise<Verdict> {
     const info = parseManifest(r.bytes, r.mediaType);
     if (isArtifact(info)) return verdict(true, 'artifact');
-    const v = await evaluate(this.inner, policy, repo, r.digest);
-    // The platform images of a signed index pass with it: cosign signs the index a tag points at.
-    if (v.allow && isIndex(info.mediaType)) {
-      for (const child of info.manifests) this.remember(`${repo.registry}/${repo.name}@${child.digest}`, verdict(true, 'signed-index'));
+    const index = isIndex(info.mediaType);
+    const v = await evaluate(this.inner, policy, repo, r.digest, { index, signedByIndex: this.signedByIndex.has(key), now: this.now() });
+    // The platform images of a signed index pass its signature check: cosign signs the index a tag
+    // points at. Their vulnerability reports, if the policy wants them, are their own.
+    if (index && v.reason === 'signed') {
+      for (const child of info.manifests) {
+        if (this.signedByIndex.size >= MAX_VERDICTS) this.signedByIndex.delete(this.signedByIndex.values().next().value!);
+        const childKey = `${repo.registry}/${repo.name}@${child.digest}`;
+        this.signedByIndex.add(childKey);
+        if (this.verdicts.get(childKey)?.v.allow === false) this.verdicts.delete(childKey); // refused alone before the index was seen
+      }
     }
     return v;
   }
 
   private remember(key: string, v: Verdict): void {
-    if (v.reason === 'signatures-unavailable') return;
+    if (v.reason === 'signatures-unavailable' || v.reason === 'reports-unavailable') return;
     if (this.verdicts.size >= MAX_VERDICTS) this.verdicts.delete(this.verdicts.keys().next().value!);
-    this.verdicts.set(key, { v, until: v.allow ? Infinity : this.now() + REFUSAL_TTL_MS });
+    // An allow stands for the policy's generation, or until its report is too old; a refusal for a minute.
+    this.verdicts.set(key, { v, until: v.allow ? (v.expires ?? Infinity) : this.now() + REFUSAL_TTL_MS });
   }
 
-  blob(repo: RepoKey, digest: Digest, opts: { head: boolean; range?: string }): Promise<BlobResult> { return this.inner.blob(repo, digest, opts); }
-  tags(repo: RepoKey, n?: string, last?: string): Promise<TagPage> { return this.inner.tags(repo, n, last); }
-  referrers(repo: RepoKey, subject: Digest, artifactType?: string): Promise<ReferrersResult> { return this.inner.referrers(repo, subject, artifactType); }
-  repositories(): Promise<RepoKey[]> { return this.inner.repositories(); }
+  blob(repo: RepoKey, digest: Digest, opts: { head: boolean; range?: string }): Promise<BlobResult> {
+    return this.inner.blob(repo, digest, opts);
+  }
+  tags(repo: RepoKey, n?: string, last?: string): Promise<TagPage> {
+    return this.inner.tags(repo, n, last);
+  }
+  referrers(repo: RepoKey, subject: Digest, artifactType?: string): Promise<ReferrersResult> {
+    return this.inner.referrers(repo, subject, artifactType);
+  }
+  repositories(): Promise<RepoKey[]> {
+    return this.inner.repositories();
+  }
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { PolicyConfig } from '../config/policy-schema.js';
 import { repoPattern, type RepoPattern } from '../oci/patterns.js';
 import { accessName, type RepoKey } from '../oci/repo.js';
+import type { VulnLimits } from './vuln.js';
 
 /** A policy ready to apply: patterns compiled, keys parsed. */
 export interface Policy {
@@ -12,6 +13,8 @@ export interface Policy {
   keys: KeyObject[];
   allowDigests: ReadonlySet<string>;
   patterns: RepoPattern[];
+  /** A signed vulnerability report within these limits is required too. */
+  vulnerabilities?: VulnLimits & { keys: KeyObject[] };
 }
 
 /** Every policy of one configuration; `generation` changes with each reload, so verdicts of an older one are never reused. */
@@ -29,15 +32,18 @@ export function compilePolicies(configs: readonly PolicyConfig[]): PolicySet {
 
 function compile(c: PolicyConfig): Policy {
   return {
-    name: c.name, mode: c.mode, require: c.require,
+    name: c.name,
+    mode: c.mode,
+    require: c.require,
     keys: c.keys.map((k, i) => parseKey(c.name, i, k)),
     allowDigests: new Set(c.allowDigests),
     patterns: c.repositories.map(repoPattern),
+    vulnerabilities: c.vulnerabilities && { ...c.vulnerabilities, keys: c.vulnerabilities.keys.map((k, i) => parseKey(c.name, i, k, 'vulnerabilities.keys')) },
   };
 }
 
-function parseKey(policy: string, i: number, k: PolicyConfig['keys'][number]): KeyObject {
-  const where = typeof k === 'string' ? `keys[${i}]` : k.file;
+function parseKey(policy: string, i: number, k: PolicyConfig['keys'][number], field = 'keys'): KeyObject {
+  const where = typeof k === 'string' ? `${field}[${i}]` : k.file;
   try {
     const key = createPublicKey(typeof k === 'string' ? k : readFileSync(k.file, 'utf8'));
     if (!['ec', 'ed25519', 'rsa'].includes(key.asymmetricKeyType ?? '')) throw new Error(`a ${key.asymmetricKeyType} key cannot verify cosign signatures`);

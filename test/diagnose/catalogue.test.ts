@@ -13,6 +13,8 @@ test('every finding code is asserted by a scenario test', () => {
     .map((f) => readFileSync(join(dir, f), 'utf8'));
   // The runner's crash guard is proven in src/diagnose/doctor/runner.test.ts with a check that throws.
   scenarios.push(readFileSync(join(dir, '../../src/diagnose/doctor/runner.test.ts'), 'utf8'));
+  // The POLICY_* findings are asserted where the policy's images and gateway are built (real reports, real pulls).
+  scenarios.push(readFileSync(join(dir, '../policy/vuln-pulls.test.ts'), 'utf8'));
   const text = scenarios.join('\n');
   const missing = Object.keys(FINDINGS).filter((c) => !new RegExp(`['"]${c}['"]`).test(text));
   assert.deepEqual(missing, [], `codes without a scenario: ${missing.join(', ')}`);

@@ -36,16 +36,36 @@ it('SIGHUP: a policy change applies to the next pull', async () => {
     writeFileSync(inst.configFile, stringify(cfg));
     const at = readFileSync(inst.logFile, 'utf8').length;
     inst.signal('SIGHUP');
-    const line = await waitFor(() => readFileSync(inst.logFile, 'utf8').slice(at).split('\n').find((l) => /configuration reloaded|reload refused/.test(l)), 'the reload log line', 15_000);
+    const line = await waitFor(
+      () =>
+        readFileSync(inst.logFile, 'utf8')
+          .slice(at)
+          .split('\n')
+          .find((l) => /configuration reloaded|reload refused/.test(l)),
+      'the reload log line',
+      15_000,
+    );
     return JSON.parse(line) as { changed: string[] };
   };
   try {
     assert.deepEqual(await pull(), { status: 403, reason: 'unknown-key' }, 'signed by a key the policy does not trust');
-    assert.deepEqual((await reload((cfg) => { cfg.policies[0].mode = 'audit'; })).changed, ['policies']);
+    assert.deepEqual(
+      (
+        await reload((cfg) => {
+          cfg.policies[0].mode = 'audit';
+        })
+      ).changed,
+      ['policies'],
+    );
     assert.deepEqual(await pull(), { status: 200, reason: undefined }, 'audit mode serves it');
-    await reload((cfg) => { cfg.policies[0].mode = 'enforce'; cfg.policies[0].keys = [{ file: writePublicKey(dir, 'second', second) }]; });
+    await reload((cfg) => {
+      cfg.policies[0].mode = 'enforce';
+      cfg.policies[0].keys = [{ file: writePublicKey(dir, 'second', second) }];
+    });
     assert.deepEqual(await pull(), { status: 200, reason: undefined }, 'the new key verifies it');
-    await reload((cfg) => { cfg.policies[0].keys = [{ file: writePublicKey(dir, 'first2', first) }]; });
+    await reload((cfg) => {
+      cfg.policies[0].keys = [{ file: writePublicKey(dir, 'first2', first) }];
+    });
     assert.deepEqual(await pull(), { status: 403, reason: 'unknown-key' }, 'the cached allow of the old policy is not reused');
   } finally {
     await inst.stop();

@@ -42,7 +42,16 @@ describe('pull policy: cosign signatures, through regway, with real clients', ()
     up = await startDistribution();
     for (const n of ['signed', 'refsigned', 'unsigned', 'wrongkey', 'copied']) img[n] = await pushImage(up.url, `team/${n}`, 'v1', { layers: 1, layerSize: 64 * KB });
     img.audited = await pushImage(up.url, 'audit/unsigned', 'v1', { layers: 1, layerSize: 64 * KB });
-    multi = await pushIndex(up.url, 'team/multi', 'v1', [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }], { layers: 1, layerSize: 64 * KB });
+    multi = await pushIndex(
+      up.url,
+      'team/multi',
+      'v1',
+      [
+        { os: 'linux', architecture: 'amd64' },
+        { os: 'linux', architecture: 'arm64' },
+      ],
+      { layers: 1, layerSize: 64 * KB },
+    );
     await sign('team/signed', img.signed!.manifestDigest, trusted);
     await sign('team/refsigned', img.refsigned!.manifestDigest, trusted, { mode: 'referrer' });
     await sign('team/wrongkey', img.wrongkey!.manifestDigest, other);
@@ -59,10 +68,13 @@ describe('pull policy: cosign signatures, through regway, with real clients', ()
       ],
     });
   });
-  after(async () => { await gw?.stop(); await up?.stop(); if (tmp) removeTempDir(tmp); });
+  after(async () => {
+    await gw?.stop();
+    await up?.stop();
+    if (tmp) removeTempDir(tmp);
+  });
 
-  const viaSkopeo = (name: string, dir: string, multiArch = false) =>
-    skopeoCopy(`docker://${gw.host}/${PRIVATE}/${name}:v1`, `oci:${join(tmp, dir)}:v1`, multiArch ? { multiArch: 'all' } : {});
+  const viaSkopeo = (name: string, dir: string, multiArch = false) => skopeoCopy(`docker://${gw.host}/${PRIVATE}/${name}:v1`, `oci:${join(tmp, dir)}:v1`, multiArch ? { multiArch: 'all' } : {});
 
   it('skopeo: signed images (sig tag, OCI 1.1 referrer, signed index with its platform images) pass, byte for byte', async () => {
     for (const n of ['signed', 'refsigned']) {
@@ -116,10 +128,17 @@ describe('pull policy: cosign signatures, through regway, with real clients', ()
     assert.ok(count('policy="team-signed",decision="allow",reason="signed"') >= 2);
     assert.ok(count('policy="team-signed",decision="allow",reason="signed-index"') >= 1);
     const auditFile = join(gw.storage, '_obs', 'audit', 'audit.jsonl');
-    const lines = await waitFor(() => {
-      const ls = readFileSync(auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-      return ls.some((l) => l.regway?.policy?.decision === 'would-deny') ? ls : undefined;
-    }, 'audit lines with policy decisions', 10_000);
+    const lines = await waitFor(
+      () => {
+        const ls = readFileSync(auditFile, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l));
+        return ls.some((l) => l.regway?.policy?.decision === 'would-deny') ? ls : undefined;
+      },
+      'audit lines with policy decisions',
+      10_000,
+    );
     const denied = lines.find((l) => l.regway.policy?.decision === 'deny' && l.regway.repository === 'team/wrongkey');
     assert.deepEqual(denied?.regway.policy, { name: 'team-signed', decision: 'deny', reason: 'unknown-key' });
     assert.equal(denied?.http.response.status_code, 403);
@@ -138,16 +157,27 @@ describe('pull policy: cosign signatures, through regway, with real clients', ()
 
   it('regway policy check evaluates without pulling: verdict, reason, exit status, --json', async () => {
     const cfgFile = join(tmp, 'check.yaml');
-    writeFileSync(cfgFile, stringify({ storage: { path: join(tmp, 'check-data') }, registries: { [PRIVATE]: { upstreams: [{ url: up.url }] } }, policies: [{ name: 'team-signed', repositories: [`${PRIVATE}/team/**`], keys: [{ file: trustedFile }] }] }));
+    writeFileSync(
+      cfgFile,
+      stringify({
+        storage: { path: join(tmp, 'check-data') },
+        registries: { [PRIVATE]: { upstreams: [{ url: up.url }] } },
+        policies: [{ name: 'team-signed', repositories: [`${PRIVATE}/team/**`], keys: [{ file: trustedFile }] }],
+      }),
+    );
     const before = (await up.accessLog()).length;
-    const cli = (image: string, json = false) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'policy', 'check', image, '--config', cfgFile, ...(json ? ['--json'] : [])], { encoding: 'utf8', timeout: 60_000 });
+    const cli = (image: string, json = false) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'policy', 'check', image, '--config', cfgFile, ...(json ? ['--json'] : [])], { encoding: 'utf8', timeout: 60_000 });
     const ok = cli(`${PRIVATE}/team/signed:v1`);
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /allowed by policy team-signed \(enforce\): signed/);
     const bad = cli(`${PRIVATE}/team/wrongkey:v1`, true);
     assert.equal(bad.status, 1, bad.stderr);
     const report = JSON.parse(bad.stdout);
-    assert.deepEqual({ policy: report.policy, decision: report.decision, reason: report.reason, digest: report.digest }, { policy: 'team-signed', decision: 'deny', reason: 'unknown-key', digest: img.wrongkey!.manifestDigest });
+    assert.deepEqual(
+      { policy: report.policy, decision: report.decision, reason: report.reason, digest: report.digest },
+      { policy: 'team-signed', decision: 'deny', reason: 'unknown-key', digest: img.wrongkey!.manifestDigest },
+    );
     const layers = new Set([...Object.values(img).flatMap((i) => i.layers.map((l) => l.digest))]);
     const fetched = (await up.accessLog()).slice(before).filter((l) => [...layers].some((d) => l.path.includes(d)));
     assert.deepEqual(fetched, [], 'no layer was fetched');
@@ -155,10 +185,14 @@ describe('pull policy: cosign signatures, through regway, with real clients', ()
 
   describe('containerd', () => {
     let c: Containerd;
-    before(async () => { c = await startContainerd(); });
-    after(async () => { await c?.stop(); });
+    before(async () => {
+      c = await startContainerd();
+    });
+    after(async () => {
+      await c?.stop();
+    });
 
-    it('ctr pulls the signed image; the unsigned one fails with the reason in ctr\'s output', async () => {
+    it("ctr pulls the signed image; the unsigned one fails with the reason in ctr's output", async () => {
       const hosts = join(tmp, 'certs.d');
       writeHostsToml(hosts, PRIVATE, { server: 'http://127.0.0.1:1', mirrors: [{ url: gw.url, capabilities: ['pull', 'resolve'] }] });
       assert.equal(await ctrPull(c, `${PRIVATE}/team/signed:v1`, hosts), img.signed!.manifestDigest);
@@ -174,10 +208,13 @@ describe('pull policy: cosign signatures, through regway, with real clients', ()
     const names = ['signed', 'unsigned', 'wrongkey', 'copied', 'multi'];
     const podman = createPodman({ registriesConf: ['[[registry]]', `prefix = "${PRIVATE}"`, `location = "${up.host}"`, 'insecure = true', ''].join('\n') });
     try {
-      writeFileSync(join(podman.dir, 'policy.json'), JSON.stringify({
-        default: [{ type: 'reject' }],
-        transports: { docker: { [PRIVATE]: [{ type: 'sigstoreSigned', keyPath: trustedFile, signedIdentity: { type: 'matchRepository' } }] } },
-      }));
+      writeFileSync(
+        join(podman.dir, 'policy.json'),
+        JSON.stringify({
+          default: [{ type: 'reject' }],
+          transports: { docker: { [PRIVATE]: [{ type: 'sigstoreSigned', keyPath: trustedFile, signedIdentity: { type: 'matchRepository' } }] } },
+        }),
+      );
       const regd = join(podman.dir, '.config', 'containers', 'registries.d');
       mkdirSync(regd, { recursive: true });
       writeFileSync(join(regd, 'default.yaml'), 'default-docker:\n  use-sigstore-attachments: true\n');
@@ -189,23 +226,33 @@ describe('pull policy: cosign signatures, through regway, with real clients', ()
         const r = await viaSkopeo(`team/${n}`, `agree-${n}`, n === 'multi');
         if (r.code === 0) regwayAccepts.push(n);
       }
-      assert.deepEqual(regwayAccepts, ['signed', 'multi'], 'regway\'s verdicts');
+      assert.deepEqual(regwayAccepts, ['signed', 'multi'], "regway's verdicts");
       if (Object.values(podmanSays).some((v) => v === 'found a signature, cannot verify')) {
         // Debian builds containers/image with sigstore verification patched out ("Debian-local
         // change: sigstore disabled"). What it still proves: it found and parsed our .sig
         // attachments as sigstore signatures exactly where there is one, and none where there is none.
         t.diagnostic('this podman build cannot verify sigstore signatures (Debian-local change); compared signature discovery only');
-        assert.deepEqual(podmanSays, { signed: 'found a signature, cannot verify', unsigned: 'no signature', wrongkey: 'found a signature, cannot verify', copied: 'found a signature, cannot verify', multi: 'found a signature, cannot verify' });
+        assert.deepEqual(podmanSays, {
+          signed: 'found a signature, cannot verify',
+          unsigned: 'no signature',
+          wrongkey: 'found a signature, cannot verify',
+          copied: 'found a signature, cannot verify',
+          multi: 'found a signature, cannot verify',
+        });
       } else {
         const podmanAccepts = names.filter((n) => podmanSays[n] === 'accepted');
         assert.deepEqual(podmanAccepts, regwayAccepts, JSON.stringify(podmanSays));
       }
-    } finally { podman.cleanup(); }
+    } finally {
+      podman.cleanup();
+    }
   });
 
   it('openssl, another ECDSA implementation, verifies the signature regway accepted and refuses the one it refused', async () => {
     const sigOf = async (name: string, digest: string) => {
-      const m = await (await fetch(`${up.url}/v2/${name}/manifests/${digest.replace(':', '-')}.sig`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json() as { layers: { digest: string; annotations: Record<string, string> }[] };
+      const m = (await (await fetch(`${up.url}/v2/${name}/manifests/${digest.replace(':', '-')}.sig`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json()) as {
+        layers: { digest: string; annotations: Record<string, string> }[];
+      };
       const layer = m.layers[0]!;
       const payload = Buffer.from(await (await fetch(`${up.url}/v2/${name}/blobs/${layer.digest}`)).arrayBuffer());
       const dir = join(tmp, `openssl-${name.replace('/', '-')}`);

@@ -217,6 +217,24 @@ export const FINDINGS = {
     meaning: 'The registry refuses the manifest (401/403) to these credentials: the account has no pull permission on the repository, or the repository is private.',
     fix: 'Grant pull on the repository to the account, or log in with one that has it. ' + LOGIN_FIX,
   },
+  POLICY_ALLOWED: {
+    severity: 'ok',
+    title: 'pull policy allows it',
+    meaning: "The gateway's pull policy serves this image (docs/policy.md): signed by a trusted key, with a passing vulnerability report, allow-listed, or not required.",
+    fix: '',
+  },
+  POLICY_WOULD_DENY: {
+    severity: 'warn',
+    title: 'pull policy would refuse it (audit mode)',
+    meaning: "The gateway's pull policy is in audit mode: it serves this image, but logs and counts that it would refuse it. Under enforce it would be refused.",
+    fix: 'See the reason: sign the image, attest a fresh passing vulnerability report, or add the digest to allowDigests before the policy turns to enforce.',
+  },
+  POLICY_DENIED: {
+    severity: 'error',
+    title: 'refused by the pull policy',
+    meaning: "The gateway's pull policy refuses this image (403 DENIED): its detail names the policy and the reason (unsigned, unknown key, report missing, too old, vulnerabilities above the limit).",
+    fix: "See the reason: sign the image with a trusted key, attest a fresh passing vulnerability report (cosign attest --type vuln), or add the digest to the policy's allowDigests. `regway policy check <image>` evaluates it again.",
+  },
   MANIFEST_PLATFORM_MISSING: {
     severity: 'error',
     title: 'no image for this platform',

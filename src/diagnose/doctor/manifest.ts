@@ -8,6 +8,7 @@ import { errorText, fmtBytes } from '../common/http.js';
 import { firstHeader, ImageClient, ManifestError, type FetchedManifest } from '../images/image-client.js';
 import { explainErrors, failedUpstreams } from '../common/registry-error.js';
 import { imageReference } from '../common/target.js';
+import { describePolicy, policyHeader, policyRefusal, toPass } from '../common/policy.js';
 import type { Finding } from './types.js';
 
 const STAGE = 'manifest';
@@ -82,6 +83,14 @@ function failedFinding(where: string, e: ManifestError, registry: string, ms: nu
   });
 }
 
+/** The gateway's pull-policy verdict on the image, with what would make it pass. */
+function policyFinding(v: ReturnType<typeof policyHeader>, where: string, ms?: number): Finding | undefined {
+  if (!v) return undefined;
+  const code = v.decision === 'allow' ? 'POLICY_ALLOWED' : v.decision === 'deny' ? 'POLICY_DENIED' : 'POLICY_WOULD_DENY';
+  const fix = v.decision === 'allow' ? undefined : toPass(v.reason);
+  return finding(code, STAGE, `${where}: ${describePolicy(v, false)}`, { data: { ...v }, ...(fix ? { fix } : {}), ...(ms !== undefined ? { durationMs: ms } : {}) });
+}
+
 export async function checkManifest(ctx: DoctorContext): Promise<Finding[]> {
   const ref = ctx.target.image;
   if (!ref) return [finding('MANIFEST_SKIPPED', STAGE, `${ctx.target.input} names a registry, not an image`)];
@@ -105,8 +114,9 @@ export async function checkManifest(ctx: DoctorContext): Promise<Finding[]> {
     const what = `${where} is ${r.top.digest} (${describeType(r.top.mediaType)}); ${plats}${p.info.layers.length} layers, ${fmtBytes(total)}`;
     const okData = { ...data, platform: p.platform, layers: p.info.layers.length, totalBytes: total };
     const stale = servedStale(r.top);
-    if (stale) return [await staleFinding(ctx, what, stale, ms, okData)];
-    return [finding('MANIFEST_OK', STAGE, what, { durationMs: ms, data: okData })];
+    const verdict = policyFinding(policyHeader(p.headers?.['x-regway-policy']) ?? policyHeader(r.top.headers['x-regway-policy']), where);
+    const found = stale ? await staleFinding(ctx, what, stale, ms, okData) : finding('MANIFEST_OK', STAGE, what, { durationMs: ms, data: okData });
+    return verdict ? [found, verdict] : [found];
   } catch (e) {
     const ms = performance.now() - t0;
     if (e instanceof ManifestError) {
@@ -118,6 +128,8 @@ export async function checkManifest(ctx: DoctorContext): Promise<Finding[]> {
       const said = explainErrors(e.response.errors ?? [], ctx.target.registry);
       const quote = said ? `; the registry says ${said}` : '';
       if (e.status === 404) return [finding('MANIFEST_UNKNOWN', STAGE, `${where}: 404 (no such repository or tag)${quote}`, { durationMs: ms, data })];
+      const refused = e.status === 403 ? policyRefusal(e.response.errors ?? []) : undefined;
+      if (refused) return [policyFinding(refused, where, ms)!];
       if (e.status === 401 || e.status === 403) return [finding('MANIFEST_DENIED', STAGE, `${where}: ${e.status} for ${who}${quote}`, { durationMs: ms, data })];
       return [failedFinding(where, e, ctx.target.registry, ms, data)];
     }

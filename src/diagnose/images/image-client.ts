@@ -43,6 +43,8 @@ interface PlatformImage {
   digest: string;
   info: ManifestInfo;
   bytes: number;
+  /** Its response headers (a gateway's x-regway-policy verdict on this platform image). */
+  headers?: UpstreamResponse['headers'];
 }
 
 interface ResolvedImage {
@@ -131,12 +133,12 @@ export class ImageClient {
 
   /** The image manifest for a platform: the index child, or the manifest itself for a single-platform image. */
   async forPlatform(ref: ImageRef, r: ResolvedImage, platform: string | undefined): Promise<PlatformImage | undefined> {
-    if (!isIndex(r.top.info!.mediaType)) return { platform: platform ?? 'single', digest: r.top.digest, info: r.top.info!, bytes: r.top.bytes.length };
+    if (!isIndex(r.top.info!.mediaType)) return { platform: platform ?? 'single', digest: r.top.digest, info: r.top.info!, bytes: r.top.bytes.length, headers: r.top.headers };
     const d = platform ? r.children.find((c) => platformMatches(platform, c)) : r.children[0];
     if (!d) return undefined;
     const m = await this.manifest(ref.name, d.digest);
     if (m.status !== 200 || !m.info) throw new ManifestError(m.status, m, ref.registry);
-    return { platform: platformString(d.platform), digest: d.digest, info: m.info, bytes: m.bytes.length };
+    return { platform: platformString(d.platform), digest: d.digest, info: m.info, bytes: m.bytes.length, headers: m.headers };
   }
 
   /** Reads a small JSON blob (an image config). */

@@ -82,6 +82,7 @@ export function formatTrace(r: TraceReport): string {
               : `${p.status}${p.digest ? ` ${p.digest}` : ''}${p.said ? `: ${p.said}` : ''}${p.url && p.url !== e.url ? ` (over ${p.url})` : ''}`;
       out.push(`  ${i + 1}. ${e.role.padEnd(6)} ${e.url}${e.request}${e.insecure ? ' [insecure]' : ''}`);
       out.push(`       ${res}   (${e.source})`);
+      if (p?.policy) out.push(`       ${p.policy}`);
     });
     const a = t.answeredBy !== undefined ? t.endpoints[t.answeredBy] : undefined;
     if (r.probed) out.push(a ? `  => ${t.runtime} gets the manifest from ${a.probe?.url ?? a.url}` : `  => no endpoint serves it: ${t.runtime} pull fails`);

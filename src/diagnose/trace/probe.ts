@@ -7,6 +7,7 @@ import { bearerChallenge } from '../../auth/challenge.js';
 import { MANIFEST_TYPES } from '../../oci/mediatypes.js';
 import { toolUserAgent } from '../../obs/tools.js';
 import { explainErrors, parseErrorBody } from '../common/registry-error.js';
+import { describePolicy, policyHeader, policyRefusal } from '../common/policy.js';
 import type { BlobSource, Probe, RuntimeTrace, TraceEndpoint } from './types.js';
 
 const ACCEPT = MANIFEST_TYPES.join(', ');
@@ -57,7 +58,10 @@ async function withToken(url: string, agent: Agent, method: 'HEAD' | 'GET' = 'HE
 async function refusal(url: string, agent: Agent, registry: string): Promise<string | undefined> {
   try {
     const r = await withToken(url, agent, 'GET');
-    return explainErrors(parseErrorBody(r.body), registry);
+    const errors = parseErrorBody(r.body);
+    const refused = policyRefusal(errors);
+    // A pull policy's refusal: the policy, the reason, and what would make the image pass.
+    return refused ? describePolicy(refused) : explainErrors(errors, registry);
   } catch {
     return undefined;
   }
@@ -73,7 +77,9 @@ async function probeEndpoint(e: TraceEndpoint, timeoutMs: number, registry = '')
       const r = await withToken(base + e.request, agent);
       const d = r.headers['docker-content-digest'];
       const said = r.status >= 400 ? await refusal(base + e.request, agent, registry) : undefined;
-      return { status: r.status, url: base, ms: performance.now() - t0, ...(typeof d === 'string' ? { digest: d } : {}), ...(said ? { said } : {}) };
+      const v = policyHeader(r.headers['x-regway-policy']);
+      const policy = v ? describePolicy(v) : undefined;
+      return { status: r.status, url: base, ms: performance.now() - t0, ...(typeof d === 'string' ? { digest: d } : {}), ...(said ? { said } : {}), ...(policy ? { policy } : {}) };
     } catch (err) {
       const c = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
       last = { error: `${c.cause?.code ?? c.code ?? 'ERROR'}: ${c.cause?.message ?? c.message}`, url: base, ms: performance.now() - t0 };

@@ -10,6 +10,8 @@ export interface Probe {
   ms: number;
   /** What the endpoint's error body says about a refusal (a gateway names the upstream it could not reach). */
   said?: string;
+  /** A regway gateway's pull-policy verdict on a served manifest (x-regway-policy), with what would make it pass. */
+  policy?: string;
 }
 
 /** Where a blob's bytes come from on the endpoint that serves the manifest (one blob of the image, asked for its first byte). */

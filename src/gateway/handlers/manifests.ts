@@ -26,14 +26,22 @@ export async function getManifest(src: RepositoryReader, req: Req, reply: Fastif
   req.facts.reference = ref;
   const parsed = parseReference(ref, { read: true });
   const f = req.facts;
-  const r = await src.manifest(repo, parsed).catch((e: unknown) => { f.policy = refusal(e); throw e; });
-  f.digest = r.digest; f.cache = r.result; f.upstream = r.upstream; f.policy = r.policy;
+  const r = await src.manifest(repo, parsed).catch((e: unknown) => {
+    f.policy = refusal(e);
+    throw e;
+  });
+  f.digest = r.digest;
+  f.cache = r.result;
+  f.upstream = r.upstream;
+  f.policy = r.policy;
   // By digest the client named these exact bytes: Accept cannot make them another format.
   if (parsed.kind === 'tag' && !acceptable(r.mediaType, acceptOf(req.headers.accept))) {
     // We never convert formats: say what is stored instead of sending something the client cannot use.
     throw new RegistryError('MANIFEST_UNKNOWN', `manifest is ${r.mediaType}, which the request's Accept header does not list`, { mediaType: r.mediaType });
   }
   reply.header('content-type', r.mediaType).header('docker-content-digest', r.digest).header('etag', `"${r.digest}"`);
+  // The policy's verdict, for doctor and trace (a refusal says it in the 403 body instead).
+  if (r.policy) reply.header('x-regway-policy', `policy=${r.policy.policy}; decision=${r.policy.decision}; reason=${r.policy.reason}`);
   if (r.result === 'stale') reply.header('warning', '299 - "Response is stale: upstreams unavailable"'); // the spec allows only 299 -
   // A client that already holds this digest (If-None-Match with our ETag) gets 304 and no body.
   const inm = req.headers['if-none-match'];
