@@ -54,7 +54,8 @@ function lists(calls: S3Call[]): { prefix: string; walk: boolean }[] {
 
 interface Running { gw: Gateway; url: string; dir: string }
 
-describe('the fleet\'s shared index on Ceph RGW and Redis', { timeout: 600_000 }, () => {
+// Bigger buckets (FLEET_INDEX_OBJECTS=300000 for the issue's proof) take longer to fill and to rebuild.
+describe('the fleet\'s shared index on Ceph RGW and Redis', { timeout: Math.max(600_000, FILL * 5) }, () => {
   let ceph: Ceph;
   let redis: RedisServer;
   let up: Distribution;
@@ -170,7 +171,7 @@ describe('the fleet\'s shared index on Ceph RGW and Redis', { timeout: 600_000 }
       await admin.flushall();
       assert.deepEqual(await catalog(a.url), [`${REG}/team/app`], 'served while the index is gone');
       const t0 = Date.now();
-      await waitFor(async () => (await admin.get(`${prefix}idx:complete`)) !== null, 'the leader to rebuild the shared index', 120_000);
+      await waitFor(async () => (await admin.get(`${prefix}idx:complete`)) !== null, 'the leader to rebuild the shared index', Math.max(120_000, FILL * 2));
       console.log(`# after FLUSHALL: rebuilt from ${objects} objects in ${Date.now() - t0} ms (by whichever instance led)`);
       const before = proxy.calls.length;
       await waitFor(() => d.gw.cacheIndex.keeper.progress.phase === 'ready' && d.gw.cacheIndex.status().phase === 'ready', 'd to see the marker', 10_000);
