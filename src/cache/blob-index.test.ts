@@ -38,3 +38,14 @@ test('uses are batched: a touch writes nothing until the flush', async () => {
   assert.deepEqual(db.lru({ atime: -1, digest: '' }, 10).map((r) => r.digest), [D('b'), D('a')]);
   await cleanup();
 });
+
+test('a blob committed again while its eviction page is deleted keeps its fresh row', async () => {
+  const db = new IndexDb(':memory:');
+  let index!: SqliteBlobIndex;
+  const store = { delete: async (d: Digest) => { if (d.encoded[0] === 'a') index.add(D('a'), 40); return true; } }; // a refetch commits meanwhile
+  index = new SqliteBlobIndex(db, store, { complete: () => true }, 50, silentLogger(), undefined, false);
+  index.add(D('a'), 40); index.add(D('b'), 40);
+  await index.evictIfNeeded();
+  assert.equal(db.blobSize(D('a')), 40, 'the refetched blob is still indexed');
+  db.close();
+});
