@@ -134,11 +134,14 @@ export class SqliteBlobIndex implements BlobIndex {
     this.flush();
     let removed = 0;
     let after = { atime: -1, digest: '' };
+    const tried = new Set<string>();
     while (this.refresh().bytes > target) {
       const page = this.db.lru(after, EVICT_PAGE);
       if (page.length === 0) break;
       after = page[page.length - 1]!;
-      const victims = this.pick(page, this.totals.bytes - target);
+      // A blob committed again meanwhile comes back later in the order: it was tried once this run.
+      const victims = this.pick(page, this.totals.bytes - target).filter((v) => !tried.has(v.digest));
+      for (const v of victims) tried.add(v.digest);
       removed += await this.remove(victims);
     }
     this.evictions += removed;
@@ -180,8 +183,9 @@ export class SqliteBlobIndex implements BlobIndex {
     // checkpoints it triggers run on the event loop (a commit per 8 blobs held warm hits back).
     const readded = this.readded;
     this.readded = undefined;
-    this.db.batch(() => { for (const v of gone) if (!readded.has(v.digest)) this.db.deleteBlob(v.digest); });
-    return gone.length;
+    const deleted = gone.filter((v) => !readded.has(v.digest));
+    this.db.batch(() => { for (const v of deleted) this.db.deleteBlob(v.digest); });
+    return deleted.length;
   }
 
   async close(): Promise<void> { this.flush(); }
