@@ -36,6 +36,25 @@ const EVICT_PAGE = 256;
 const DELETES_AT_ONCE = 8;
 const rest = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.min(ms, 200)));
 
+/** Blobs being read or written, counted: a blob is pinned until its last pin is released (each release counts once). */
+export class Pins {
+  private readonly counts = new Map<string, number>();
+
+  pin(digest: string): () => void {
+    this.counts.set(digest, (this.counts.get(digest) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.counts.get(digest) ?? 1) - 1;
+      if (n > 0) this.counts.set(digest, n); else this.counts.delete(digest);
+    };
+  }
+
+  has(digest: string): boolean { return this.counts.has(digest); }
+  keys(): IterableIterator<string> { return this.counts.keys(); }
+}
+
 /**
  * Last-use times are microseconds, strictly increasing within the process, so two uses in the
  * same millisecond keep their order.
@@ -51,7 +70,7 @@ export function microClock(now: () => number = Date.now): () => number {
  * Map.set; the batch is written once a second in one transaction.
  */
 export class SqliteBlobIndex implements BlobIndex {
-  private readonly pins = new Map<string, number>();
+  private readonly pins = new Pins();
   private readonly recent = new Map<string, { at: number; size?: number }>();
   private totals: { blobs: number; bytes: number };
   private evicting = false;
@@ -102,16 +121,7 @@ export class SqliteBlobIndex implements BlobIndex {
     for (const [d, u] of batch) if (u.size !== undefined && this.db.blobSize(d) === undefined) this.db.putBlob(d, u.size, u.at, true);
   }
 
-  pin(digest: string): () => void {
-    this.pins.set(digest, (this.pins.get(digest) ?? 0) + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const n = (this.pins.get(digest) ?? 1) - 1;
-      if (n > 0) this.pins.set(digest, n); else this.pins.delete(digest);
-    };
-  }
+  pin(digest: string): () => void { return this.pins.pin(digest); }
 
   forget(digest: string): void {
     this.recent.delete(digest);

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Logger } from '../obs/logger.js';
-import { microClock, type BlobIndex } from '../cache/blob-index.js';
+import { microClock, Pins, type BlobIndex } from '../cache/blob-index.js';
 import { parseDigest } from '../oci/digest.js';
 import { ADD_BLOB, type IndexKeys } from './shared-index.js';
 
@@ -49,7 +49,7 @@ export interface RedisBlobIndexOptions {
  * `size` and `count` are what the last write or flush returned (reads are synchronous).
  */
 export class RedisBlobIndex implements BlobIndex {
-  private readonly pins = new Map<string, number>();
+  private readonly pins = new Pins();
   private recent = new Map<string, { at: number; size?: number }>();
   private totals = { blobs: 0, bytes: 0 };
   private readonly writes = new Set<Promise<unknown>>();
@@ -118,16 +118,7 @@ export class RedisBlobIndex implements BlobIndex {
     this.write(this.script(FORGET, digest));
   }
 
-  pin(digest: string): () => void {
-    this.pins.set(digest, (this.pins.get(digest) ?? 0) + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const n = (this.pins.get(digest) ?? 1) - 1;
-      if (n > 0) this.pins.set(digest, n); else this.pins.delete(digest);
-    };
-  }
+  pin(digest: string): () => void { return this.pins.pin(digest); }
 
   /** One pipeline: the batch of uses, the pinned blobs as used now, then the totals (after every earlier write on this connection). */
   async flush(): Promise<void> {
