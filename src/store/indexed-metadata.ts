@@ -26,6 +26,23 @@ export class IndexedMetadataStore implements MutableMetadataStore, CatalogIndex 
 
   constructor(private readonly files: DriverMetadataStore, private readonly db: IndexDb, private readonly state: IndexCompleteness, private readonly maxHot = 20_000) {}
 
+  /** The index's row; while it is being built and has none, the files' answer, indexed on the way. */
+  private async read<T>(row: T | undefined, files: () => Promise<T | undefined>, index: (v: T) => void): Promise<T | undefined> {
+    if (row || this.complete) return row;
+    const v = await files();
+    if (v) index(v);
+    return v;
+  }
+
+  /** Files first, then the index; the remembered read is dropped before and after, so a read racing the write cannot keep the old value. */
+  private async write<T>(key: string, files: () => Promise<T>, index: () => void): Promise<T> {
+    this.hot.delete(key);
+    const out = await files();
+    index();
+    this.hot.delete(key);
+    return out;
+  }
+
   private async remembered<T>(key: string, read: () => Promise<T | undefined>): Promise<T | undefined> {
     const v = this.hot.get(key);
     if (v !== undefined || this.hot.has(key)) return v as T | undefined;
@@ -39,57 +56,36 @@ export class IndexedMetadataStore implements MutableMetadataStore, CatalogIndex 
 
   getTag(r: RepoKey, tag: string): Promise<TagEntry | undefined> { return this.remembered(tagKey(r, tag), () => this.readTag(r, tag)); }
 
-  private async readTag(r: RepoKey, tag: string): Promise<TagEntry | undefined> {
-    const row = this.db.getTag(r, tag);
-    if (row || this.complete) return row;
-    const e = await this.files.getTag(r, tag);
-    if (e) this.db.putTag(r, tag, e, true);
-    return e;
+  private readTag(r: RepoKey, tag: string): Promise<TagEntry | undefined> {
+    return this.read(this.db.getTag(r, tag), () => this.files.getTag(r, tag), (e) => this.db.putTag(r, tag, e, true));
   }
 
-  async putTag(r: RepoKey, tag: string, e: TagEntry): Promise<void> {
-    this.hot.delete(tagKey(r, tag));
-    await this.files.putTag(r, tag, e);
-    this.db.putTag(r, tag, e);
-    this.hot.delete(tagKey(r, tag));
+  putTag(r: RepoKey, tag: string, e: TagEntry): Promise<void> {
+    return this.write(tagKey(r, tag), () => this.files.putTag(r, tag, e), () => this.db.putTag(r, tag, e));
   }
 
   async listTags(r: RepoKey): Promise<string[]> { return this.complete ? this.db.listTags(r) : this.files.listTags(r); }
 
   getManifestLink(r: RepoKey, d: Digest): Promise<ManifestLink | undefined> { return this.remembered(manifestLinkKey(r, d), () => this.readManifestLink(r, d)); }
 
-  private async readManifestLink(r: RepoKey, d: Digest): Promise<ManifestLink | undefined> {
-    const row = this.db.getManifestLink(r, d.value);
-    if (row || this.complete) return row;
-    const l = await this.files.getManifestLink(r, d);
-    if (l) this.db.putManifestLink(r, d.value, l, true);
-    return l;
+  private readManifestLink(r: RepoKey, d: Digest): Promise<ManifestLink | undefined> {
+    return this.read(this.db.getManifestLink(r, d.value), () => this.files.getManifestLink(r, d), (l) => this.db.putManifestLink(r, d.value, l, true));
   }
 
-  async putManifestLink(r: RepoKey, d: Digest, link: ManifestLink): Promise<void> {
-    this.hot.delete(manifestLinkKey(r, d));
-    await this.files.putManifestLink(r, d, link);
-    this.db.putManifestLink(r, d.value, link);
-    this.hot.delete(manifestLinkKey(r, d));
+  putManifestLink(r: RepoKey, d: Digest, link: ManifestLink): Promise<void> {
+    return this.write(manifestLinkKey(r, d), () => this.files.putManifestLink(r, d, link), () => this.db.putManifestLink(r, d.value, link));
   }
 
   async hasBlobLink(r: RepoKey, d: Digest): Promise<boolean> { return (await this.getBlobLink(r, d)) !== undefined; }
 
   getBlobLink(r: RepoKey, d: Digest): Promise<BlobLink | undefined> { return this.remembered(blobLinkKey(r, d), () => this.readBlobLink(r, d)); }
 
-  private async readBlobLink(r: RepoKey, d: Digest): Promise<BlobLink | undefined> {
-    const row = this.db.getBlobLink(r, d.value);
-    if (row || this.complete) return row;
-    const l = await this.files.getBlobLink(r, d);
-    if (l) this.db.putBlobLink(r, d.value, l.size, true);
-    return l;
+  private readBlobLink(r: RepoKey, d: Digest): Promise<BlobLink | undefined> {
+    return this.read(this.db.getBlobLink(r, d.value), () => this.files.getBlobLink(r, d), (l) => this.db.putBlobLink(r, d.value, l.size, true));
   }
 
-  async putBlobLink(r: RepoKey, d: Digest, size?: number): Promise<void> {
-    this.hot.delete(blobLinkKey(r, d));
-    await this.files.putBlobLink(r, d, size);
-    this.db.putBlobLink(r, d.value, size);
-    this.hot.delete(blobLinkKey(r, d));
+  putBlobLink(r: RepoKey, d: Digest, size?: number): Promise<void> {
+    return this.write(blobLinkKey(r, d), () => this.files.putBlobLink(r, d, size), () => this.db.putBlobLink(r, d.value, size));
   }
 
   async addReferrer(r: RepoKey, subject: Digest, d: Digest, desc: Descriptor): Promise<void> {
@@ -112,28 +108,16 @@ export class IndexedMetadataStore implements MutableMetadataStore, CatalogIndex 
     return this.db.catalog(after, limit);
   }
 
-  async deleteTag(r: RepoKey, tag: string): Promise<boolean> {
-    this.hot.delete(tagKey(r, tag));
-    const existed = await this.files.deleteTag(r, tag);
-    this.db.deleteTag(r, tag);
-    this.hot.delete(tagKey(r, tag));
-    return existed;
+  deleteTag(r: RepoKey, tag: string): Promise<boolean> {
+    return this.write(tagKey(r, tag), () => this.files.deleteTag(r, tag), () => this.db.deleteTag(r, tag));
   }
 
-  async deleteManifestLink(r: RepoKey, d: Digest): Promise<boolean> {
-    this.hot.delete(manifestLinkKey(r, d));
-    const existed = await this.files.deleteManifestLink(r, d);
-    this.db.deleteManifestLink(r, d.value);
-    this.hot.delete(manifestLinkKey(r, d));
-    return existed;
+  deleteManifestLink(r: RepoKey, d: Digest): Promise<boolean> {
+    return this.write(manifestLinkKey(r, d), () => this.files.deleteManifestLink(r, d), () => this.db.deleteManifestLink(r, d.value));
   }
 
-  async deleteBlobLink(r: RepoKey, d: Digest): Promise<boolean> {
-    this.hot.delete(blobLinkKey(r, d));
-    const existed = await this.files.deleteBlobLink(r, d);
-    this.db.deleteBlobLink(r, d.value);
-    this.hot.delete(blobLinkKey(r, d));
-    return existed;
+  deleteBlobLink(r: RepoKey, d: Digest): Promise<boolean> {
+    return this.write(blobLinkKey(r, d), () => this.files.deleteBlobLink(r, d), () => this.db.deleteBlobLink(r, d.value));
   }
 
   async removeReferrer(r: RepoKey, subject: Digest, d: Digest): Promise<void> {
