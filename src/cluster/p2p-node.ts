@@ -177,7 +177,6 @@ export function p2pSource(node: P2pNode, digest: string, upstream: OpenSource, o
       const suspects = [...contributors];
       contributors.clear();
       if (suspects.length > 0) node.quarantine(digest, suspects);
-      else if (viaOrigin) return fromOrigin(0, broke, true);
       for (const s of suspects) failed.add(s);
       offset = 0;
       if (viaOrigin) return fromOrigin(0, broke, true);

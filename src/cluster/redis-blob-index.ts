@@ -5,7 +5,8 @@ import { microClock, Pins, type BlobIndex } from '../cache/blob-index.js';
 import { parseDigest } from '../oci/digest.js';
 import { ADD_BLOB, type IndexKeys } from './shared-index.js';
 
-const FORGET_BODY = `
+/** Removes a blob (KEYS sizes, lru, totals; ARGV digest): its size, or -1 when it was not indexed. */
+const FORGET = `
 local old = redis.call('hget', KEYS[1], ARGV[1])
 if not old then return -1 end
 redis.call('hdel', KEYS[1], ARGV[1])
@@ -13,10 +14,8 @@ redis.call('zrem', KEYS[2], ARGV[1])
 redis.call('hincrby', KEYS[3], 'blobs', -1)
 redis.call('hincrby', KEYS[3], 'bytes', -tonumber(old))
 return tonumber(old)`;
-/** Removes a blob (KEYS sizes, lru, totals; ARGV digest): its size, or -1 when it was not indexed. */
-const FORGET = FORGET_BODY;
 /** The same, only if its last use is still the one the leader picked (ARGV[2]): a use by any instance since saves it. */
-const EVICT = `local s = redis.call('zscore', KEYS[2], ARGV[1]) if (not s) or tonumber(s) ~= tonumber(ARGV[2]) then return -1 end ${FORGET_BODY}`;
+const EVICT = `local s = redis.call('zscore', KEYS[2], ARGV[1]) if (not s) or tonumber(s) ~= tonumber(ARGV[2]) then return -1 end ${FORGET}`;
 
 const FLUSH_AT = 5000;
 const EVICT_PAGE = 256;

@@ -19,8 +19,24 @@ import { checkReports } from './reports.js';
 export function isArtifact(info: ManifestInfo): boolean {
   if (isIndex(info.mediaType)) return info.manifests.length > 0 && info.manifests.every((d) => d.artifactType !== undefined && d.platform === undefined);
   if (info.layers.length === 0) return info.config?.mediaType !== MT.ociConfig && info.config?.mediaType !== MT.dockerConfig;
-  return info.layers.every((l) => !/\.tar|rootfs\.diff|image\.layer\./.test(l.mediaType));
+  return info.layers.every((l) => ARTIFACT_LAYERS.has(l.mediaType));
 }
+
+/**
+ * Layer types that are never a filesystem: an allow-list, because the types are the upstream's (or
+ * the pusher's) bytes. A deny-list of tar types let a tarball labelled application/octet-stream be
+ * served unsigned under an enforcing policy; dockerd decompresses by the bytes, not the label.
+ */
+const ARTIFACT_LAYERS = new Set([
+  'application/vnd.dev.cosign.simplesigning.v1+json',
+  'application/vnd.dsse.envelope.v1+json',
+  'application/vnd.in-toto+json',
+  'application/vnd.cncf.notary.signature',
+  'application/spdx+json',
+  'text/spdx+json',
+  'application/vnd.cyclonedx+json',
+  'application/vnd.syft+json',
+]);
 
 /**
  * The verdict of a policy on one manifest. Signatures are fetched through `reader`, the same

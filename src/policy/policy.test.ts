@@ -38,6 +38,7 @@ test('only manifests without a filesystem layer are artifacts', () => {
     );
   assert.equal(isArtifact(m(['application/vnd.dev.cosign.simplesigning.v1+json'])), true);
   assert.equal(isArtifact(m(['application/vnd.oci.image.layer.v1.tar+gzip'])), false);
+  assert.equal(isArtifact(m(['application/octet-stream'])), false, 'a layer of an unknown type may be a tarball: policed');
   assert.equal(isArtifact(m(['application/vnd.docker.image.rootfs.diff.tar.gzip', 'application/json'])), false, 'one runnable layer makes it an image');
   assert.equal(isArtifact(m([])), false, 'an image config with no layer is still an image');
   assert.equal(isArtifact(m([], 'application/vnd.oci.empty.v1+json')), true);

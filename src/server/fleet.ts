@@ -67,9 +67,9 @@ export function fleetKeyPrefix(config: Config): string {
  * variable, an empty secret file) the peer endpoint would serve any blob to anyone. Called before
  * anything is opened (a half-built gateway would keep its connections).
  */
-export function peerToken(fc: NonNullable<Config['cluster']>): string {
+export function peerToken(fc: { peerToken: Parameters<typeof resolveSecret>[0] }, section = 'cluster', who = 'every instance'): string {
   const t = resolveSecret(fc.peerToken);
-  if (t.length < 16) throw new Error(`cluster.peerToken is ${t.length === 0 ? 'empty' : `only ${t.length} characters`}: give every instance the same secret of at least 16 characters (e.g. openssl rand -hex 32)`);
+  if (t.length < 16) throw new Error(`${section}.peerToken is ${t.length === 0 ? 'empty' : `only ${t.length} characters`}: give ${who} the same secret of at least 16 characters (e.g. openssl rand -hex 32)`);
   return t;
 }
 

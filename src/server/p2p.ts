@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.js';
-import { resolveSecret } from '../config/secrets.js';
+import { peerToken } from './fleet.js';
 import type { Logger } from '../obs/logger.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { InflightFetches } from '../cache/inflight.js';
@@ -25,11 +25,7 @@ export type P2pStatus =
   | { role: 'scheduler'; trees: ReturnType<P2pTracker['trees']> };
 
 /** The shared secret, refused when short: with an empty one the peer endpoint would serve anyone. */
-function p2pToken(p: NonNullable<Config['p2p']>): string {
-  const t = resolveSecret(p.peerToken);
-  if (t.length < 16) throw new Error(`p2p.peerToken is ${t.length === 0 ? 'empty' : `only ${t.length} characters`}: give the scheduler and every node the same secret of at least 16 characters (e.g. openssl rand -hex 32)`);
-  return t;
-}
+const p2pToken = (p: NonNullable<Config['p2p']>) => peerToken(p, 'p2p', 'the scheduler and every node');
 
 export function joinP2p(config: Config, log: Logger, deps: { blobs: BlobStore; inflight: InflightFetches }): P2p | undefined {
   const p = config.p2p;

@@ -6,6 +6,7 @@ import { Agent, request } from 'undici';
 import { bearerChallenge } from '../../auth/challenge.js';
 import { MANIFEST_TYPES } from '../../oci/mediatypes.js';
 import { toolUserAgent } from '../../obs/tools.js';
+import { errorText } from '../common/http.js';
 import { explainErrors, parseErrorBody } from '../common/registry-error.js';
 import { describePolicy, policyHeader, policyRefusal } from '../common/policy.js';
 import type { BlobSource, Probe, RuntimeTrace, TraceEndpoint } from './types.js';
@@ -149,7 +150,3 @@ async function someBlob(url: string, agent: Agent, depth = 0): Promise<string | 
   return typeof d === 'string' && /^sha(256|512):[0-9a-f]+$/.test(d) ? d : undefined;
 }
 
-function errorText(err: unknown): string {
-  const c = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  return `${c.cause?.code ?? c.code ?? 'ERROR'}: ${c.cause?.message ?? c.message}`;
-}
