@@ -149,4 +149,3 @@ async function someBlob(url: string, agent: Agent, depth = 0): Promise<string | 
   const d = doc.layers?.[0]?.digest ?? doc.config?.digest;
   return typeof d === 'string' && /^sha(256|512):[0-9a-f]+$/.test(d) ? d : undefined;
 }
-
