@@ -49,6 +49,7 @@ export function blobIndexSuite(name: string, make: MakeIndex): void {
       const r1 = index.pin(D('a'));
       const r2 = index.pin(D('a'));
       r1();
+      r1(); // a second release of the same pin releases nothing
       index.touch(D('b'));
       await index.evictIfNeeded();
       assert.deepEqual(deleted, ['b'], 'a is still pinned once');

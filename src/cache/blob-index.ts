@@ -116,9 +116,8 @@ export class SqliteBlobIndex implements BlobIndex {
     if (this.recent.size === 0) return;
     const batch = [...this.recent];
     this.recent.clear();
-    this.db.touchBlobs(batch.map(([d, u]) => [d, u.at]));
-    // Served but not indexed: a crash came between its commit and its row. Found, so indexed now.
-    for (const [d, u] of batch) if (u.size !== undefined && this.db.blobSize(d) === undefined) this.db.putBlob(d, u.size, u.at, true);
+    // A use with a size also indexes a blob served but not indexed (a crash came between its commit and its row).
+    this.db.touchBlobs(batch.map(([d, u]) => [d, u.at, u.size]));
   }
 
   pin(digest: string): () => void { return this.pins.pin(digest); }

@@ -149,8 +149,14 @@ export class IndexDb {
     (ifAbsent ? this.s.addBlobIfAbsent : this.s.putBlob).run(digest, size, atime);
   }
   blobSize(digest: string): number | undefined { return this.s.hasBlob.get(digest) as number | undefined; }
-  touchBlobs(entries: Iterable<[string, number]>): void {
-    this.batch(() => { for (const [d, at] of entries) this.s.touchBlob.run(at, d, at); });
+  /** Uses in one transaction; a use that carries a size also indexes a blob the index did not know (INSERT OR IGNORE). */
+  touchBlobs(entries: Iterable<[string, number, number | undefined]>): void {
+    this.batch(() => {
+      for (const [d, at, size] of entries) {
+        if (size !== undefined) this.s.addBlobIfAbsent.run(d, size, at);
+        this.s.touchBlob.run(at, d, at);
+      }
+    });
   }
   deleteBlob(digest: string): boolean { this.tomb(digest); return this.s.deleteBlob.run(digest).changes > 0; }
   /** Least recently used first, after (atime, digest): keyset paging, O(page) however large the cache. */
