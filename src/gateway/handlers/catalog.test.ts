@@ -18,14 +18,15 @@ async function setup(repos: RepoKey[], opts: { hosted?: boolean; complete?: bool
   const db = new IndexDb(':memory:');
   const store = new IndexedMetadataStore(new DriverMetadataStore(new MemoryDriver()), db, { complete: () => opts.complete ?? true });
   for (const r of repos) await store.putTag(r, 'v1', TAG);
-  const reader = (hosted: boolean) => ({ repositories: async () => (await store.listRepositories()).filter((r) => (r.registry === '_hosted') === hosted) }) as unknown as RepositoryReader;
+  const listed = { count: 0 };
+  const reader = (hosted: boolean) => ({ repositories: async () => { listed.count++; return (await store.listRepositories()).filter((r) => (r.registry === '_hosted') === hosted); } }) as unknown as RepositoryReader;
   const ctx = {
     pull: reader(false),
     hosted: opts.hosted ? { reader: reader(true), http: {} } : undefined,
     router: () => ({ defaultRegistry: 'docker.io' }),
     catalog: store,
   } as unknown as RegistryContext;
-  return ctx;
+  return Object.assign(ctx, { listed });
 }
 
 async function call(ctx: RegistryContext, query: Record<string, string>, visible?: (k: RepoKey) => boolean) {
@@ -81,4 +82,6 @@ test('while the index is built, the whole-list path answers, the same way', asyn
   const building = await setup(many.slice(0, 40), { complete: false });
   const ready = await setup(many.slice(0, 40));
   assert.deepEqual(await walk(building, 6), await walk(ready, 6));
+  assert.ok(building.listed.count > 0, 'the building index sent the pages to the whole lists');
+  assert.equal(ready.listed.count, 0, 'a complete index answers the pages alone');
 });
