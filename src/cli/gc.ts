@@ -35,7 +35,7 @@ is missing or incomplete it is built from the store first (regway index status s
       const storage = await openStorage(config.storage, log);
       const index = await openCacheIndex({ ...config, storage: { ...config.storage, maxSize: max } }, storage.driver, new BlobStore(storage.driver, 'cache'), log, { offline: true });
       try {
-        await index.keeper.settled();
+        await index.ready();
         const before = index.blobs.size;
         const removed = await index.blobs.evictIfNeeded();
         process.stdout.write(`regway gc: ${removed} blobs removed, ${before} -> ${index.blobs.size} bytes (limit ${max})\n`);

@@ -47,7 +47,7 @@ async function withIndex(opts: Opts, rebuild: boolean): Promise<void> {
   const index = await openCacheIndex(config, storage.driver, new BlobStore(storage.driver, 'cache'), log);
   try {
     if (rebuild) await index.keeper.rebuild('regway index rebuild');
-    else await index.keeper.settled();
+    await index.ready();
     const s = index.status();
     process.stdout.write(opts.json ? `${JSON.stringify(s)}\n` : describe(s));
   } finally {

@@ -35,7 +35,12 @@ export interface CacheIndex {
 }
 
 /** The single-instance index: SQLite beside the store. */
-export interface SqliteCacheIndex extends CacheIndex { meta: IndexedMetadataStore; keeper: IndexKeeper }
+export interface SqliteCacheIndex extends CacheIndex {
+  meta: IndexedMetadataStore;
+  keeper: IndexKeeper;
+  /** Waits for a build under way; throws when it failed (an offline tool must not report success by a partial index). */
+  ready(): Promise<void>;
+}
 
 /** Where the index of this config's store lives: storage.index, else <storage.path>/_index/cache.db; in memory for the memory driver. */
 export function indexLocation(storage: Config['storage']): string {
@@ -63,6 +68,10 @@ export async function openCacheIndex(config: Config, driver: StorageDriver, blob
   return {
     blobs: index, meta, keeper, catalog: meta,
     status: () => ({ ...keeper.progress, location, ...db.totals(), fileBytes: db.fileBytes() }),
+    ready: async () => {
+      await keeper.settled();
+      if (!keeper.complete()) throw new Error(`the cache index ${location} could not be built: ${keeper.progress.error ?? 'unknown error'}; check the storage, then run regway index rebuild`);
+    },
     close: async () => { await index.close(); await keeper.close(); db.close(); },
   };
 }
